@@ -1,0 +1,65 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { AirgapError } from '../errors.ts';
+
+export interface PublicKey {
+  key: KeyObject;
+  /** `SHA256:<base64 of the SPKI DER digest>`, shown by inspect and verify. */
+  fingerprint: string;
+  source: string;
+}
+
+export function generateSigningKeyPair(): { privatePem: string; publicPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+export function fingerprintOf(key: KeyObject): string {
+  const der = key.export({ type: 'spki', format: 'der' });
+  return `SHA256:${createHash('sha256').update(der).digest('base64').replace(/=+$/, '')}`;
+}
+
+export async function loadPublicKey(file: string): Promise<PublicKey> {
+  const pem = await readKeyFile(file, 'public');
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch (err) {
+    throw new AirgapError('KEY_INVALID', `${file} is not a PEM public key`, { hint: 'use the .pub file written by `bundler keygen`', cause: err });
+  }
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new AirgapError('KEY_INVALID', `${file} is a ${key.asymmetricKeyType ?? 'unknown'} key; airgap signs with Ed25519`, { hint: 'use the .pub file written by `bundler keygen`' });
+  }
+  return { key, fingerprint: fingerprintOf(key), source: file };
+}
+
+export async function loadPrivateKey(file: string): Promise<KeyObject> {
+  const pem = await readKeyFile(file, 'private');
+  try {
+    const key = createPrivateKey(pem);
+    if (key.asymmetricKeyType === 'ed25519') return key;
+  } catch {
+    // Fall through: the message must not echo any of the file's content.
+  }
+  throw new AirgapError('KEY_INVALID', `${file} is not an Ed25519 private key in PEM`, { hint: 'make one with `bundler keygen --out DIR/NAME`' });
+}
+
+async function readKeyFile(file: string, kind: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new AirgapError('KEY_INVALID', `cannot read ${kind} key ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+  }
+}
+
+export function signManifest(manifestBytes: Uint8Array, key: KeyObject): Buffer {
+  return sign(null, manifestBytes, key);
+}
+
+/** The first trusted key that signed these bytes, or undefined. */
+export function findSigner(manifestBytes: Uint8Array, signature: Uint8Array, keys: readonly PublicKey[]): PublicKey | undefined {
+  return keys.find((k) => signature.length === 64 && verify(null, manifestBytes, k.key, signature));
+}

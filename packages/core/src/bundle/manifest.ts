@@ -1,0 +1,66 @@
+import type { Lock } from '../lock/types.ts';
+import type { Spec } from '../spec/types.ts';
+
+export const FORMAT_VERSION = 1;
+export const MANIFEST_PATH = 'airgap/manifest.json';
+export const SIGNATURE_PATH = 'airgap/manifest.sig';
+/** `sha256sum -c` input for every payload entry, so a bundle can be checked with coreutils alone. */
+export const SUMS_PATH = 'airgap/SHA256SUMS';
+/** ustar's name field; longer names would need pax headers, which the format does not allow. */
+export const MAX_ENTRY_PATH = 100;
+
+/** One payload entry of the tar, in the order it appears. */
+export interface ManifestEntry {
+  path: string;
+  size: number;
+  sha256: string;
+  mode: number;
+}
+
+export type SnapRole = 'snapd' | 'base' | 'k8s' | 'extra';
+
+export interface BundleSnap {
+  name: string;
+  role: SnapRole;
+  revision: number;
+  channel?: string;
+  classic: boolean;
+  /** Unpadded base64url SHA3-384, as in the snap-revision assertion. */
+  sha3_384: string;
+  size: number;
+  snapPath: string;
+  assertPath: string;
+}
+
+export interface BundleImage {
+  ref: string;
+  digest: string;
+  mediaType: string;
+}
+
+export interface HostsFile {
+  /** Entry path in the bundle. */
+  path: string;
+  /** Path relative to the node's containerd hosts dir, e.g. `docker.io/hosts.toml`. */
+  target: string;
+}
+
+export interface BundleManifest {
+  formatVersion: typeof FORMAT_VERSION;
+  name: string;
+  createdAt: string;
+  generator: string;
+  /** The exact airgap.yaml text, for audit. */
+  specText: string;
+  /** The validated spec with defaults applied; paths in it refer to the online machine. */
+  spec: Spec;
+  lock: Lock;
+  platforms: string[];
+  snaps: BundleSnap[];
+  images: BundleImage[];
+  /** Entry path of the OCI image layout root, when the bundle carries images. */
+  imageLayout?: string;
+  containerd: { hostsDir: string; files: HostsFile[] };
+  bootstrapConfig?: string;
+  entries: ManifestEntry[];
+}

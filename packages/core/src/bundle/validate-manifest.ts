@@ -1,0 +1,43 @@
+import { AirgapError } from '../errors.ts';
+import { entryPathProblem } from './entry-path.ts';
+import { FORMAT_VERSION, MANIFEST_PATH, SIGNATURE_PATH, SUMS_PATH, type BundleManifest } from './manifest.ts';
+
+const HEX64 = /^[a-f0-9]{64}$/;
+
+/**
+ * Structural checks of a signed manifest. A trusted signer is not trusted to be bug-free: every
+ * path and size is checked before anything is read or written with it.
+ */
+export function validateManifest(value: unknown): BundleManifest {
+  const fail = (what: string): never => {
+    throw new AirgapError('BUNDLE_INVALID', `bundle manifest is malformed: ${what}`, { hint: 'rebuild the bundle with a matching `bundler build`' });
+  };
+  if (typeof value !== 'object' || value === null) return fail('not an object');
+  const m = value as Partial<BundleManifest>;
+  if (m.formatVersion !== FORMAT_VERSION) return fail(`format version ${String(m.formatVersion)}, this applier reads ${FORMAT_VERSION}`);
+  if (!Array.isArray(m.entries) || m.entries.length === 0) return fail('no entries');
+  if (!Array.isArray(m.snaps) || !Array.isArray(m.images) || typeof m.containerd !== 'object') return fail('missing snaps, images or containerd');
+  const seen = new Set<string>([MANIFEST_PATH, SIGNATURE_PATH]);
+  m.entries.forEach((e, i) => {
+    if (typeof e !== 'object' || e === null) fail(`entry ${i} is not an object`);
+    if (typeof e.path !== 'string') return fail(`entry ${i} has no path`);
+    const problem = entryPathProblem(e.path);
+    if (problem) {
+      throw new AirgapError('PATH_TRAVERSAL', `bundle entry ${JSON.stringify(e.path)} is refused: ${problem}`, { hint: 'the bundle is malformed or hostile' });
+    }
+    if (seen.has(e.path)) fail(`${e.path} is listed twice`);
+    seen.add(e.path);
+    if (!Number.isSafeInteger(e.size) || e.size < 0) fail(`${e.path} has an invalid size`);
+    if (typeof e.sha256 !== 'string' || !HEX64.test(e.sha256)) fail(`${e.path} has an invalid sha256`);
+    if (e.mode !== 0o644 && e.mode !== 0o755) fail(`${e.path} has mode ${String(e.mode)}; only 0644 and 0755 are allowed`);
+  });
+  if (m.entries[0]?.path !== SUMS_PATH) fail(`first entry must be ${SUMS_PATH}`);
+  const listed = new Set(m.entries.map((e) => e.path));
+  const mustExist = [
+    ...m.snaps.flatMap((s) => [s.snapPath, s.assertPath]),
+    ...m.containerd.files.map((f) => f.path),
+    ...(m.bootstrapConfig ? [m.bootstrapConfig] : []),
+  ];
+  for (const p of mustExist) if (!listed.has(p)) fail(`${String(p)} is referenced but not an entry`);
+  return m as BundleManifest;
+}

@@ -1,0 +1,21 @@
+export const LOCK_VERSION = 1;
+
+export interface LockedSnap {
+  name: string;
+  /** Channel it was resolved from; absent for the base, which follows the k8s snap. */
+  channel?: string;
+  revision: number;
+  'sha3-384': string;
+  size: number;
+}
+
+export interface LockedImage {
+  ref: string;
+  digest: string;
+}
+
+export interface Lock {
+  lockVersion: typeof LOCK_VERSION;
+  snaps: LockedSnap[];
+  images: LockedImage[];
+}

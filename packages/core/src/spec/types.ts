@@ -1,0 +1,66 @@
+/** The airgap.yaml document after validation and defaults (schemas/airgap.schema.json is the source of truth). */
+export interface Spec {
+  apiVersion: 'airgap/v1alpha1';
+  kind: 'Bundle';
+  metadata: { name: string };
+  k8s: { channel: string; revision?: number; snapd: boolean };
+  snaps?: ExtraSnap[];
+  sources?: {
+    snapsDir?: string;
+    registries?: Record<string, RegistrySource>;
+  };
+  images?: {
+    platforms: string[];
+    k8sFeatures: boolean;
+    refs: string[];
+  };
+  containerd?: {
+    hostsDir?: string;
+    mirrors: Mirror[];
+  };
+  proxy?: { http?: string; https?: string; noProxy: string[] };
+  network?: { defaultRoute?: { interface: string } };
+  cluster?: { bootstrap?: { config?: string } };
+}
+
+export interface ExtraSnap {
+  name: string;
+  channel: string;
+  revision?: number;
+  classic: boolean;
+}
+
+export interface RegistrySource {
+  endpoint: string;
+  ca?: string;
+  plainHttp: boolean;
+}
+
+export type Capability = 'pull' | 'resolve' | 'push';
+
+export interface Mirror {
+  registries: string[];
+  endpoint: string;
+  ca?: string;
+  capabilities: Capability[];
+  skipVerify: boolean;
+  overridePath: boolean;
+}
+
+/** A problem found in a source file, pointing at the exact place. */
+export interface SourceIssue {
+  file: string;
+  line: number;
+  column: number;
+  /** Dotted path of the field, e.g. `containerd.mirrors[0].endpoint`; empty for the document. */
+  path: string;
+  message: string;
+}
+
+export interface LoadedSpec {
+  file: string;
+  dir: string;
+  /** Exact bytes of the file, embedded in the bundle manifest. */
+  text: string;
+  spec: Spec;
+}

@@ -1,0 +1,27 @@
+// Bundles each CLI into one ESM file under dist/, so it runs on plain Node 20 and can later be
+// wrapped into a single executable.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+let commit = process.env.AIRGAP_COMMIT ?? 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+} catch {
+  // Not a git checkout (e.g. an exported tree): keep the fallback.
+}
+
+for (const name of ['bundler', 'applier']) {
+  await build({
+    entryPoints: [`packages/${name}/src/cli.ts`],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    outfile: `dist/${name}.mjs`,
+    banner: { js: "import { createRequire as __airgapRequire } from 'node:module'; const require = __airgapRequire(import.meta.url);" },
+    define: { __AIRGAP_VERSION__: JSON.stringify(pkg.version), __AIRGAP_COMMIT__: JSON.stringify(commit) },
+    logLevel: 'warning',
+  });
+}
