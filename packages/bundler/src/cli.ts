@@ -1,16 +1,36 @@
 #!/usr/bin/env node
 import { AirgapError, COMMIT, describeVerified, parseCommandArgs, runMain, verifyCommand, VERSION } from '@airgap/core';
+import { build } from './commands/build.ts';
+import { formatBytes, formatInspect, inspect } from './commands/inspect.ts';
 import { keygen } from './commands/keygen.ts';
+import { lock } from './commands/lock.ts';
 
 const USAGE = `bundler <command> [options]
 
 commands:
-  keygen --out DIR/NAME                 write an Ed25519 signing key pair (NAME.key, NAME.pub)
+  build airgap.yaml -o bundle.tar --key NAME.key [--frozen]
+                                        resolve snaps and images, update airgap.lock.yaml, write one signed bundle
+  lock airgap.yaml                      resolve and write airgap.lock.yaml without building
+  keygen --out DIR/NAME                 write an Ed25519 signing key pair (NAME.key mode 0600, NAME.pub)
   verify bundle.tar --pub NAME.pub      check a bundle's signature and every digest
+  inspect bundle.tar [--json]           what a bundle holds (no signature check)
 
 options:
-  --version   print version and commit
-  --verbose   stack traces on errors`;
+  --cache-dir DIR   download cache (default $AIRGAP_CACHE_DIR or ~/.cache/airgap)
+  --version         print version and commit
+  --verbose         stack traces on errors`;
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new AirgapError('USAGE', `missing ${what}`, { hint: USAGE });
+  return value;
+}
+
+function sourceDateEpoch(): number | undefined {
+  const raw = process.env.SOURCE_DATE_EPOCH;
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw)) throw new AirgapError('USAGE', `SOURCE_DATE_EPOCH=${raw} is not a whole number of seconds`);
+  return Number(raw);
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -23,18 +43,46 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   switch (command) {
+    case 'build': {
+      const { values, positionals } = parseCommandArgs(
+        rest,
+        { out: { type: 'string', short: 'o' }, key: { type: 'string' }, frozen: { type: 'boolean' }, 'cache-dir': { type: 'string' } },
+        'bundler build airgap.yaml -o bundle.tar --key NAME.key',
+      );
+      const r = await build({
+        spec: need(positionals[0], 'the spec path (airgap.yaml)'),
+        out: need(values.out, '-o bundle.tar'),
+        key: need(values.key, '--key NAME.key'),
+        frozen: values.frozen === true,
+        cacheDir: values['cache-dir'],
+        sourceDateEpoch: sourceDateEpoch(),
+      });
+      const summary = formatInspect({ ...(await inspect(r.bundle.path)) });
+      process.stdout.write(`wrote ${r.bundle.path} (${formatBytes(r.bundle.size)}, sha256 of manifest signed by ${r.bundle.manifest.signer})\n${summary}\n`);
+      process.stdout.write(r.lockChanged ? `updated ${r.lockFile}: commit it\n` : `${r.lockFile} unchanged\n`);
+      return 0;
+    }
+    case 'lock': {
+      const { values, positionals } = parseCommandArgs(rest, { 'cache-dir': { type: 'string' } }, 'bundler lock airgap.yaml');
+      const r = await lock({ spec: need(positionals[0], 'the spec path (airgap.yaml)'), cacheDir: values['cache-dir'] });
+      process.stdout.write(`${r.changed ? 'wrote' : 'unchanged:'} ${r.lockFile} (${r.lock.snaps.length} snaps, ${r.lock.images.length} images)\n`);
+      return 0;
+    }
     case 'keygen': {
       const { values } = parseCommandArgs(rest, { out: { type: 'string' }, force: { type: 'boolean' } }, 'bundler keygen --out DIR/NAME');
-      if (!values.out) throw new AirgapError('USAGE', 'keygen needs --out DIR/NAME', { hint: USAGE });
-      const r = await keygen({ out: values.out, force: values.force === true });
+      const r = await keygen({ out: need(values.out, '--out DIR/NAME'), force: values.force === true });
       process.stdout.write(`wrote ${r.privateKey} (keep it secret) and ${r.publicKey}\nfingerprint ${r.fingerprint}\n`);
       return 0;
     }
     case 'verify': {
       const { values, positionals } = parseCommandArgs(rest, { pub: { type: 'string', multiple: true } }, 'bundler verify bundle.tar --pub KEY.pub');
-      const bundle = positionals[0];
-      if (!bundle) throw new AirgapError('USAGE', 'verify needs the bundle path', { hint: USAGE });
-      process.stdout.write(`${describeVerified(await verifyCommand({ bundle, pubs: values.pub ?? [] }))}\n`);
+      process.stdout.write(`${describeVerified(await verifyCommand({ bundle: need(positionals[0], 'the bundle path'), pubs: values.pub ?? [] }))}\n`);
+      return 0;
+    }
+    case 'inspect': {
+      const { values, positionals } = parseCommandArgs(rest, { json: { type: 'boolean' } }, 'bundler inspect bundle.tar [--json]');
+      const r = await inspect(need(positionals[0], 'the bundle path'));
+      process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatInspect(r)}\n`);
       return 0;
     }
     default:

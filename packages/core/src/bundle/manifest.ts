@@ -50,6 +50,8 @@ export interface BundleManifest {
   name: string;
   createdAt: string;
   generator: string;
+  /** Fingerprint of the signing key, so `inspect` can name the signer without a key at hand. */
+  signer: string;
   /** The exact airgap.yaml text, for audit. */
   specText: string;
   /** The validated spec with defaults applied; paths in it refer to the online machine. */

@@ -148,3 +148,23 @@ async function readAll(stream: AsyncIterable<Buffer | Uint8Array>): Promise<Buff
   for await (const chunk of stream) chunks.push(Buffer.from(chunk));
   return Buffer.concat(chunks);
 }
+
+/**
+ * The manifest without checking the signature or payload: for `inspect`, which must say so.
+ * Reads only the first entry.
+ */
+export async function readManifestUnverified(file: string): Promise<BundleManifest> {
+  const extract = tar.extract();
+  const input = createReadStream(file, { end: MAX_MANIFEST_BYTES + 1024 });
+  input.on('error', (err) => extract.destroy(err));
+  input.pipe(extract);
+  try {
+    for await (const stream of extract) {
+      if (stream.header.name !== MANIFEST_PATH || stream.header.type !== 'file') throw invalid(`${file} is not an airgap bundle (first entry is ${stream.header.name})`);
+      return parseManifest(await readAll(stream as AsyncIterable<Buffer>));
+    }
+  } finally {
+    input.destroy();
+  }
+  throw invalid(`${file} is empty`);
+}

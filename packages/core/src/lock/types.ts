@@ -18,4 +18,6 @@ export interface Lock {
   lockVersion: typeof LOCK_VERSION;
   snaps: LockedSnap[];
   images: LockedImage[];
+  /** Every host the last pull contacted (registries, token realms, blob redirects), for `bundler allowlist`. */
+  hosts?: string[];
 }

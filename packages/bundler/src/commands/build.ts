@@ -1,0 +1,54 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { AirgapError, fingerprintOf, loadPrivateKey, loadSpec, renderLock, writeBundle, writeLock, type Lock, type WrittenBundle } from '@airgap/core';
+import { createPublicKey } from 'node:crypto';
+import { defaultCacheDir } from '../cache-dir.ts';
+import { planBundle, type PullImages } from '../plan-bundle.ts';
+import { pullImagesForSpec } from '../images-stage.ts';
+
+export interface BuildOptions {
+  spec: string;
+  /** Output path, e.g. bundle.tar; written to a temp name and renamed. */
+  out: string;
+  key: string;
+  /** Refuse to build unless the lock file covers the spec, and never change it. */
+  frozen?: boolean;
+  cacheDir?: string;
+  /** SOURCE_DATE_EPOCH; default now. */
+  sourceDateEpoch?: number;
+  pullImages?: PullImages;
+}
+
+export interface BuildResult {
+  bundle: WrittenBundle;
+  lockFile: string;
+  lockChanged: boolean;
+}
+
+export async function build(o: BuildOptions): Promise<BuildResult> {
+  const loaded = await loadSpec(o.spec);
+  const key = await loadPrivateKey(o.key);
+  const outDir = path.dirname(path.resolve(o.out));
+  await access(outDir).catch((err: unknown) => {
+    throw new AirgapError('USAGE', `output folder ${outDir} does not exist`, { hint: 'create it or choose another -o', cause: err });
+  });
+  const plan = await planBundle({
+    loaded,
+    frozen: o.frozen ?? false,
+    cacheDir: o.cacheDir ?? defaultCacheDir(),
+    createdAt: o.sourceDateEpoch ?? Math.floor(Date.now() / 1000),
+    signer: fingerprintOf(createPublicKey(key)),
+    pullImages: o.pullImages ?? pullImagesForSpec,
+  });
+  const lockChanged = !sameLock(plan.previousLock, plan.lock);
+  if (o.frozen && lockChanged) {
+    throw new AirgapError('LOCK_STALE', `--frozen: the inputs resolve differently from ${plan.lockFile}`, { hint: 'run `bundler lock airgap.yaml`, review the diff and commit it' });
+  }
+  const bundle = await writeBundle({ out: o.out, manifest: plan.manifest, sources: plan.sources, key, mtime: o.sourceDateEpoch ?? 0 });
+  if (lockChanged) await writeLock(plan.lockFile, plan.lock);
+  return { bundle, lockFile: plan.lockFile, lockChanged };
+}
+
+export function sameLock(a: Lock | undefined, b: Lock): boolean {
+  return a !== undefined && renderLock(a) === renderLock(b);
+}

@@ -1,0 +1,60 @@
+import { readManifestUnverified, type BundleManifest } from '@airgap/core';
+
+export interface InspectResult {
+  file: string;
+  name: string;
+  createdAt: string;
+  signer: string;
+  platforms: string[];
+  snaps: { name: string; revision: number; role: string; classic: boolean; size: number }[];
+  images: { ref: string; digest: string }[];
+  files: { path: string; size: number; sha256: string }[];
+  totalBytes: number;
+  hostsDir: string;
+}
+
+/** What a bundle holds, from its manifest. Does not check the signature: that is `verify`. */
+export async function inspect(file: string): Promise<InspectResult> {
+  return summarize(file, await readManifestUnverified(file));
+}
+
+export function summarize(file: string, m: BundleManifest): InspectResult {
+  return {
+    file,
+    name: m.name,
+    createdAt: m.createdAt,
+    signer: m.signer,
+    platforms: m.platforms,
+    snaps: m.snaps.map((s) => ({ name: s.name, revision: s.revision, role: s.role, classic: s.classic, size: s.size })),
+    images: m.images.map((i) => ({ ref: i.ref, digest: i.digest })),
+    files: m.entries.map((e) => ({ path: e.path, size: e.size, sha256: e.sha256 })),
+    totalBytes: m.entries.reduce((n, e) => n + e.size, 0),
+    hostsDir: m.containerd.hostsDir,
+  };
+}
+
+export function formatInspect(r: InspectResult): string {
+  const lines = [
+    `bundle   ${r.name}  (${r.file})`,
+    `created  ${r.createdAt}`,
+    `signer   ${r.signer}  (claimed by the manifest; check it with \`verify --pub\`)`,
+    `payload  ${r.files.length} files, ${formatBytes(r.totalBytes)}`,
+    `snaps:`,
+    ...r.snaps.map((s) => `  ${s.name.padEnd(12)} rev ${String(s.revision).padEnd(8)} ${s.role.padEnd(6)} ${s.classic ? 'classic ' : ''}${formatBytes(s.size)}`),
+    `images:${r.images.length === 0 ? ' none' : ''}`,
+    ...r.images.map((i) => `  ${i.ref}  ${i.digest}`),
+    `containerd hosts dir on the node: ${r.hostsDir}`,
+  ];
+  return lines.join('\n');
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}

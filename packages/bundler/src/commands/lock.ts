@@ -1,0 +1,28 @@
+import { loadSpec, writeLock, type Lock } from '@airgap/core';
+import { defaultCacheDir } from '../cache-dir.ts';
+import { planBundle, type PullImages } from '../plan-bundle.ts';
+import { pullImagesForSpec } from '../images-stage.ts';
+import { sameLock } from './build.ts';
+
+export interface LockOptions {
+  spec: string;
+  cacheDir?: string;
+  pullImages?: PullImages;
+}
+
+/** Resolve every snap and image of the spec and write airgap.lock.yaml beside it. */
+export async function lock(o: LockOptions): Promise<{ lockFile: string; lock: Lock; changed: boolean }> {
+  const loaded = await loadSpec(o.spec);
+  const plan = await planBundle({
+    loaded,
+    frozen: false,
+    cacheDir: o.cacheDir ?? defaultCacheDir(),
+    createdAt: 0,
+    // No key is needed to lock: the manifest planned here is thrown away.
+    signer: '',
+    pullImages: o.pullImages ?? pullImagesForSpec,
+  });
+  const changed = !sameLock(plan.previousLock, plan.lock);
+  if (changed) await writeLock(plan.lockFile, plan.lock);
+  return { lockFile: plan.lockFile, lock: plan.lock, changed };
+}

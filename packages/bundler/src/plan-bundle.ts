@@ -1,0 +1,145 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import {
+  AirgapError,
+  LOCK_VERSION,
+  VERSION,
+  lockPathFor,
+  lockProblems,
+  readLock,
+  type BundleImage,
+  type BundleManifest,
+  type BundleSnap,
+  type BundleSource,
+  type LoadedSpec,
+  type Lock,
+  type LockedImage,
+} from '@airgap/core';
+import { defaultHostsDir } from './containerd/hosts-dir.ts';
+import { renderHostsFiles } from './containerd/render-hosts.ts';
+import { resolveSnaps, type ResolvedSnap } from './snaps/resolve-snaps.ts';
+import { readSnapImages } from './snaps/snap-meta.ts';
+
+/** What the images stage gives back (the OCI pull lives in ./oci). */
+export interface ImagesResult {
+  images: BundleImage[];
+  lock: LockedImage[];
+  sources: BundleSource[];
+  hosts: string[];
+}
+
+export type PullImages = (refs: string[], o: { loaded: LoadedSpec; lock?: Lock; frozen: boolean; cacheDir: string }) => Promise<ImagesResult>;
+
+export interface PlanBundleOptions {
+  loaded: LoadedSpec;
+  frozen: boolean;
+  cacheDir: string;
+  /** Seconds since the epoch recorded in the manifest (SOURCE_DATE_EPOCH). */
+  createdAt: number;
+  signer: string;
+  pullImages: PullImages;
+  /** Extra payload (the standalone applier executables). */
+  extraSources?: BundleSource[];
+}
+
+/** Everything a bundle will hold, resolved: the serializable plan `bundler build` writes. */
+export interface BundlePlan {
+  manifest: Omit<BundleManifest, 'entries'>;
+  sources: BundleSource[];
+  lock: Lock;
+  lockFile: string;
+  previousLock?: Lock;
+}
+
+export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
+  const { spec } = o.loaded;
+  const lockFile = lockPathFor(o.loaded.file);
+  const previousLock = await readLock(lockFile);
+  if (o.frozen) {
+    if (!previousLock) throw new AirgapError('LOCK_STALE', `--frozen: ${lockFile} does not exist`, { hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml' });
+    const problems = lockProblems(spec, previousLock);
+    if (problems.length > 0) throw new AirgapError('LOCK_STALE', `--frozen: ${lockFile} does not match the spec:\n  ${problems.join('\n  ')}`, { hint: 'run `bundler lock airgap.yaml` and commit the result' });
+  }
+
+  const snaps = await resolveSnaps({ spec, specDir: o.loaded.dir, lock: previousLock, frozen: o.frozen, cacheDir: o.cacheDir });
+  const k8s = snaps.find((s) => s.role === 'k8s')!;
+  const featureImages = spec.images?.k8sFeatures ? await readSnapImages(k8s.snapPath) : [];
+  const refs = [...new Set([...(spec.images?.refs ?? []), ...featureImages])];
+  const images: ImagesResult = refs.length > 0 ? await o.pullImages(refs, { loaded: o.loaded, lock: previousLock, frozen: o.frozen, cacheDir: o.cacheDir }) : { images: [], lock: [], sources: [], hosts: [] };
+
+  const hostsDir = spec.containerd?.hostsDir ?? defaultHostsDir(spec.k8s.channel);
+  const caData = new Map<string, Buffer>();
+  for (const m of spec.containerd?.mirrors ?? []) if (m.ca) caData.set(m.ca, await readFile(path.resolve(o.loaded.dir, m.ca)));
+  const hostsFiles = renderHostsFiles({ mirrors: spec.containerd?.mirrors ?? [], hostsDir, caData }).map((f) => ({ ...f, path: `containerd/hosts.d/${f.target}` }));
+
+  const sources: BundleSource[] = [
+    ...snaps.flatMap((s) => snapSources(s)),
+    ...images.sources,
+    ...hostsFiles.map((f) => ({ path: f.path, data: f.data })),
+    ...(o.extraSources ?? []),
+  ];
+  let bootstrapConfig: string | undefined;
+  if (spec.cluster?.bootstrap?.config) {
+    bootstrapConfig = 'config/bootstrap.yaml';
+    sources.push({ path: bootstrapConfig, data: await readBootstrapConfig(path.resolve(o.loaded.dir, spec.cluster.bootstrap.config)) });
+  }
+
+  const lock: Lock = {
+    lockVersion: LOCK_VERSION,
+    snaps: snaps.map((s) => ({ name: s.name, ...(s.role === 'k8s' || s.role === 'extra' ? { channel: s.channel } : {}), revision: s.revision, 'sha3-384': s.sha3_384, size: s.size })),
+    images: images.lock,
+    ...(images.hosts.length > 0 ? { hosts: images.hosts } : previousLock?.hosts ? { hosts: previousLock.hosts } : {}),
+  };
+  const manifest: Omit<BundleManifest, 'entries'> = {
+    formatVersion: 1,
+    name: spec.metadata.name,
+    createdAt: new Date(o.createdAt * 1000).toISOString(),
+    generator: `airgap-bundler ${VERSION}`,
+    signer: o.signer,
+    specText: o.loaded.text,
+    spec,
+    lock,
+    platforms: spec.images?.platforms ?? ['linux/amd64'],
+    snaps: snaps.map(bundleSnap),
+    images: images.images,
+    ...(images.sources.length > 0 ? { imageLayout: 'images' } : {}),
+    containerd: { hostsDir, files: hostsFiles.map((f) => ({ path: f.path, target: f.target })) },
+    ...(bootstrapConfig ? { bootstrapConfig } : {}),
+  };
+  return { manifest, sources, lock, lockFile, previousLock };
+}
+
+function snapSources(s: ResolvedSnap): BundleSource[] {
+  const b = bundleSnap(s);
+  return [
+    { path: b.snapPath, file: s.snapPath, sha256: s.sha256, size: s.size },
+    { path: b.assertPath, file: s.assertPath },
+  ];
+}
+
+function bundleSnap(s: ResolvedSnap): BundleSnap {
+  return {
+    name: s.name,
+    role: s.role,
+    revision: s.revision,
+    ...(s.channel ? { channel: s.channel } : {}),
+    classic: s.classic,
+    sha3_384: s.sha3_384,
+    size: s.size,
+    snapPath: `snaps/${s.name}_${s.revision}.snap`,
+    assertPath: `snaps/${s.name}_${s.revision}.assert`,
+  };
+}
+
+/** `k8s bootstrap --file` rejects what it cannot parse on the node; catch it here, with a position. */
+async function readBootstrapConfig(file: string): Promise<Buffer> {
+  const data = await readFile(file);
+  const doc = parseDocument(data.toString('utf8'), { prettyErrors: false });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = err.linePos?.[0];
+    throw new AirgapError('SPEC_INVALID', `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: bootstrap config is not valid YAML: ${err.message.split('\n')[0] ?? ''}`, { hint: 'fix the file named by cluster.bootstrap.config' });
+  }
+  return data;
+}

@@ -1,0 +1,99 @@
+import { mkdir, rename, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { AirgapError, type Lock, type LockedSnap, type SnapRole, type Spec } from '@airgap/core';
+import { snapDownload } from '../tools/snap-download.ts';
+import { checkSnap, type CheckedSnap } from './check-snap.ts';
+import { findSnapFile, listSnapFiles } from './find-snap-file.ts';
+import { readSnapMeta, type SnapMeta } from './snap-meta.ts';
+
+export interface ResolvedSnap extends CheckedSnap {
+  role: SnapRole;
+  channel?: string;
+  classic: boolean;
+  meta: SnapMeta;
+}
+
+export interface ResolveSnapsOptions {
+  spec: Spec;
+  specDir: string;
+  lock?: Lock;
+  frozen: boolean;
+  cacheDir: string;
+}
+
+interface SnapRequest {
+  name: string;
+  role: SnapRole;
+  channel?: string;
+  revision?: number;
+}
+
+/** Every snap the bundle carries, in install order: snapd, bases, k8s, extra snaps. */
+export async function resolveSnaps(o: ResolveSnapsOptions): Promise<ResolvedSnap[]> {
+  const k8s = await obtain(o, { name: 'k8s', role: 'k8s', channel: o.spec.k8s.channel, revision: o.spec.k8s.revision });
+  const extras: ResolvedSnap[] = [];
+  for (const s of o.spec.snaps ?? []) extras.push(await obtain(o, { name: s.name, role: 'extra', channel: s.channel, revision: s.revision }));
+  for (const [i, s] of (o.spec.snaps ?? []).entries()) {
+    if (s.classic && !extras[i]!.classic) extras[i]!.classic = true;
+  }
+  const baseNames = [...new Set([k8s, ...extras].map((s) => s.meta.base).filter((b): b is string => b !== undefined))];
+  const bases: ResolvedSnap[] = [];
+  for (const name of baseNames) bases.push(await obtain(o, { name, role: 'base' }));
+  const snapd = o.spec.k8s.snapd ? [await obtain(o, { name: 'snapd', role: 'snapd' })] : [];
+  return [...snapd, ...bases, k8s, ...extras];
+}
+
+async function obtain(o: ResolveSnapsOptions, req: SnapRequest): Promise<ResolvedSnap> {
+  const locked = findLocked(o.lock, req);
+  if (o.frozen && !locked) {
+    throw new AirgapError('LOCK_STALE', `--frozen: the lock file has no entry for snap ${req.name}${req.channel ? ` (${req.channel})` : ''}`, { hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml' });
+  }
+  const revision = req.revision ?? locked?.revision;
+  let file: { snapPath: string; assertPath: string };
+  if (o.spec.sources?.snapsDir) {
+    file = await findSnapFile(path.resolve(o.specDir, o.spec.sources.snapsDir), req.name, revision, req.channel);
+  } else {
+    file = await downloadToCache(o.cacheDir, req, revision);
+  }
+  const checked = await checkSnap(req.name, file.snapPath, file.assertPath);
+  if (revision !== undefined && checked.revision !== revision) {
+    throw new AirgapError('SNAP_INVALID', `${path.basename(file.snapPath)} is asserted as revision ${checked.revision}, expected ${revision}`, { hint: `download ${req.name} revision ${revision} again` });
+  }
+  if (locked && locked.revision === checked.revision && (locked['sha3-384'] !== checked.sha3_384 || locked.size !== checked.size)) {
+    throw new AirgapError('DIGEST_MISMATCH', `${req.name} revision ${checked.revision} differs from the one in the lock file`, { hint: 'the snap file is not the one locked; download it again, or re-lock if you mean to change it' });
+  }
+  const meta = await readSnapMeta(file.snapPath);
+  if (meta.name !== req.name) throw new AirgapError('SNAP_INVALID', `${path.basename(file.snapPath)} contains snap "${meta.name}", not "${req.name}"`, { hint: 'the file is misnamed; download the right snap' });
+  return { ...checked, role: req.role, channel: req.channel, classic: meta.confinement === 'classic', meta };
+}
+
+function findLocked(lock: Lock | undefined, req: SnapRequest): LockedSnap | undefined {
+  const entry = lock?.snaps.find((s) => s.name === req.name);
+  if (!entry) return undefined;
+  if (req.channel !== undefined && entry.channel !== req.channel) return undefined;
+  if (req.revision !== undefined && entry.revision !== req.revision) return undefined;
+  return entry;
+}
+
+/** `snap download` into the cache, reusing a pinned revision already held there. */
+async function downloadToCache(cacheDir: string, req: SnapRequest, revision: number | undefined): Promise<{ snapPath: string; assertPath: string }> {
+  const dir = path.join(cacheDir, 'snaps');
+  await mkdir(dir, { recursive: true });
+  if (revision !== undefined) {
+    const held = (await listSnapFiles(dir, req.name)).find((f) => f.revision === revision);
+    if (held) return held;
+  }
+  const basename = `.${req.name}.download-${process.pid}`;
+  await snapDownload({ name: req.name, channel: req.channel, revision, dir, basename });
+  const tmpSnap = path.join(dir, `${basename}.snap`);
+  const tmpAssert = path.join(dir, `${basename}.assert`);
+  await stat(tmpSnap).catch((err: unknown) => {
+    throw new AirgapError('SNAP_NOT_FOUND', `snap download ${req.name} wrote no ${basename}.snap`, { cause: err });
+  });
+  const checked = await checkSnap(req.name, tmpSnap, tmpAssert);
+  const snapPath = path.join(dir, `${req.name}_${checked.revision}.snap`);
+  const assertPath = path.join(dir, `${req.name}_${checked.revision}.assert`);
+  await rename(tmpAssert, assertPath);
+  await rename(tmpSnap, snapPath);
+  return { snapPath, assertPath };
+}

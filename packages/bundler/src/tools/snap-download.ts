@@ -1,0 +1,18 @@
+import { runTool } from '@airgap/core';
+
+export interface SnapDownloadOptions {
+  name: string;
+  channel?: string;
+  revision?: number;
+  /** Folder to download into; `snap download` writes BASENAME.snap and BASENAME.assert there. */
+  dir: string;
+  basename: string;
+}
+
+export async function snapDownload(o: SnapDownloadOptions): Promise<void> {
+  const args = ['download', o.name];
+  if (o.revision !== undefined) args.push('--revision', String(o.revision));
+  else if (o.channel) args.push('--channel', o.channel);
+  args.push('--basename', o.basename, '--target-directory', o.dir);
+  await runTool('snap', args, { timeout: 30 * 60_000 });
+}
