@@ -1,0 +1,19 @@
+// Runs a TypeScript script on Node 20 (which cannot run .ts itself): bundle with esbuild, then import.
+import { build } from 'esbuild';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [entry, ...args] = process.argv.slice(2);
+const outfile = path.resolve('dist', 'scripts', `${path.basename(entry, '.ts')}.mjs`);
+await build({
+  entryPoints: [entry],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  outfile,
+  packages: 'external',
+  logLevel: 'warning',
+});
+process.argv = [process.argv[0], outfile, ...args];
+await import(pathToFileURL(outfile).href);
