@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Transform, type Readable } from 'node:stream';
-import tar from 'tar-stream';
+import { once } from 'node:events';
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { BlockReader } from './block-reader.ts';
+import { encodeHeader, peekHeader } from './tar-header.ts';
 import { AirgapError } from '../errors.ts';
 import { findSigner, type PublicKey } from './keys.ts';
 import { MANIFEST_PATH, SIGNATURE_PATH, type BundleManifest, type ManifestEntry } from './manifest.ts';
-import { tarLayout, type EntryLocation } from './tar-layout.ts';
+import { BLOCK, paddedSize, tarLayout, type EntryLocation } from './tar-layout.ts';
 import { validateManifest } from './validate-manifest.ts';
 
 /** A manifest of tens of thousands of blobs is a few MiB; anything larger is refused unread. */
@@ -35,67 +37,122 @@ export interface VerifyOptions {
 const invalid = (message: string, hint = 'the bundle is damaged or was altered; copy it again from the source') =>
   new AirgapError('BUNDLE_INVALID', message, { hint });
 
-/** Check the signature first, then every entry against the manifest, in one streaming pass. */
+/**
+ * Check the signature first, then every entry against the manifest, in one streaming pass with
+ * constant memory. Every tar header must be byte-for-byte what the writer emits, padding must be
+ * zeros and nothing may follow the end marker: no byte of the file is left unchecked.
+ */
 export async function verifyBundle(file: string, options: VerifyOptions): Promise<VerifiedBundle> {
   if (options.keys.length === 0) {
-    throw new AirgapError('SIGNATURE_INVALID', 'no trusted public key given', { hint: 'pass --pub FILE, or put the signer\'s .pub in /etc/airgap/trusted.d/' });
+    throw new AirgapError('SIGNATURE_INVALID', 'no trusted public key given', { hint: "pass --pub FILE, or put the signer's .pub in /etc/airgap/trusted.d/" });
   }
-  const size = await stat(file).then((s) => s.size, (err: unknown) => {
-    throw new AirgapError('BUNDLE_INVALID', `cannot read bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-  });
-  const extract = tar.extract();
+  const size = await stat(file).then(
+    (s) => s.size,
+    (err: unknown) => {
+      throw new AirgapError('BUNDLE_INVALID', `cannot read bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    },
+  );
   const input = createReadStream(file, { highWaterMark: 1024 * 1024 });
-  input.on('error', (err) => extract.destroy(err));
-  input.pipe(extract);
-
-  let manifestBytes: Buffer | undefined;
-  let manifest: BundleManifest | undefined;
-  let signer: PublicKey | undefined;
-  let locations: EntryLocation[] = [];
-  let index = 0;
   try {
-    for await (const stream of extract) {
-      const h = stream.header;
-      if (h.type !== 'file') throw invalid(`entry ${index} (${h.name}) is a ${h.type ?? 'unknown'}, only regular files are allowed`);
-      if (index === 0) {
-        if (h.name !== MANIFEST_PATH) throw invalid(`first entry is ${h.name}, expected ${MANIFEST_PATH}`, 'this is not an airgap bundle, or it was re-packed');
-        if ((h.size ?? 0) > MAX_MANIFEST_BYTES) throw invalid(`manifest is ${h.size ?? 0} bytes, more than ${MAX_MANIFEST_BYTES}`);
-        manifestBytes = await readAll(stream as AsyncIterable<Buffer>);
-      } else if (index === 1) {
-        if (h.name !== SIGNATURE_PATH || h.size !== 64) throw invalid(`second entry must be a 64-byte ${SIGNATURE_PATH}`);
-        const signature = await readAll(stream as AsyncIterable<Buffer>);
-        signer = findSigner(manifestBytes!, signature, options.keys);
-        if (!signer) {
-          throw new AirgapError('SIGNATURE_INVALID', `${file} is not signed by a trusted key (tried ${options.keys.map((k) => `${k.source} ${k.fingerprint}`).join(', ')})`, {
-            hint: 'check that you have the right bundle and the .pub of the key that built it; do not apply a bundle you cannot verify',
-          });
-        }
-        manifest = parseManifest(manifestBytes!);
-        const layout = tarLayout(manifestBytes!.length, signature.length, manifest.entries);
-        locations = layout.locations;
-        if (layout.totalSize !== size) throw invalid(`${file} is ${size} bytes but its manifest describes ${layout.totalSize}`);
-      } else {
-        const entry = manifest!.entries[index - 2];
-        if (!entry) throw invalid(`entry ${h.name} is not in the manifest`);
-        if (h.name !== entry.path) throw invalid(`entry ${index} is ${h.name}, the manifest lists ${entry.path} there`);
-        if (h.size !== entry.size) throw invalid(`${entry.path} is ${h.size ?? 0} bytes, the manifest says ${entry.size}`);
-        const checked = stream.pipe(verifyingStream(entry));
-        if (options.onEntry) await options.onEntry(entry, checked);
-        else checked.resume();
-        await new Promise<void>((resolve, reject) => {
-          if (checked.readableEnded) resolve();
-          checked.once('end', resolve);
-          checked.once('error', reject);
-        });
-      }
-      index++;
-    }
+    return await verifyStream(new BlockReader(input), file, size, options);
   } finally {
     input.destroy();
   }
-  if (!manifest || !signer || !manifestBytes) throw invalid(`${file} ends before its manifest and signature`);
-  if (index - 2 !== manifest.entries.length) throw invalid(`${file} has ${index - 2} entries, the manifest lists ${manifest.entries.length}`);
-  return { file, manifest, digest: createHash('sha256').update(manifestBytes).digest('hex'), signer, locations, size };
+}
+
+async function verifyStream(reader: BlockReader, file: string, size: number, options: VerifyOptions): Promise<VerifiedBundle> {
+  const first = await takeSmallEntry(reader, MANIFEST_PATH, MAX_MANIFEST_BYTES, 'this is not an airgap bundle, or it was re-packed');
+  const second = await takeSmallEntry(reader, SIGNATURE_PATH, 64);
+  if (second.data.length !== 64) throw invalid(`${SIGNATURE_PATH} must be 64 bytes`);
+  const signer = findSigner(first.data, second.data, options.keys);
+  if (!signer) {
+    throw new AirgapError('SIGNATURE_INVALID', `${file} is not signed by a trusted key (tried ${options.keys.map((k) => `${k.source} ${k.fingerprint}`).join(', ')})`, {
+      hint: 'check that you have the right bundle and the .pub of the key that built it; do not apply a bundle you cannot verify',
+    });
+  }
+  const manifest = parseManifest(first.data);
+  const mtime = manifestMtime(manifest);
+  if (!first.header.equals(encodeHeader({ name: MANIFEST_PATH, size: first.data.length, mode: 0o644, mtime })) || !second.header.equals(encodeHeader({ name: SIGNATURE_PATH, size: 64, mode: 0o644, mtime }))) {
+    throw invalid('the manifest or signature tar header was altered');
+  }
+  const layout = tarLayout(first.data.length, second.data.length, manifest.entries);
+  if (layout.totalSize !== size) throw invalid(`${file} is ${size} bytes but its manifest describes ${layout.totalSize}`);
+
+  for (const entry of manifest.entries) {
+    const header = await reader.take(BLOCK);
+    if (!header) throw invalid(`${file} ends before ${entry.path}`);
+    if (!header.equals(encodeHeader({ name: entry.path, size: entry.size, mode: entry.mode, mtime }))) {
+      const seen = peekHeader(header);
+      throw invalid(seen && seen.name !== entry.path ? `found ${seen.name} where the manifest lists ${entry.path}` : `the tar header of ${entry.path} was altered`);
+    }
+    await streamEntry(reader, entry, options.onEntry);
+    await expectZeros(reader, paddedSize(entry.size) - entry.size, `padding after ${entry.path}`);
+  }
+  await expectZeros(reader, 2 * BLOCK, 'end-of-archive marker');
+  if (!(await reader.atEnd())) throw invalid(`${file} has data after its end-of-archive marker`);
+  return { file, manifest, digest: createHash('sha256').update(first.data).digest('hex'), signer, locations: layout.locations, size };
+}
+
+async function takeSmallEntry(reader: BlockReader, name: string, max: number, hint?: string): Promise<{ header: Buffer; data: Buffer }> {
+  const header = await reader.take(BLOCK);
+  const h = header && peekHeader(header);
+  if (!header || !h || h.name !== name) throw invalid(`expected ${name} at byte ${reader.position - BLOCK}, found ${h ? h.name : 'no tar header'}`, hint);
+  if (h.size > max) throw invalid(`${name} is ${h.size} bytes, more than ${max}`);
+  const data = await reader.take(h.size);
+  if (!data) throw invalid(`${name} is truncated`);
+  await expectZeros(reader, paddedSize(h.size) - h.size, `padding after ${name}`);
+  return { header, data: Buffer.from(data) };
+}
+
+async function expectZeros(reader: BlockReader, n: number, what: string): Promise<void> {
+  if (n === 0) return;
+  const pad = await reader.take(n);
+  if (!pad) throw invalid(`bundle ends inside the ${what}`);
+  if (!pad.every((b) => b === 0)) throw invalid(`the ${what} is not zero`);
+}
+
+/** Hash an entry's bytes as they pass; hand them to the consumer, who sees an error, not an end, if they are wrong. */
+async function streamEntry(reader: BlockReader, entry: ManifestEntry, onEntry: VerifyOptions['onEntry']): Promise<void> {
+  const hash = createHash('sha256');
+  if (!onEntry) {
+    if (!(await reader.stream(entry.size, (c) => void hash.update(c)))) throw invalid(`bundle ends inside ${entry.path}`);
+    checkDigest(entry, hash.digest('hex'));
+    return;
+  }
+  const content = new PassThrough({ highWaterMark: 1024 * 1024 });
+  let settled = false;
+  const consumed = onEntry(entry, content).finally(() => {
+    settled = true;
+  });
+  consumed.catch(() => undefined);
+  try {
+    const complete = await reader.stream(entry.size, async (chunk) => {
+      hash.update(chunk);
+      if (settled || content.destroyed) return;
+      if (!content.write(chunk)) await Promise.race([once(content, 'drain'), consumed.catch(() => undefined)]);
+    });
+    if (!complete) throw invalid(`bundle ends inside ${entry.path}`);
+    checkDigest(entry, hash.digest('hex'));
+    content.end();
+  } catch (err) {
+    content.destroy(err as Error);
+    await consumed.catch(() => undefined);
+    throw err;
+  }
+  await consumed;
+}
+
+function checkDigest(entry: ManifestEntry, digest: string): void {
+  if (digest !== entry.sha256) {
+    throw new AirgapError('DIGEST_MISMATCH', `${entry.path} has sha256 ${digest}, the manifest says ${entry.sha256}`, { hint: 'the bundle was altered or damaged; copy it again' });
+  }
+}
+
+/** Tar headers carry the manifest's createdAt, in whole seconds. */
+export function manifestMtime(manifest: Pick<BundleManifest, 'createdAt'>): number {
+  const ms = Date.parse(manifest.createdAt);
+  if (!Number.isFinite(ms) || ms < 0) throw invalid(`manifest createdAt ${manifest.createdAt} is not a date`);
+  return Math.floor(ms / 1000);
 }
 
 function parseManifest(bytes: Buffer): BundleManifest {
@@ -154,17 +211,11 @@ async function readAll(stream: AsyncIterable<Buffer | Uint8Array>): Promise<Buff
  * Reads only the first entry.
  */
 export async function readManifestUnverified(file: string): Promise<BundleManifest> {
-  const extract = tar.extract();
-  const input = createReadStream(file, { end: MAX_MANIFEST_BYTES + 1024 });
-  input.on('error', (err) => extract.destroy(err));
-  input.pipe(extract);
+  const input = createReadStream(file, { end: MAX_MANIFEST_BYTES + 4 * BLOCK });
   try {
-    for await (const stream of extract) {
-      if (stream.header.name !== MANIFEST_PATH || stream.header.type !== 'file') throw invalid(`${file} is not an airgap bundle (first entry is ${stream.header.name})`);
-      return parseManifest(await readAll(stream as AsyncIterable<Buffer>));
-    }
+    const first = await takeSmallEntry(new BlockReader(input), MANIFEST_PATH, MAX_MANIFEST_BYTES, 'this is not an airgap bundle');
+    return parseManifest(first.data);
   } finally {
     input.destroy();
   }
-  throw invalid(`${file} is empty`);
 }

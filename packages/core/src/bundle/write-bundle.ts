@@ -1,15 +1,17 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { AirgapError } from '../errors.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { tempPathFor } from '../util/atomic-write.ts';
 import { hashFile } from '../util/hash-file.ts';
 import { assertEntryPath } from './entry-path.ts';
 import { signManifest } from './keys.ts';
+import { manifestMtime } from './read-bundle.ts';
+import { encodeHeader } from './tar-header.ts';
+import { BLOCK, paddedSize } from './tar-layout.ts';
 import { MANIFEST_PATH, SIGNATURE_PATH, SUMS_PATH, type BundleManifest, type ManifestEntry } from './manifest.ts';
 
 /** A payload entry: a file on disk (streamed) or bytes made by the bundler. */
@@ -22,8 +24,6 @@ export interface WriteBundleOptions {
   manifest: Omit<BundleManifest, 'entries'>;
   sources: readonly BundleSource[];
   key: KeyObject;
-  /** Seconds since the epoch for every tar header (SOURCE_DATE_EPOCH). */
-  mtime: number;
 }
 
 export interface WrittenBundle {
@@ -53,24 +53,29 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
   const signature = signManifest(manifestBytes, options.key);
 
   const tmp = tempPathFor(options.out);
-  const pack = tar.pack();
-  const output = pipeline(pack, createWriteStream(tmp, { mode: 0o644 }));
-  const mtime = new Date(options.mtime * 1000);
+  const out = createWriteStream(tmp, { mode: 0o644, highWaterMark: 1024 * 1024 });
+  const closed = new Promise<void>((resolve, reject) => {
+    out.once('close', resolve);
+    out.once('error', reject);
+  });
+  // Every header carries the manifest's createdAt: SOURCE_DATE_EPOCH makes the whole file reproducible.
+  const mtime = manifestMtime(manifest);
   try {
-    await addBytes(pack, MANIFEST_PATH, manifestBytes, mtime, 0o644);
-    await addBytes(pack, SIGNATURE_PATH, signature, mtime, 0o644);
-    await addBytes(pack, SUMS_PATH, sums, mtime, 0o644);
+    await writeBytes(out, MANIFEST_PATH, manifestBytes, mtime, 0o644);
+    await writeBytes(out, SIGNATURE_PATH, signature, mtime, 0o644);
+    await writeBytes(out, SUMS_PATH, sums, mtime, 0o644);
     for (const [i, source] of payload.entries()) {
       const entry = entries[i]!;
-      if ('data' in source) await addBytes(pack, entry.path, Buffer.from(source.data), mtime, entry.mode);
-      else await addFile(pack, source.file, entry, mtime);
+      if ('data' in source) await writeBytes(out, entry.path, Buffer.from(source.data), mtime, entry.mode);
+      else await writeFileEntry(out, source.file, entry, mtime);
     }
-    pack.finalize();
-    await output;
+    await write(out, Buffer.alloc(2 * BLOCK));
+    out.end();
+    await closed;
     await rename(tmp, options.out);
   } catch (err) {
-    pack.destroy();
-    await output.catch(() => undefined);
+    out.destroy();
+    await closed.catch(() => undefined);
     await rm(tmp, { force: true });
     throw err;
   }
@@ -85,44 +90,31 @@ async function describeSource(source: BundleSource): Promise<ManifestEntry> {
   return { path: source.path, size: digest.size, sha256: digest.sha256, mode };
 }
 
-function header(name: string, size: number, mtime: Date, mode: number): tar.Header {
-  return { name, size, mode, mtime, uid: 0, gid: 0, uname: '', gname: '', type: 'file', linkname: '', devmajor: 0, devminor: 0 };
+async function write(out: WriteStream, chunk: Buffer): Promise<void> {
+  if (!out.write(chunk)) await once(out, 'drain');
 }
 
-async function addBytes(pack: tar.Pack, name: string, data: Buffer, mtime: Date, mode: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    pack.entry(header(name, data.length, mtime, mode), data, (err) => (err ? reject(err) : resolve()));
-  });
+async function writeBytes(out: WriteStream, name: string, data: Buffer, mtime: number, mode: number): Promise<void> {
+  await write(out, encodeHeader({ name, size: data.length, mode, mtime }));
+  await write(out, data);
+  await write(out, Buffer.alloc(paddedSize(data.length) - data.length));
 }
 
 /** Stream a file into the tar, hashing it again: a file changed since it was hashed fails the build. */
-async function addFile(pack: tar.Pack, file: string, entry: ManifestEntry, mtime: Date): Promise<void> {
+async function writeFileEntry(out: WriteStream, file: string, entry: ManifestEntry, mtime: number): Promise<void> {
+  await write(out, encodeHeader({ name: entry.path, size: entry.size, mode: entry.mode, mtime }));
   const hash = createHash('sha256');
   let size = 0;
-  const done = new Promise<void>((resolve, reject) => {
-    const sink = pack.entry(header(entry.path, entry.size, mtime, entry.mode), (err) => (err ? reject(err) : resolve()));
-    void (async () => {
-      try {
-        for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-          hash.update(chunk);
-          size += chunk.length;
-          if (size > entry.size) break;
-          if (!sink.write(chunk)) await once(sink, 'drain');
-        }
-        if (size !== entry.size || hash.digest('hex') !== entry.sha256) {
-          const err = new AirgapError('DIGEST_MISMATCH', `${file} changed while the bundle was being written`, { hint: 'make sure nothing writes to the sources during a build, then run it again' });
-          sink.destroy(err);
-          reject(err);
-          return;
-        }
-        sink.end(undefined);
-      } catch (err) {
-        sink.destroy(err as Error);
-        reject(err as Error);
-      }
-    })();
-  });
-  await done;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > entry.size) break;
+    hash.update(chunk);
+    await write(out, chunk);
+  }
+  if (size !== entry.size || hash.digest('hex') !== entry.sha256) {
+    throw new AirgapError('DIGEST_MISMATCH', `${file} changed while the bundle was being written`, { hint: 'make sure nothing writes to the sources during a build, then run it again' });
+  }
+  await write(out, Buffer.alloc(paddedSize(entry.size) - entry.size));
 }
 
 function sha256(data: Uint8Array): string {

@@ -33,7 +33,10 @@ export function validateSpecText(text: string, file: string): SpecValidation {
   if (doc.errors.length > 0) {
     return {
       value: undefined,
-      errors: syntax.map((e) => at(e.linePos?.[0].line ?? 1, e.linePos?.[0].col ?? 1, '', `YAML: ${firstLine(e.message)}`)),
+      errors: syntax.map((e) => {
+        const pos = lines.linePos(e.pos[0]);
+        return at(pos.line, pos.col, '', `YAML: ${firstLine(e.message)}`);
+      }),
       issueAt,
     };
   }
@@ -52,8 +55,11 @@ export function validateSpecText(text: string, file: string): SpecValidation {
 
   const seen = new Set<string>();
   const errors: SourceIssue[] = [];
-  for (const e of validate.errors ?? []) {
-    const issue = describe(e);
+  const described = (validate.errors ?? []).map((e) => ({ e, issue: describe(e) }));
+  // "missing channel" beside "unknown chanel, did you mean channel?" says the same thing twice.
+  const typoFor = new Set(described.filter((d) => d.issue.suggests).map((d) => `${d.e.instancePath}|${d.issue.suggests}`));
+  for (const { e, issue } of described) {
+    if (issue.missing && typoFor.has(`${e.instancePath}|${issue.missing}`)) continue;
     const path = pointerToPath(e.instancePath);
     const pos = locate(doc, lines, path, issue.key);
     const where = formatPath(issue.key === undefined ? path : [...path, issue.key]);
@@ -66,7 +72,7 @@ export function validateSpecText(text: string, file: string): SpecValidation {
   return { value: undefined, errors, issueAt };
 }
 
-function describe(e: ErrorObject): { key?: string; message: string } {
+function describe(e: ErrorObject): { key?: string; message: string; suggests?: string; missing?: string } {
   const parent = (e.parentSchema ?? {}) as { 'x-hint'?: string; properties?: Record<string, unknown> };
   const got = JSON.stringify(e.data);
   switch (e.keyword) {
@@ -75,11 +81,11 @@ function describe(e: ErrorObject): { key?: string; message: string } {
       const allowed = Object.keys(parent.properties ?? {});
       const guess = closest(key, allowed);
       const suggestion = guess ? `; did you mean "${guess}"?` : '';
-      return { key, message: `unknown key "${key}"${suggestion} (allowed: ${allowed.join(', ')})` };
+      return { key, message: `unknown key "${key}"${suggestion} (allowed: ${allowed.join(', ')})`, suggests: guess };
     }
     case 'required': {
       const key = String((e.params as { missingProperty: string }).missingProperty);
-      return { message: `missing required key "${key}"` };
+      return { message: `missing required key "${key}"`, missing: key };
     }
     case 'type':
       return { message: `must be ${String((e.params as { type: string }).type)}, got ${typeName(e.data)}` };
