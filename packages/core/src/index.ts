@@ -20,3 +20,4 @@ export { canonicalJson } from './util/canonical-json.ts';
 export { hashFile } from './util/hash-file.ts';
 export { VERSION, COMMIT } from './version.ts';
 export { LOCK_FILE_NAME, lockPathFor, readLock, renderLock, writeLock, lockProblems } from './lock/lock-file.ts';
+export { encodeHeader } from './bundle/tar-header.ts';

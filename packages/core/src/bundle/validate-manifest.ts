@@ -32,6 +32,12 @@ export function validateManifest(value: unknown): BundleManifest {
     if (e.mode !== 0o644 && e.mode !== 0o755) fail(`${e.path} has mode ${String(e.mode)}; only 0644 and 0755 are allowed`);
   });
   if (m.entries[0]?.path !== SUMS_PATH) fail(`first entry must be ${SUMS_PATH}`);
+  const hostsDir = m.containerd.hostsDir;
+  if (typeof hostsDir !== 'string' || !hostsDir.startsWith('/') || hostsDir.split('/').some((s) => s === '..' || s === '.')) fail(`containerd hosts dir ${JSON.stringify(hostsDir)} is not a clean absolute path`);
+  for (const f of m.containerd.files) {
+    const problem = typeof f.target === 'string' ? entryPathProblem(f.target) : 'missing';
+    if (problem) throw new AirgapError('PATH_TRAVERSAL', `hosts file target ${JSON.stringify(f.target)} is refused: ${problem}`, { hint: 'the bundle is malformed or hostile' });
+  }
   const listed = new Set(m.entries.map((e) => e.path));
   const mustExist = [
     ...m.snaps.flatMap((s) => [s.snapPath, s.assertPath]),
