@@ -35,7 +35,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const plan = await planBundle({
     loaded,
     frozen: o.frozen ?? false,
-    cacheDir: o.cacheDir ?? defaultCacheDir(),
+    cacheDir: path.resolve(o.cacheDir ?? defaultCacheDir()),
     createdAt: o.sourceDateEpoch ?? Math.floor(Date.now() / 1000),
     signer: fingerprintOf(createPublicKey(key)),
     pullImages: o.pullImages ?? pullImagesForSpec,
@@ -44,7 +44,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   if (o.frozen && lockChanged) {
     throw new AirgapError('LOCK_STALE', `--frozen: the inputs resolve differently from ${plan.lockFile}`, { hint: 'run `bundler lock airgap.yaml`, review the diff and commit it' });
   }
-  const bundle = await writeBundle({ out: o.out, manifest: plan.manifest, sources: plan.sources, key, mtime: o.sourceDateEpoch ?? 0 });
+  const bundle = await writeBundle({ out: o.out, manifest: plan.manifest, sources: plan.sources, key });
   if (lockChanged) await writeLock(plan.lockFile, plan.lock);
   return { bundle, lockFile: plan.lockFile, lockChanged };
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { loadSpec, writeLock, type Lock } from '@airgap/core';
 import { defaultCacheDir } from '../cache-dir.ts';
 import { planBundle, type PullImages } from '../plan-bundle.ts';
@@ -16,7 +17,7 @@ export async function lock(o: LockOptions): Promise<{ lockFile: string; lock: Lo
   const plan = await planBundle({
     loaded,
     frozen: false,
-    cacheDir: o.cacheDir ?? defaultCacheDir(),
+    cacheDir: path.resolve(o.cacheDir ?? defaultCacheDir()),
     createdAt: 0,
     // No key is needed to lock: the manifest planned here is thrown away.
     signer: '',

@@ -10,9 +10,10 @@ export interface SnapDownloadOptions {
 }
 
 export async function snapDownload(o: SnapDownloadOptions): Promise<void> {
-  const args = ['download', o.name];
-  if (o.revision !== undefined) args.push('--revision', String(o.revision));
-  else if (o.channel) args.push('--channel', o.channel);
-  args.push('--basename', o.basename, '--target-directory', o.dir);
+  // Options before the snap name, as `snap download --help` documents them.
+  const args = ['download'];
+  if (o.revision !== undefined) args.push(`--revision=${o.revision}`);
+  else if (o.channel) args.push(`--channel=${o.channel}`);
+  args.push(`--basename=${o.basename}`, `--target-directory=${o.dir}`, o.name);
   await runTool('snap', args, { timeout: 30 * 60_000 });
 }

@@ -1,0 +1,178 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { parse as parseToml } from 'smol-toml';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../support/cli.ts';
+import { makeSnap } from '../support/snap-fixture.ts';
+import { testdir } from '../support/tmpdir.ts';
+
+const storeBin = path.resolve(import.meta.dirname, '../fixtures/store-bin');
+const CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
+
+function specText(o: { channel?: string; snapsDir?: boolean; extra?: string } = {}): string {
+  return [
+    'apiVersion: airgap/v1alpha1',
+    'kind: Bundle',
+    'metadata: {name: test-site}',
+    'k8s:',
+    `  channel: ${o.channel ?? '1.32-classic/stable'}`,
+    ...(o.snapsDir === false ? [] : ['sources:', '  snapsDir: ./downloads']),
+    'images: {k8sFeatures: false}',
+    'containerd:',
+    '  mirrors:',
+    '    - registries: [docker.io, registry.k8s.io]',
+    '      endpoint: https://10.100.100.100:5000',
+    '      ca: ./certs/ca.crt',
+    '    - registries: [docker.io]',
+    '      endpoint: http://192.168.1.9:5000',
+    '      skipVerify: true',
+    'cluster:',
+    '  bootstrap: {config: ./bootstrap.yaml}',
+    o.extra ?? '',
+  ].join('\n');
+}
+
+async function site(o: Parameters<typeof specText>[0] = {}): Promise<string> {
+  const dir = await testdir({ 'airgap.yaml': specText(o), 'certs/ca.crt': CA, 'bootstrap.yaml': 'cluster-config:\n  network: {enabled: true}\n' });
+  const snapDir = path.join(dir, o.snapsDir === false ? 'store' : 'downloads');
+  await makeSnap({ dir: snapDir, name: 'snapd', revision: 10, type: 'snapd' });
+  await makeSnap({ dir: snapDir, name: 'core20', revision: 20, type: 'base' });
+  await makeSnap({ dir: snapDir, name: 'k8s', revision: 30, base: 'core20', confinement: 'classic' });
+  const k = await cli('bundler', ['keygen', '--out', 'keys/site'], { cwd: dir });
+  expect(k.exitCode).toBe(0);
+  return dir;
+}
+
+const EPOCH = { SOURCE_DATE_EPOCH: '1700000000' };
+
+describe('bundler build', () => {
+  it('builds a signed bundle that verifies on both sides, byte-identical when rebuilt', async () => {
+    const dir = await site();
+    const a = await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key'], { cwd: dir, env: EPOCH });
+    expect(a.stderr).toBe('');
+    expect(a.exitCode).toBe(0);
+    expect(a.stdout).toContain('wrote a.tar');
+    expect(a.stdout).toContain('updated');
+    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'b.tar', '--key', 'keys/site.key'], { cwd: dir, env: EPOCH });
+    expect(b.exitCode).toBe(0);
+    expect(b.stdout).toContain('unchanged');
+    expect((await readFile(path.join(dir, 'a.tar'))).equals(await readFile(path.join(dir, 'b.tar')))).toBe(true);
+    for (const tool of ['bundler', 'applier'] as const) {
+      const v = await cli(tool, ['verify', 'a.tar', '--pub', 'keys/site.pub'], { cwd: dir });
+      expect(v.exitCode).toBe(0);
+      expect(v.stdout).toMatch(/^OK a\.tar/);
+    }
+    const other = await cli('bundler', ['keygen', '--out', 'keys/other'], { cwd: dir });
+    expect(other.exitCode).toBe(0);
+    const bad = await cli('applier', ['verify', 'a.tar', '--pub', 'keys/other.pub'], { cwd: dir });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('error[SIGNATURE_INVALID]');
+  });
+
+  it('inspect lists spec name, signer, snaps in install order, files and sizes', async () => {
+    const dir = await site();
+    expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key'], { cwd: dir })).exitCode).toBe(0);
+    const r = await cli('bundler', ['inspect', 'a.tar', '--json'], { cwd: dir });
+    expect(r.exitCode).toBe(0);
+    const j = JSON.parse(r.stdout) as { name: string; signer: string; snaps: { name: string; revision: number; role: string }[]; files: { path: string; size: number }[]; hostsDir: string };
+    expect(j.name).toBe('test-site');
+    expect(j.signer).toMatch(/^SHA256:/);
+    expect(j.snaps.map((s) => `${s.name}_${s.revision}:${s.role}`)).toEqual(['snapd_10:snapd', 'core20_20:base', 'k8s_30:k8s']);
+    expect(j.files.map((f) => f.path)).toEqual([
+      'airgap/SHA256SUMS',
+      'config/bootstrap.yaml',
+      'containerd/hosts.d/docker.io/ca-10.100.100.100_5000.crt',
+      'containerd/hosts.d/docker.io/hosts.toml',
+      'containerd/hosts.d/registry.k8s.io/ca-10.100.100.100_5000.crt',
+      'containerd/hosts.d/registry.k8s.io/hosts.toml',
+      'snaps/core20_20.assert',
+      'snaps/core20_20.snap',
+      'snaps/k8s_30.assert',
+      'snaps/k8s_30.snap',
+      'snaps/snapd_10.assert',
+      'snaps/snapd_10.snap',
+    ]);
+    expect(j.hostsDir).toBe('/etc/containerd/hosts.d');
+    const text = await cli('bundler', ['inspect', 'a.tar'], { cwd: dir });
+    expect(text.stdout).toContain('k8s          rev 30       k8s    classic');
+  });
+
+  it('renders hosts.toml that parses back, with the real upstream as server and mirrors in order', async () => {
+    const dir = await site();
+    expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key'], { cwd: dir })).exitCode).toBe(0);
+    await execa('tar', ['-xf', 'a.tar', 'containerd'], { cwd: dir });
+    const docker = parseToml(await readFile(path.join(dir, 'containerd/hosts.d/docker.io/hosts.toml'), 'utf8')) as { server: string; host: Record<string, Record<string, unknown>> };
+    expect(docker.server).toBe('https://registry-1.docker.io');
+    expect(Object.keys(docker.host)).toEqual(['https://10.100.100.100:5000', 'http://192.168.1.9:5000']);
+    expect(docker.host['https://10.100.100.100:5000']).toEqual({ capabilities: ['pull', 'resolve'], ca: '/etc/containerd/hosts.d/docker.io/ca-10.100.100.100_5000.crt' });
+    expect(docker.host['http://192.168.1.9:5000']).toEqual({ capabilities: ['pull', 'resolve'], skip_verify: true });
+    const k8s = parseToml(await readFile(path.join(dir, 'containerd/hosts.d/registry.k8s.io/hosts.toml'), 'utf8')) as { server: string };
+    expect(k8s.server).toBe('https://registry.k8s.io');
+    expect(await readFile(path.join(dir, 'containerd/hosts.d/docker.io/ca-10.100.100.100_5000.crt'), 'utf8')).toBe(CA);
+  });
+
+  it('uses the pre-1.32 hosts dir for older channels, and containerd.hostsDir when given', async () => {
+    const old = await site({ channel: '1.31-classic/stable' });
+    expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key'], { cwd: old })).exitCode).toBe(0);
+    expect(JSON.parse((await cli('bundler', ['inspect', 'a.tar', '--json'], { cwd: old })).stdout)).toMatchObject({ hostsDir: '/var/snap/k8s/common/etc/containerd/hosts.d' });
+    const custom = await site();
+    await writeFile(path.join(custom, 'airgap.yaml'), specText().replace('containerd:\n', 'containerd:\n  hostsDir: /opt/hosts.d\n'));
+    expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key'], { cwd: custom })).exitCode).toBe(0);
+    expect(JSON.parse((await cli('bundler', ['inspect', 'a.tar', '--json'], { cwd: custom })).stdout)).toMatchObject({ hostsDir: '/opt/hosts.d' });
+  });
+
+  it('writes the lock; --frozen needs a lock that covers the spec', async () => {
+    const dir = await site();
+    const missing = await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key', '--frozen'], { cwd: dir });
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain('error[LOCK_STALE]: --frozen:');
+    expect(missing.stderr).toContain('airgap.lock.yaml does not exist');
+    const locked = await cli('bundler', ['lock', 'airgap.yaml'], { cwd: dir });
+    expect(locked.exitCode).toBe(0);
+    const lock = await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8');
+    expect(lock).toMatch(/name: k8s\n\s+channel: 1\.32-classic\/stable\n\s+revision: 30\n\s+sha3-384: \S{64}\n\s+size: \d+/);
+    expect(lock).toContain('name: core20');
+    const frozen = await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key', '--frozen'], { cwd: dir });
+    expect(frozen.exitCode).toBe(0);
+    expect(await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8')).toBe(lock);
+    // A newer k8s in the downloads: --frozen keeps the locked revision.
+    await makeSnap({ dir: path.join(dir, 'downloads'), name: 'k8s', revision: 31, base: 'core20', confinement: 'classic' });
+    expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'b.tar', '--key', 'keys/site.key', '--frozen'], { cwd: dir })).exitCode).toBe(0);
+    expect(JSON.parse((await cli('bundler', ['inspect', 'b.tar', '--json'], { cwd: dir })).stdout).snaps).toContainEqual(expect.objectContaining({ name: 'k8s', revision: 30 }));
+    // The spec moves to another channel: the lock is stale.
+    await writeFile(path.join(dir, 'airgap.yaml'), specText({ channel: '1.33-classic/stable' }));
+    const stale = await cli('bundler', ['build', 'airgap.yaml', '-o', 'c.tar', '--key', 'keys/site.key', '--frozen'], { cwd: dir });
+    expect(stale.exitCode).toBe(2);
+    expect(stale.stderr).toContain('snap k8s is locked from channel 1.32-classic/stable, the spec asks for 1.33-classic/stable');
+  });
+
+  it('a failed build leaves no bundle and no temp file, and names the snap and what to do', async () => {
+    const dir = await site();
+    const { rm } = await import('node:fs/promises');
+    await rm(path.join(dir, 'downloads/core20_20.snap'));
+    const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'out.tar', '--key', 'keys/site.key'], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('error[SNAP_NOT_FOUND]: core20_*.snap is not in');
+    expect(r.stderr).toContain('hint: run `snap download core20`');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect((await readdir(dir)).filter((f) => f.includes('out.tar'))).toEqual([]);
+  });
+
+  it('without snapsDir, runs `snap download` into the cache and reuses a locked revision', async () => {
+    const dir = await site({ snapsDir: false });
+    const log = path.join(dir, 'snap.log');
+    const env = { PATH: `${storeBin}:${process.env.PATH ?? ''}`, FAKE_STORE_DIR: path.join(dir, 'store'), FAKE_SNAP_LOG: log };
+    const a = await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key', '--cache-dir', 'cache'], { cwd: dir, env });
+    expect(a.stderr).toBe('');
+    expect(a.exitCode).toBe(0);
+    const calls = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(calls).toHaveLength(3);
+    expect(calls[0]).toMatch(/^snap download --channel=1\.32-classic\/stable --basename=\.k8s\.download-\d+ --target-directory=\S+\/cache\/snaps k8s$/);
+    expect((await readdir(path.join(dir, 'cache/snaps'))).sort()).toEqual(['core20_20.assert', 'core20_20.snap', 'k8s_30.assert', 'k8s_30.snap', 'snapd_10.assert', 'snapd_10.snap']);
+    // With the lock written, a rebuild finds every locked revision in the cache: no download.
+    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'b.tar', '--key', 'keys/site.key', '--cache-dir', 'cache', '--frozen'], { cwd: dir, env });
+    expect(b.exitCode).toBe(0);
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toHaveLength(3);
+  });
+});
