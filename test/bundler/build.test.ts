@@ -139,7 +139,7 @@ describe('bundler build', () => {
     // A newer k8s in the downloads: --frozen keeps the locked revision.
     await makeSnap({ dir: path.join(dir, 'downloads'), name: 'k8s', revision: 31, base: 'core20', confinement: 'classic' });
     expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'b.tar', '--key', 'keys/site.key', '--frozen'], { cwd: dir })).exitCode).toBe(0);
-    expect(JSON.parse((await cli('bundler', ['inspect', 'b.tar', '--json'], { cwd: dir })).stdout).snaps).toContainEqual(expect.objectContaining({ name: 'k8s', revision: 30 }));
+    expect((JSON.parse((await cli('bundler', ['inspect', 'b.tar', '--json'], { cwd: dir })).stdout) as { snaps: unknown[] }).snaps).toContainEqual(expect.objectContaining({ name: 'k8s', revision: 30 }));
     // The spec moves to another channel: the lock is stale.
     await writeFile(path.join(dir, 'airgap.yaml'), specText({ channel: '1.33-classic/stable' }));
     const stale = await cli('bundler', ['build', 'airgap.yaml', '-o', 'c.tar', '--key', 'keys/site.key', '--frozen'], { cwd: dir });

@@ -2,7 +2,6 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import { pipeline } from 'node:stream/promises';
 import { AirgapError } from '../errors.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { tempPathFor } from '../util/atomic-write.ts';
