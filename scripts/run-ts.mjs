@@ -12,7 +12,8 @@ await build({
   target: 'node20',
   format: 'esm',
   outfile,
-  packages: 'external',
+  alias: { '@airgap/core': path.resolve('packages/core/src/index.ts') },
+  banner: { js: "import { createRequire as __airgapRequire } from 'node:module'; const require = __airgapRequire(import.meta.url);" },
   logLevel: 'warning',
 });
 process.argv = [process.argv[0], outfile, ...args];

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -15,6 +16,10 @@ export interface SnapFixtureOptions {
   images?: string[];
   /** Extra payload so sizes differ; bytes of pseudo-random content. */
   payloadBytes?: number;
+  /** A file copied in as the payload instead (benchmarks: large, incompressible). */
+  payloadFile?: string;
+  /** 'none' stores data uncompressed: fast to make at gigabyte sizes. */
+  compression?: 'xz' | 'none';
   /** Make the assertion lie, for tests of refusal. */
   tamper?: { sha3?: string; size?: number; declaredName?: string };
 }
@@ -37,15 +42,26 @@ export async function makeSnap(o: SnapFixtureOptions): Promise<SnapFixture> {
     yaml.push(`confinement: ${o.confinement ?? 'strict'}`, 'summary: test fixture');
     await writeFile(path.join(tree, 'meta', 'snap.yaml'), `${yaml.join('\n')}\n`);
     if (o.images) await writeFile(path.join(tree, 'images.txt'), `${o.images.join('\n')}\n`);
-    const payload = Buffer.alloc(o.payloadBytes ?? 4096);
-    for (let i = 0; i < payload.length; i++) payload[i] = (i * 2654435761 + o.revision) & 0xff;
-    await writeFile(path.join(tree, 'payload.bin'), payload);
+    if (o.payloadFile) {
+      await copyFile(o.payloadFile, path.join(tree, 'payload.bin'));
+    } else {
+      // Hash-chained bytes: deterministic, and incompressible so snap sizes are what they say.
+      const payload = Buffer.alloc(o.payloadBytes ?? 4096);
+      let block = createHash('sha256').update(`${o.name}_${o.revision}`).digest();
+      for (let i = 0; i < payload.length; i += 32) {
+        block.copy(payload, i);
+        block = createHash('sha256').update(block).digest();
+      }
+      await writeFile(path.join(tree, 'payload.bin'), payload);
+    }
     await mkdir(o.dir, { recursive: true });
     const snapPath = path.join(o.dir, `${o.name}_${o.revision}.snap`);
     await rm(snapPath, { force: true });
-    await execa('mksquashfs', [tree, snapPath, '-noappend', '-comp', 'xz', '-all-root', '-no-xattrs', '-mkfs-time', '0', '-all-time', '0', '-quiet', '-no-progress']);
-    const bytes = await readFile(snapPath);
-    const sha3_384 = createHash('sha3-384').update(bytes).digest('base64url');
+    const compression = o.compression === 'none' ? ['-noI', '-noD', '-noF', '-noX'] : ['-comp', 'xz'];
+    await execa('mksquashfs', [tree, snapPath, '-noappend', ...compression, '-all-root', '-no-xattrs', '-mkfs-time', '0', '-all-time', '0', '-quiet', '-no-progress']);
+    const sha3 = createHash('sha3-384');
+    for await (const chunk of createReadStream(snapPath)) sha3.update(chunk as Buffer);
+    const sha3_384 = sha3.digest('base64url');
     const size = (await stat(snapPath)).size;
     const snapId = createHash('sha256').update(o.name).digest('hex').slice(0, 32);
     const assertPath = path.join(o.dir, `${o.name}_${o.revision}.assert`);
