@@ -5,45 +5,9 @@ import { parse as parseToml } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.ts';
 import { makeSnap } from '../support/snap-fixture.ts';
-import { testdir } from '../support/tmpdir.ts';
+import { site, siteSpec as specText, TEST_CA as CA } from '../support/site-fixture.ts';
 
 const storeBin = path.resolve(import.meta.dirname, '../fixtures/store-bin');
-const CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
-
-function specText(o: { channel?: string; snapsDir?: boolean; extra?: string } = {}): string {
-  return [
-    'apiVersion: airgap/v1alpha1',
-    'kind: Bundle',
-    'metadata: {name: test-site}',
-    'k8s:',
-    `  channel: ${o.channel ?? '1.32-classic/stable'}`,
-    ...(o.snapsDir === false ? [] : ['sources:', '  snapsDir: ./downloads']),
-    'images: {k8sFeatures: false}',
-    'containerd:',
-    '  mirrors:',
-    '    - registries: [docker.io, registry.k8s.io]',
-    '      endpoint: https://10.100.100.100:5000',
-    '      ca: ./certs/ca.crt',
-    '    - registries: [docker.io]',
-    '      endpoint: http://192.168.1.9:5000',
-    '      skipVerify: true',
-    'cluster:',
-    '  bootstrap: {config: ./bootstrap.yaml}',
-    o.extra ?? '',
-  ].join('\n');
-}
-
-async function site(o: Parameters<typeof specText>[0] = {}): Promise<string> {
-  const dir = await testdir({ 'airgap.yaml': specText(o), 'certs/ca.crt': CA, 'bootstrap.yaml': 'cluster-config:\n  network: {enabled: true}\n' });
-  const snapDir = path.join(dir, o.snapsDir === false ? 'store' : 'downloads');
-  await makeSnap({ dir: snapDir, name: 'snapd', revision: 10, type: 'snapd' });
-  await makeSnap({ dir: snapDir, name: 'core20', revision: 20, type: 'base' });
-  await makeSnap({ dir: snapDir, name: 'k8s', revision: 30, base: 'core20', confinement: 'classic' });
-  const k = await cli('bundler', ['keygen', '--out', 'keys/site'], { cwd: dir });
-  expect(k.exitCode).toBe(0);
-  return dir;
-}
-
 const EPOCH = { SOURCE_DATE_EPOCH: '1700000000' };
 
 describe('bundler build', () => {

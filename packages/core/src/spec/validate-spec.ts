@@ -35,7 +35,9 @@ export function validateSpecText(text: string, file: string): SpecValidation {
       value: undefined,
       errors: syntax.map((e) => {
         const pos = lines.linePos(e.pos[0]);
-        return at(pos.line, pos.col, '', `YAML: ${firstLine(e.message)}`);
+        // The parser recurses per nesting level; a hostile file runs it out of stack.
+        const message = /call stack/i.test(e.message) ? 'nested too deeply' : firstLine(e.message);
+        return at(pos.line, pos.col, '', `YAML: ${message}`);
       }),
       issueAt,
     };
