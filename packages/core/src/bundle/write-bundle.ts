@@ -4,7 +4,8 @@ import { rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { AirgapError } from '../errors.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
-import { tempPathFor } from '../util/atomic-write.ts';
+import { removeStaleTemps, tempPathFor } from '../util/atomic-write.ts';
+import { asIoError } from '../util/io-error.ts';
 import { hashFile } from '../util/hash-file.ts';
 import { assertEntryPath } from './entry-path.ts';
 import { signManifest } from './keys.ts';
@@ -51,12 +52,14 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
   const manifestBytes = Buffer.from(canonicalJson(manifest));
   const signature = signManifest(manifestBytes, options.key);
 
+  await removeStaleTemps(options.out);
   const tmp = tempPathFor(options.out);
   const out = createWriteStream(tmp, { mode: 0o644, highWaterMark: 1024 * 1024 });
   const closed = new Promise<void>((resolve, reject) => {
     out.once('close', resolve);
     out.once('error', reject);
   });
+  closed.catch(() => undefined); // observed below; a write error must not crash the process first
   // Every header carries the manifest's createdAt: SOURCE_DATE_EPOCH makes the whole file reproducible.
   const mtime = manifestMtime(manifest);
   try {
@@ -76,7 +79,7 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
     out.destroy();
     await closed.catch(() => undefined);
     await rm(tmp, { force: true });
-    throw err;
+    throw asIoError(err, 'write bundle', options.out);
   }
   return { path: options.out, manifest, size: (await stat(options.out)).size };
 }
@@ -90,6 +93,8 @@ async function describeSource(source: BundleSource): Promise<ManifestEntry> {
 }
 
 async function write(out: WriteStream, chunk: Buffer): Promise<void> {
+  if (out.errored) throw out.errored;
+  // events.once rejects when 'error' comes first, so a full disk cannot leave us waiting.
   if (!out.write(chunk)) await once(out, 'drain');
 }
 
