@@ -1,32 +1,66 @@
 #!/usr/bin/env node
-import { AirgapError, COMMIT, describeVerified, parseCommandArgs, runMain, verifyCommand, VERSION } from '@airgap/core';
+import { AirgapError, COMMIT, describeVerified, runMain, VERSION } from '@airgap/core';
+import { applyCommand } from './commands/apply.ts';
+import { parseOptions, verifyFor } from './commands/options.ts';
+import { planCommand } from './commands/plan.ts';
+import { formatStatus, statusCommand } from './commands/status.ts';
+import { formatPlan, formatStep } from './format-plan.ts';
 
 const USAGE = `applier <command> bundle.tar [options]
 
 commands:
-  verify bundle.tar [--pub FILE]...   check signature and every digest; changes nothing
+  verify bundle.tar   check signature and every digest; changes nothing
+  plan bundle.tar     verify, then show what apply would change (ok / change / skip and why)
+  apply bundle.tar    verify, then converge this node; safe to re-run after any failure
+  status [bundle.tar] what the applier owns and last applied; with a bundle, whether converged
 
 options:
-  --pub FILE      trusted public key (repeatable); default: every *.pub in /etc/airgap/trusted.d
-  --version       print version and commit
-  --verbose       stack traces on errors`;
+  --pub FILE                 trusted public key (repeatable); default: every *.pub in /etc/airgap/trusted.d
+  --root DIR                 apply to the file tree under DIR instead of /
+  --dry-run                  apply: only plan
+  --json                     machine-readable output
+  --join-token T             join the cluster with this token instead of bootstrapping
+  --ctr PATH                 ctr to import images with (default /snap/k8s/current/bin/ctr)
+  --containerd-address SOCK  containerd socket (default /run/containerd/containerd.sock)
+  --wait-timeout SECONDS     how long to wait for the node to be Ready (default 600)
+  --version                  print version and commit
+  --verbose                  stack traces on errors
+
+exit codes: 0 converged (or nothing to do), 1 a step failed (re-run after fixing), 2 bad bundle or input`;
+
+const out = (line: string) => void process.stdout.write(`${line}\n`);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--version') {
-    process.stdout.write(`applier ${VERSION} (${COMMIT})\n`);
+    out(`applier ${VERSION} (${COMMIT})`);
     return 0;
   }
   if (command === undefined || command === '--help' || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    out(USAGE);
     return command === undefined ? 2 : 0;
   }
+  const o = parseOptions(rest, `applier ${command} ...`);
   switch (command) {
     case 'verify': {
-      const { values, positionals } = parseCommandArgs(rest, { pub: { type: 'string', multiple: true } }, 'applier verify bundle.tar --pub KEY.pub');
-      const bundle = positionals[0];
-      if (!bundle) throw new AirgapError('USAGE', 'verify needs the bundle path', { hint: USAGE });
-      process.stdout.write(`${describeVerified(await verifyCommand({ bundle, pubs: values.pub ?? [] }))}\n`);
+      out(describeVerified(await verifyFor(o, 'applier verify bundle.tar --pub KEY.pub')));
+      return 0;
+    }
+    case 'plan': {
+      const plan = await planCommand(o);
+      out(o.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+      return 0;
+    }
+    case 'apply': {
+      const report = await applyCommand(o, o.json ? () => undefined : out);
+      if (o.json) out(JSON.stringify(report, null, 2));
+      else if (report.dryRun) out([...report.steps.map(formatStep), `dry run: ${report.changed} change(s) would be made`].join('\n'));
+      else out(report.changed === 0 ? `converged: nothing changed, the node already matched ${report.bundle.name} ${report.bundle.digest}` : `converged: ${report.changed} change(s) made for ${report.bundle.name} ${report.bundle.digest}`);
+      return 0;
+    }
+    case 'status': {
+      const report = await statusCommand(o);
+      out(o.json ? JSON.stringify(report, null, 2) : formatStatus(report));
       return 0;
     }
     default:

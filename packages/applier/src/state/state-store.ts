@@ -1,0 +1,60 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { AirgapError, writeFileAtomic } from '@airgap/core';
+import { nodePath } from '../node/node-path.ts';
+import type { StepId } from '../types.ts';
+
+export const STATE_DIR = '/var/lib/airgap';
+export const STATE_FILE = `${STATE_DIR}/state.json`;
+
+/** What the applier owns on the node and what it last applied. */
+export interface AirgapState {
+  stateVersion: 1;
+  /** The last bundle that converged fully. */
+  bundle?: { name: string; digest: string };
+  /** Node path → the sha256 the applier wrote there (`symlink:<target>` for links), and which step. */
+  files: Record<string, { sha256: string; step: StepId }>;
+  /** Keys the applier set in /etc/environment. */
+  envKeys: string[];
+  snaps: Record<string, number>;
+  /** Set before proxy config is written, cleared after `snap restart k8s`: survives a crash in between. */
+  restartPending: boolean;
+  cluster?: 'bootstrapped' | 'joined';
+}
+
+export interface StateStore {
+  value: AirgapState;
+  /** Atomic write; a no-op in dry runs. */
+  save(): Promise<void>;
+}
+
+export function emptyState(): AirgapState {
+  return { stateVersion: 1, files: {}, envKeys: [], snaps: {}, restartPending: false };
+}
+
+export async function loadState(root: string, options: { dryRun: boolean }): Promise<StateStore> {
+  const file = nodePath(root, STATE_FILE);
+  let value = emptyState();
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (text !== undefined) {
+    try {
+      const parsed = JSON.parse(text) as Partial<AirgapState>;
+      if (parsed.stateVersion !== 1 || typeof parsed.files !== 'object') throw new Error('unknown stateVersion');
+      value = { ...emptyState(), ...parsed };
+    } catch (err) {
+      throw new AirgapError('IO_FAILED', `${file} is not a state file this applier understands`, { hint: 'move it aside and re-run; the applier then treats nothing on the node as its own', cause: err });
+    }
+  }
+  const store: StateStore = {
+    value,
+    async save() {
+      if (options.dryRun) return;
+      await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
+      await writeFileAtomic(file, `${JSON.stringify(store.value, null, 2)}\n`, { mode: 0o600 });
+    },
+  };
+  return store;
+}

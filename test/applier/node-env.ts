@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, readdir, readFile, readlink } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach } from 'vitest';
+import { cli, type CliResult } from '../support/cli.ts';
+import { createNetns, type TestNetns } from '../support/netns.ts';
+import { testdir } from '../support/tmpdir.ts';
+
+const fakeBin = path.resolve(import.meta.dirname, '../fixtures/bin');
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+export interface TestNode {
+  root: string;
+  work: string;
+  netns: TestNetns;
+  env: Record<string, string>;
+  /** Calls of the fake snap/k8s/systemctl, one "tool args" line each. */
+  calls(): Promise<string[]>;
+  applier(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
+}
+
+/**
+ * A node for one test: a --root tree, a network namespace the applier's `ip` runs in, fake
+ * snap/k8s/systemctl with their own state, and no containerd unless the test passes one.
+ */
+export async function makeNode(o: { defaultRoute?: boolean; clusterDir?: string } = {}): Promise<TestNode> {
+  const work = await testdir();
+  const root = path.join(work, 'root');
+  await mkdir(root);
+  const netns = await createNetns({ defaultRoute: o.defaultRoute ?? true });
+  cleanups.push(() => netns.remove());
+  const env = {
+    PATH: `${netns.binDir}:${fakeBin}:${process.env.PATH ?? ''}`,
+    FAKE_NODE_DIR: path.join(work, 'fake-node'),
+    FAKE_CALL_LOG: path.join(work, 'calls.log'),
+    FAKE_CLUSTER_DIR: o.clusterDir ?? path.join(work, 'cluster'),
+    FAKE_ROOT: root,
+    AIRGAP_READY_POLL_MS: '10',
+  };
+  const calls = async () => (await readFile(env.FAKE_CALL_LOG, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  const applier = (args: string[], extraEnv: Record<string, string> = {}) =>
+    cli('applier', [...args, '--root', root, ...(args.includes('--containerd-address') ? [] : ['--containerd-address', path.join(work, 'no-containerd.sock')])], { env: { ...env, ...extraEnv } });
+  return { root, work, netns, env, calls, applier };
+}
+
+/** Every path under dir with its type, mode and content hash (or link target): equal trees, equal maps. */
+export async function hashTree(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string) => {
+    for (const name of (await readdir(d).catch(() => [] as string[])).sort()) {
+      const p = path.join(d, name);
+      const rel = path.relative(dir, p);
+      const s = await lstat(p);
+      const mode = (s.mode & 0o7777).toString(8);
+      if (s.isSymbolicLink()) out[rel] = `link ${await readlink(p)}`;
+      else if (s.isDirectory()) {
+        out[rel] = `dir ${mode}`;
+        await walk(p);
+      } else out[rel] = `file ${mode} ${createHash('sha256').update(await readFile(p)).digest('hex')}`;
+    }
+  };
+  await walk(dir);
+  return out;
+}

@@ -1,0 +1,182 @@
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { access, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import tar from 'tar-stream';
+import { fingerprintOf, generateSigningKeyPair, writeBundle, type BundleImage, type BundleManifest, type BundleSnap, type BundleSource, type SnapRole, type Spec } from '@airgap/core';
+import { makeSnap } from './snap-fixture.ts';
+
+export interface FixtureKeys {
+  privateKey: KeyObject;
+  publicPem: string;
+  fingerprint: string;
+}
+
+export function makeKeys(): FixtureKeys {
+  const pair = generateSigningKeyPair();
+  return { privateKey: createPrivateKey(pair.privatePem), publicPem: pair.publicPem, fingerprint: fingerprintOf(createPublicKey(pair.publicPem)) };
+}
+
+export interface FixtureSnap {
+  name: string;
+  revision: number;
+  role: SnapRole;
+  type?: 'app' | 'base' | 'snapd';
+  base?: string;
+  classic?: boolean;
+}
+
+/** snapd, core22 and a classic k8s on core22: what a 1.34 bundle carries. */
+export const STANDARD_SNAPS: FixtureSnap[] = [
+  { name: 'snapd', revision: 21759, role: 'snapd', type: 'snapd' },
+  { name: 'core22', revision: 1722, role: 'base', type: 'base' },
+  { name: 'k8s', revision: 3001, role: 'k8s', base: 'core22', classic: true },
+];
+
+export interface FixtureImage {
+  ref: string;
+  /** Files of the image's single layer. */
+  files: Record<string, string>;
+}
+
+export interface BundleFixtureOptions {
+  /** Working folder: the bundle, its .pub and cached snaps go here. */
+  dir: string;
+  /** Output file name inside dir. */
+  out?: string;
+  keys?: FixtureKeys;
+  name?: string;
+  snaps?: FixtureSnap[];
+  /** hosts dir target (e.g. `docker.io/hosts.toml`) → content. */
+  hosts?: Record<string, string>;
+  hostsDir?: string;
+  images?: FixtureImage[];
+  proxy?: Spec['proxy'];
+  defaultRouteInterface?: string;
+  /** Bootstrap config text, or true to bootstrap without a config file. */
+  bootstrap?: string | true;
+  platforms?: string[];
+  createdAt?: string;
+}
+
+export interface BundleFixture {
+  file: string;
+  pubFile: string;
+  keys: FixtureKeys;
+  manifest: BundleManifest;
+}
+
+/** A signed bundle made with core's writeBundle from a small description (no bundler CLI). */
+export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture> {
+  const keys = o.keys ?? makeKeys();
+  const sources: BundleSource[] = [];
+  const snaps: BundleSnap[] = [];
+  const snapDir = path.join(o.dir, 'snap-cache');
+  for (const s of o.snaps ?? STANDARD_SNAPS) {
+    const made = await cachedSnap(snapDir, s);
+    const snapPath = `snaps/${s.name}_${s.revision}.snap`;
+    const assertPath = `snaps/${s.name}_${s.revision}.assert`;
+    sources.push({ path: snapPath, file: made.snapPath }, { path: assertPath, file: made.assertPath });
+    snaps.push({ name: s.name, role: s.role, revision: s.revision, classic: s.classic ?? false, sha3_384: made.sha3_384, size: made.size, snapPath, assertPath });
+  }
+  const hostsFiles = Object.entries(o.hosts ?? {}).map(([target, content]) => ({ path: `containerd/hosts.d/${target}`, target, content }));
+  for (const h of hostsFiles) sources.push({ path: h.path, data: Buffer.from(h.content) });
+  const images: BundleImage[] = [];
+  if (o.images?.length) {
+    const layout = await ociLayout(o.images);
+    images.push(...layout.images);
+    sources.push(...layout.sources);
+  }
+  let bootstrapConfig: string | undefined;
+  if (typeof o.bootstrap === 'string') {
+    bootstrapConfig = 'config/bootstrap.yaml';
+    sources.push({ path: bootstrapConfig, data: Buffer.from(o.bootstrap) });
+  }
+  const spec: Spec = {
+    apiVersion: 'airgap/v1alpha1',
+    kind: 'Bundle',
+    metadata: { name: o.name ?? 'fixture' },
+    k8s: { channel: '1.34-classic/stable', snapd: true },
+    ...(o.proxy ? { proxy: o.proxy } : {}),
+    ...(o.defaultRouteInterface ? { network: { defaultRoute: { interface: o.defaultRouteInterface } } } : {}),
+    ...(o.bootstrap ? { cluster: { bootstrap: typeof o.bootstrap === 'string' ? { config: 'bootstrap.yaml' } : {} } } : {}),
+  };
+  const manifest: Omit<BundleManifest, 'entries'> = {
+    formatVersion: 1,
+    name: o.name ?? 'fixture',
+    createdAt: o.createdAt ?? '2025-01-01T00:00:00.000Z',
+    generator: 'test bundle-fixture',
+    signer: keys.fingerprint,
+    specText: '',
+    spec,
+    lock: { lockVersion: 1, snaps: [], images: images.map((i) => ({ ref: i.ref, digest: i.digest })) },
+    platforms: o.platforms ?? ['linux/amd64'],
+    snaps,
+    images,
+    ...(images.length ? { imageLayout: 'images' } : {}),
+    containerd: { hostsDir: o.hostsDir ?? '/etc/containerd/hosts.d', files: hostsFiles.map((h) => ({ path: h.path, target: h.target })) },
+    ...(bootstrapConfig ? { bootstrapConfig } : {}),
+  };
+  await mkdir(o.dir, { recursive: true });
+  const file = path.join(o.dir, o.out ?? 'bundle.tar');
+  const written = await writeBundle({ out: file, manifest, sources, key: keys.privateKey });
+  const pubFile = path.join(o.dir, 'fixture.pub');
+  await writeFile(pubFile, keys.publicPem);
+  return { file, pubFile, keys, manifest: written.manifest };
+}
+
+async function cachedSnap(dir: string, s: FixtureSnap) {
+  const snapPath = path.join(dir, `${s.name}_${s.revision}.snap`);
+  const made = await makeSnap({ dir, name: s.name, revision: s.revision, type: s.type ?? 'app', base: s.base, confinement: s.classic ? 'classic' : 'strict' });
+  return { ...made, snapPath };
+}
+
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/** Single-platform OCI images made by hand: one uncompressed layer, a config, a manifest each. */
+export async function ociLayout(images: readonly FixtureImage[]): Promise<{ images: BundleImage[]; sources: BundleSource[]; blobs: Map<string, Buffer> }> {
+  const blobs = new Map<string, Buffer>();
+  const put = (data: Buffer) => {
+    const hex = sha256(data);
+    blobs.set(hex, data);
+    return { digest: `sha256:${hex}`, size: data.length };
+  };
+  const out: BundleImage[] = [];
+  const descriptors: unknown[] = [];
+  for (const image of images) {
+    const layer = put(await layerTar(image.files));
+    const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
+    const mediaType = 'application/vnd.oci.image.manifest.v1+json';
+    const manifest = put(
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }] })),
+    );
+    out.push({ ref: image.ref, digest: manifest.digest, mediaType });
+    descriptors.push({ mediaType, ...manifest, platform: { architecture: 'amd64', os: 'linux' }, annotations: { 'io.containerd.image.name': image.ref } });
+  }
+  const sources: BundleSource[] = [
+    { path: 'images/oci-layout', data: Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
+    { path: 'images/index.json', data: Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: descriptors })) },
+    ...[...blobs].map(([hex, data]) => ({ path: `images/blobs/sha256/${hex}`, data })),
+  ];
+  return { images: out, sources, blobs };
+}
+
+async function layerTar(files: Record<string, string>): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const ended = new Promise<void>((resolve, reject) => {
+    pack.on('end', resolve);
+    pack.on('error', reject);
+  });
+  for (const [name, content] of Object.entries(files).sort()) pack.entry({ name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, content);
+  pack.finalize();
+  await ended;
+  return Buffer.concat(chunks);
+}
+
+export async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile, open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+
+export interface TestContainerd {
+  /** grpc socket, for `ctr --address`. */
+  address: string;
+  /** Temp folder holding containerd's root, state, config and log. */
+  root: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real containerd (the system's, 1.6) as a child process with its own root, state and unique
+ * sockets (grpc, ttrpc, debug), CRI disabled. Resolves once `ctr version` answers.
+ */
+export async function startContainerd(): Promise<TestContainerd> {
+  const root = await mkdtemp(path.join(tmpdir(), 'airgap-ctd-'));
+  const address = path.join(root, 'c.sock');
+  const config = path.join(root, 'config.toml');
+  await writeFile(
+    config,
+    [
+      'version = 2',
+      `root = "${root}/root"`,
+      `state = "${root}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]',
+      '[grpc]',
+      `  address = "${address}"`,
+      '[ttrpc]',
+      `  address = "${address}.ttrpc"`,
+      '[debug]',
+      `  address = "${root}/debug.sock"`,
+      '[metrics]',
+      '  address = ""',
+      '',
+    ].join('\n'),
+  );
+  const log = await open(path.join(root, 'containerd.log'), 'a');
+  const child = spawn('containerd', ['--config', config], { stdio: ['ignore', log.fd, log.fd] });
+  const exited = once(child, 'exit');
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    await log.close();
+    await rm(root, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) break;
+    const r = await execa('ctr', ['--address', address, 'version'], { reject: false, timeout: 5000 });
+    if (r.exitCode === 0) return { address, root, stop };
+    await sleep(100);
+  }
+  await stop();
+  throw new Error(`containerd did not start (see its log in ${root}/containerd.log)`);
+}
