@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { execa, type ExecaError } from 'execa';
-import { AirgapError, runTool } from '@airgap/core';
+import { AirgapError, isAirgapError, runTool } from '@airgap/core';
 import { QUICK, SLOW } from './exec-tool.ts';
 
 export interface CtrOptions {
@@ -29,9 +30,12 @@ export async function ctrImages(o: CtrOptions): Promise<Map<string, string>> {
 /** `ctr images import -`, fed an OCI-layout tar on stdin. */
 export async function ctrImport(o: CtrOptions, tar: Readable): Promise<void> {
   const args = [...base(o), 'images', 'import', '-'];
-  try {
-    await execa(o.ctr, args, { stdin: tar, timeout: SLOW, stripFinalNewline: true });
-  } catch (err) {
+  const sub = execa(o.ctr, args, { stdin: 'pipe', timeout: SLOW, stripFinalNewline: true });
+  const [ran, fed] = await Promise.allSettled([sub, pipeline(tar, sub.stdin)]);
+  // The tar could not be built (e.g. a blob failed its digest): that error, not ctr's, is the cause.
+  if (fed.status === 'rejected' && (isAirgapError(fed.reason) || ran.status === 'fulfilled')) throw fed.reason;
+  if (ran.status === 'rejected') {
+    const err: unknown = ran.reason;
     const e = err as ExecaError;
     const detail = String(e.stderr ?? '').trim().split('\n').slice(-3).join(' / ');
     throw new AirgapError('TOOL_FAILED', `${[o.ctr, ...args].join(' ')} failed: ${e.shortMessage ?? e.message}${detail ? `: ${detail}` : ''}`, {
