@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
 import { afterEach } from 'vitest';
 import { cli, type CliResult } from '../support/cli.ts';
 import { createNetns, type TestNetns } from '../support/netns.ts';
@@ -21,6 +22,8 @@ export interface TestNode {
   /** Calls of the fake snap/k8s/systemctl, one "tool args" line each. */
   calls(): Promise<string[]>;
   applier(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
+  /** The applier as a child process, for tests that kill it. */
+  spawnApplier(args: string[], extraEnv?: Record<string, string>): ResultPromise;
 }
 
 /**
@@ -42,9 +45,11 @@ export async function makeNode(o: { defaultRoute?: boolean; clusterDir?: string 
     AIRGAP_READY_POLL_MS: '10',
   };
   const calls = async () => (await readFile(env.FAKE_CALL_LOG, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  const applier = (args: string[], extraEnv: Record<string, string> = {}) =>
-    cli('applier', [...args, '--root', root, ...(args.includes('--containerd-address') ? [] : ['--containerd-address', path.join(work, 'no-containerd.sock')])], { env: { ...env, ...extraEnv } });
-  return { root, work, netns, env, calls, applier };
+  const fullArgs = (args: string[]) => [...args, '--root', root, ...(args.includes('--containerd-address') ? [] : ['--containerd-address', path.join(work, 'no-containerd.sock')])];
+  const applier = (args: string[], extraEnv: Record<string, string> = {}) => cli('applier', fullArgs(args), { env: { ...env, ...extraEnv } });
+  const spawnApplier = (args: string[], extraEnv: Record<string, string> = {}) =>
+    execa(process.execPath, [path.resolve(import.meta.dirname, '../../dist/applier.mjs'), ...fullArgs(args)], { env: { ...env, ...extraEnv }, reject: false, timeout: 120_000 });
+  return { root, work, netns, env, calls, applier, spawnApplier };
 }
 
 /** Every path under dir with its type, mode and content hash (or link target): equal trees, equal maps. */
