@@ -1,0 +1,35 @@
+/** A request of the OCI distribution API, as far as a read-only registry answers it. */
+export type Route =
+  | { kind: 'base' }
+  | { kind: 'manifest'; repo: string; reference: string }
+  | { kind: 'blob'; repo: string; digest: string };
+
+const REPO = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*';
+const MANIFEST = new RegExp(`^/v2/(${REPO})/manifests/([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$`);
+const BLOB = new RegExp(`^/v2/(${REPO})/blobs/(sha256:[a-f0-9]{64})$`);
+
+/** Pure: the route of a URL path, or undefined (404). */
+export function route(pathname: string): Route | undefined {
+  if (pathname === '/v2/' || pathname === '/v2') return { kind: 'base' };
+  const m = MANIFEST.exec(pathname);
+  if (m) return { kind: 'manifest', repo: m[1]!, reference: m[2]! };
+  const b = BLOB.exec(pathname);
+  if (b) return { kind: 'blob', repo: b[1]!, digest: b[2]! };
+  return undefined;
+}
+
+/** `docker.io/library/nginx:1.27` → registry, repository and tag (or digest). */
+export function splitRef(ref: string): { registry: string; repo: string; tag?: string; digest?: string } {
+  const at = ref.indexOf('@');
+  const digest = at >= 0 ? ref.slice(at + 1) : undefined;
+  const name = at >= 0 ? ref.slice(0, at) : ref;
+  const slash = name.indexOf('/');
+  const colon = name.lastIndexOf(':');
+  const hasTag = colon > slash;
+  return {
+    registry: name.slice(0, slash),
+    repo: name.slice(slash + 1, hasTag ? colon : undefined),
+    ...(hasTag ? { tag: name.slice(colon + 1) } : {}),
+    ...(digest ? { digest } : {}),
+  };
+}
