@@ -18,7 +18,7 @@ export interface TestNode {
   root: string;
   work: string;
   netns: TestNetns;
-  env: Record<string, string>;
+  env: { PATH: string; FAKE_NODE_DIR: string; FAKE_CALL_LOG: string; FAKE_CLUSTER_DIR: string; FAKE_ROOT: string; AIRGAP_READY_POLL_MS: string };
   /** Calls of the fake snap/k8s/systemctl, one "tool args" line each. */
   calls(): Promise<string[]>;
   applier(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;

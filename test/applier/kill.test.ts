@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { makeBundle, makeKeys, type BundleFixtureOptions } from '../support/bundle-fixture.ts';
+import { hashTree, makeNode, type TestNode } from './node-env.ts';
+
+const OPTIONS: Omit<BundleFixtureOptions, 'dir'> = {
+  hosts: { 'docker.io/hosts.toml': 'server = "https://registry-1.docker.io"\n', 'quay.io/hosts.toml': 'server = "https://quay.io"\n' },
+  images: [
+    { ref: 'docker.io/library/hello:1.0', files: { 'hello.txt': 'hello\n' } },
+    { ref: 'ghcr.io/canonical/k8s-snap/pause:3.10', files: { 'pause.txt': 'pause\n' } },
+  ],
+  proxy: { http: 'http://proxy:3128', noProxy: [] },
+  bootstrap: 'cluster-config:\n  network:\n    enabled: true\n',
+};
+
+/** What a converged node looks like: its tree and the snaps the fake snapd has installed. */
+async function snapshot(node: TestNode) {
+  const snaps = JSON.parse(await readFile(path.join(node.env.FAKE_NODE_DIR, 'snaps.json'), 'utf8')) as unknown;
+  const k8s = JSON.parse(await readFile(path.join(node.env.FAKE_NODE_DIR, 'k8s.json'), 'utf8')) as { member: boolean };
+  return { tree: await hashTree(node.root), snaps, member: k8s.member };
+}
+
+describe('killed mid-apply, then re-run', () => {
+  test.each([
+    'before:snaps',
+    'after:snaps',
+    'claimed:/etc/containerd/hosts.d/quay.io/hosts.toml',
+    'before:proxy',
+    'claimed:/etc/systemd/system/snap.k8s.containerd.service.d/http-proxy.conf',
+    'after:proxy',
+    'after:images',
+    'before:restart',
+    'before:cluster',
+  ])('SIGKILL at %s: the re-run converges to the same state as an uninterrupted run', async (point) => {
+    const keys = makeKeys();
+    const reference = await makeNode();
+    const ref = await makeBundle({ dir: reference.work, keys, ...OPTIONS });
+    expect((await reference.applier(['apply', ref.file, '--pub', ref.pubFile])).exitCode).toBe(0);
+
+    const node = await makeNode();
+    const b = await makeBundle({ dir: node.work, keys, ...OPTIONS });
+    const child = node.spawnApplier(['apply', b.file, '--pub', b.pubFile], { AIRGAP_TEST_PAUSE_AT: point });
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr?.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        if (stderr.includes(`AIRGAP_TEST_PAUSED ${point}`)) resolve();
+      });
+      child.on('exit', () => reject(new Error(`applier exited before pausing at ${point}: ${stderr}`)));
+    });
+    child.kill('SIGKILL');
+    const killed = await child;
+    expect(killed.signal).toBe('SIGKILL');
+
+    const rerun = await node.applier(['apply', b.file, '--pub', b.pubFile]);
+    expect(rerun.stderr).toBe('');
+    expect(rerun.exitCode).toBe(0);
+    expect(await snapshot(node)).toEqual(await snapshot(reference));
+    const calls = await node.calls();
+    expect(calls.filter((c) => c.startsWith('k8s bootstrap'))).toHaveLength(1);
+    // The proxy changed, so k8s is restarted exactly once over both runs; a kill before the restart must not lose it.
+    expect(calls.filter((c) => c === 'snap restart k8s')).toHaveLength(1);
+    const third = await node.applier(['apply', b.file, '--pub', b.pubFile]);
+    expect(third.stdout).toContain('converged: nothing changed');
+  });
+});
