@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { tempPathFor, type BundleImage } from '@airgap/core';
+import { AirgapError, tempPathFor, type BundleImage } from '@airgap/core';
 import { ociTarStream } from '../images/oci-tar.ts';
 import { nodePath } from '../node/node-path.ts';
 import { isSocket, pathExists } from '../node/path-exists.ts';
@@ -14,7 +14,10 @@ import type { Change, Node, Step } from '../types.ts';
 export const SIDE_LOAD_DIR = '/var/snap/k8s/common/images';
 
 export function sideLoadPath(image: BundleImage): string {
-  return `${SIDE_LOAD_DIR}/airgap-${image.digest.replace(/^sha256:/, '')}.tar`;
+  // The digest names a file: only sha256:<64 hex> can, so a hostile manifest cannot steer the path.
+  const hex = /^sha256:([a-f0-9]{64})$/.exec(image.digest)?.[1];
+  if (!hex) throw new AirgapError('BUNDLE_INVALID', `image ${image.ref} has digest ${JSON.stringify(image.digest)}, not sha256:<64 hex>`, { hint: 'rebuild the bundle with `bundler build`' });
+  return `${SIDE_LOAD_DIR}/airgap-${hex}.tar`;
 }
 
 const ctrOptions = (node: Node): CtrOptions => ({ ctr: node.ctrPath, address: node.containerdAddress });
