@@ -68,4 +68,29 @@ describe('applier serve: a read-only registry straight from the bundle', () => {
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe('MANIFEST_UNKNOWN');
   });
+
+  it('`applier serve` verifies first (exit 2 on a wrong key), then serves until SIGTERM', async () => {
+    const dir = await testdir();
+    const fixture = await makeBundle({ dir, images: [{ ref: 'docker.io/library/hello:1.0', files: { 'a.txt': 'a' } }] });
+    const other = await makeBundle({ dir: await testdir() });
+    const applier = path.resolve(import.meta.dirname, '../../dist/applier.mjs');
+    const refused = await execa(process.execPath, [applier, 'serve', fixture.file, '--pub', other.pubFile, '--listen', '127.0.0.1:0'], { reject: false });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('error[SIGNATURE_INVALID]');
+    const child = execa(process.execPath, [applier, 'serve', fixture.file, '--pub', fixture.pubFile, '--listen', '127.0.0.1:0'], { reject: false });
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(chunk.toString());
+        if (m?.[1]) resolve(m[1]);
+      });
+      child.once('exit', () => reject(new Error('serve exited before listening')));
+    });
+    const base = await fetch(`${url}/v2/`);
+    expect(base.status).toBe(200);
+    expect(base.headers.get('docker-distribution-api-version')).toBe('registry/2.0');
+    const head = await fetch(`${url}/v2/library/hello/manifests/1.0?ns=docker.io`, { method: 'HEAD' });
+    expect(head.headers.get('docker-content-digest')).toBe(fixture.manifest.images[0]!.digest);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
 });

@@ -5,6 +5,7 @@ import { parseOptions, verifyFor } from './commands/options.ts';
 import { planCommand } from './commands/plan.ts';
 import { formatStatus, statusCommand } from './commands/status.ts';
 import { formatPlan, formatStep } from './format-plan.ts';
+import { serveCommand } from './serve/serve-command.ts';
 
 const USAGE = `applier <command> bundle.tar [options]
 
@@ -13,6 +14,8 @@ commands:
   plan bundle.tar     verify, then show what apply would change (ok / change / skip and why)
   apply bundle.tar    verify, then converge this node; safe to re-run after any failure
   status [bundle.tar] what the applier owns and last applied; with a bundle, whether converged
+  serve bundle.tar --listen HOST:PORT
+                      verify, then serve the bundle's images as a read-only OCI registry (plain HTTP)
 
 options:
   --pub FILE                 trusted public key (repeatable); default: every *.pub in /etc/airgap/trusted.d
@@ -39,6 +42,16 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === '--help' || command === 'help') {
     out(USAGE);
     return command === undefined ? 2 : 0;
+  }
+  if (command === 'serve') {
+    const r = await serveCommand(rest, out);
+    out(`serving ${r.images} image(s) from ${rest[0] ?? ''} at ${r.url} (read-only; Ctrl-C to stop)`);
+    await new Promise<void>((resolve) => {
+      const stop = () => r.server.close(() => resolve());
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return 0;
   }
   const o = parseOptions(rest, `applier ${command} ...`);
   switch (command) {
