@@ -93,7 +93,9 @@ function workerHasher(algorithms: readonly string[]): SideHasher {
       worker.postMessage(chunk);
       inFlight++;
       while (inFlight >= MAX_IN_FLIGHT && !failure) await new Promise<void>((r) => (waiting = r));
-      if (failure) throw failure;
+      // Set by the 'error' listener while we waited; TS cannot see that.
+      const failed = failure as Error | undefined;
+      if (failed) throw failed;
     },
     async digest() {
       const digests = await new Promise<Record<string, Uint8Array>>((resolve) => {
