@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 declare -A pkg_for=(
   [mksquashfs]=squashfs-tools [unsquashfs]=squashfs-tools [openssl]=openssl [containerd]=containerd
   [ctr]=containerd [docker-registry]=docker-registry [skopeo]=skopeo [umoci]=umoci [ip]=iproute2
-  [htpasswd]=apache2-utils [tar]=tar [sha256sum]=coreutils [/usr/bin/time]=time
+  [htpasswd]=apache2-utils [tar]=tar [sha256sum]=coreutils [/usr/bin/time]=time [ansible-playbook]=ansible-core
 )
 missing=()
 for cmd in "${!pkg_for[@]}"; do
