@@ -1,0 +1,147 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterEach } from 'vitest';
+
+/*
+ * Simulated nodes: one --root tree each on this machine, driven by Ansible over
+ * `ansible_connection=local`, not network namespaces with an sshd each. What the role does on a
+ * node — copy files, check sha256, run the applier and `k8s` with the node's environment — is the
+ * same over both connections; the local one needs no sshd, keys or bridge, and keeps every node's
+ * tree, fake snapd/k8s state and call log in one temp folder the test can read. What a real fleet
+ * has that this keeps per node:
+ * - an address: 127.0.0.11, .12, … (all of 127.0.0.0/8 answers locally on Linux), with TCP
+ *   listeners the test opens on the k8s ports, so the port preflight connects for real;
+ * - a hostname: the applier wrapper runs in its own UTS namespace (`unshare --uts`) named after
+ *   the node, so the applier's node name and the fake k8s's join-token check see the node's name;
+ * - its own fake snapd/k8s state ($FAKE_NODE_DIR), while join tokens live in a registry shared by
+ *   the cluster ($FAKE_CLUSTER_DIR), as a real cluster shares them through its datastore.
+ */
+
+const repo = path.resolve(import.meta.dirname, '../..');
+const fakeBin = path.join(repo, 'test/fixtures/bin');
+export const PLAYBOOK_DIR = path.join(repo, 'examples/ansible');
+export const ALL_PORTS = [6443, 6400, 10250, 4240];
+export const CONTROL_PLANE_PORTS = [2379, 2380];
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+export interface FleetNode {
+  name: string;
+  group: 'control_plane' | 'workers';
+  address: string;
+  root: string;
+  env: Record<string, string>;
+  calls(): Promise<string[]>;
+}
+
+/** A node's tree and fake-tool state under work/NAME; tokens shared through work/cluster. */
+export async function makeFleetNode(work: string, o: { index: number; group: FleetNode['group'] }): Promise<FleetNode> {
+  const name = `node${o.index}`;
+  const dir = path.join(work, name);
+  const root = path.join(dir, 'root');
+  await mkdir(root, { recursive: true });
+  const env = {
+    PATH: `${fakeBin}:${process.env.PATH ?? ''}`,
+    FAKE_NODE_DIR: path.join(dir, 'fake-node'),
+    FAKE_CALL_LOG: path.join(dir, 'calls.log'),
+    FAKE_CLUSTER_DIR: path.join(work, 'cluster'),
+    FAKE_ROOT: root,
+    AIRGAP_READY_POLL_MS: '10',
+    FLEET_NODE_NAME: name,
+  };
+  const calls = async () => (await readFile(env.FAKE_CALL_LOG, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  return { name, group: o.group, address: `127.0.0.${10 + o.index}`, root, env, calls };
+}
+
+/** Listeners on the node's k8s ports, except `skip` ("port" numbers): what the preflight reaches. */
+export async function listen(node: FleetNode, o: { skip?: number[] } = {}): Promise<void> {
+  const ports = [...ALL_PORTS, ...(node.group === 'control_plane' ? CONTROL_PLANE_PORTS : [])].filter((p) => !o.skip?.includes(p));
+  for (const port of ports) {
+    const server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, node.address, resolve);
+    });
+    servers.push(server);
+  }
+}
+
+/** Stand-in for the standalone applier: the built CLI, run under the node's own hostname. */
+export async function writeApplierWrapper(work: string): Promise<string> {
+  const file = path.join(work, 'applier');
+  const script = `exec "$0" ${JSON.stringify(path.join(repo, 'dist/applier.mjs'))} "$@"`;
+  await writeFile(file, `#!/bin/sh\nexec unshare --uts /bin/sh -c 'hostname "$FLEET_NODE_NAME" && ${script}' ${JSON.stringify(process.execPath)} "$@"\n`);
+  await chmod(file, 0o755);
+  return file;
+}
+
+export interface FleetFiles {
+  bundle: string;
+  pub: string;
+  applier: string;
+}
+
+/** A YAML (JSON) inventory: groups control_plane and workers, each host with its root, address and environment. */
+export async function writeInventory(work: string, nodes: FleetNode[], files: FleetFiles): Promise<string> {
+  const hosts = (group: FleetNode['group']) =>
+    Object.fromEntries(nodes.filter((n) => n.group === group).map((n) => [n.name, { ansible_host: n.address, airgap_root: n.root, airgap_environment: n.env }]));
+  const inventory = {
+    all: {
+      vars: {
+        ansible_connection: 'local',
+        ansible_python_interpreter: '/usr/bin/python3',
+        airgap_become: false,
+        airgap_bundle: files.bundle,
+        airgap_pub: files.pub,
+        airgap_applier: files.applier,
+        airgap_wait_timeout: 60,
+        airgap_ready_delay: 1,
+        airgap_port_timeout: 2,
+      },
+      children: { control_plane: { hosts: hosts('control_plane') }, workers: { hosts: hosts('workers') } },
+    },
+  };
+  const file = path.join(work, 'inventory.yml');
+  await writeFile(file, JSON.stringify(inventory, null, 2));
+  return file;
+}
+
+export interface PlaybookRun {
+  exitCode: number;
+  stdout: string;
+  /** PLAY RECAP: host → counters (ok, changed, unreachable, failed, skipped, …). */
+  recap: Record<string, Record<string, number>>;
+}
+
+export async function runPlaybook(work: string, inventory: string, extraArgs: string[] = []): Promise<PlaybookRun> {
+  const tmp = path.join(work, 'ansible-tmp');
+  const r = await execa('ansible-playbook', ['-i', inventory, 'site.yml', ...extraArgs], {
+    cwd: PLAYBOOK_DIR,
+    reject: false,
+    timeout: 300_000,
+    all: true,
+    env: {
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_HOME: tmp,
+      ANSIBLE_LOCAL_TEMP: path.join(tmp, 'local'),
+      ANSIBLE_REMOTE_TEMP: path.join(tmp, 'remote'),
+      ANSIBLE_RETRY_FILES_ENABLED: 'false',
+      ANSIBLE_DEPRECATION_WARNINGS: 'false',
+    },
+  });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.all), recap: parseRecap(String(r.stdout)) };
+}
+
+export function parseRecap(stdout: string): PlaybookRun['recap'] {
+  const recap: PlaybookRun['recap'] = {};
+  const section = stdout.slice(stdout.lastIndexOf('PLAY RECAP'));
+  for (const m of section.matchAll(/^(\S+)\s+:\s+(.*)$/gm)) {
+    recap[m[1]!] = Object.fromEntries([...m[2]!.matchAll(/(\w+)=(\d+)/g)].map((c) => [c[1]!, Number(c[2])]));
+  }
+  return recap;
+}
