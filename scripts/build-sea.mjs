@@ -102,6 +102,7 @@ async function buildScript() {
 /** Write via a temp name and rename: builds running side by side never see half a file. */
 async function writeAtomic(file, data) {
   const tmp = `${file}.tmp-${process.pid}`;
+  await mkdir(path.dirname(file), { recursive: true });
   await writeFile(tmp, data);
   await rename(tmp, file);
 }
