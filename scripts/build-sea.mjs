@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -190,6 +190,7 @@ export async function buildSea({ platforms = Object.keys(RUNTIMES), force = fals
     }
   } finally {
     await rm(blob.dir, { recursive: true, force: true });
+    await rmdir(work).catch(() => undefined); // left when another build is still using it
   }
   return built;
 }
