@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import tar from 'tar-stream';
+import { tarLayer } from './oci-images.ts';
 import { fingerprintOf, generateSigningKeyPair, writeBundle, type BundleImage, type BundleManifest, type BundleSnap, type BundleSource, type SnapRole, type Spec } from '@airgap/core';
 import { makeSnap } from './snap-fixture.ts';
 
@@ -143,7 +143,7 @@ export async function ociLayout(images: readonly FixtureImage[]): Promise<{ imag
   const out: BundleImage[] = [];
   const descriptors: unknown[] = [];
   for (const image of images) {
-    const layer = put(await layerTar(image.files));
+    const layer = put(await tarLayer(image.files));
     const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
     const mediaType = 'application/vnd.oci.image.manifest.v1+json';
     const manifest = put(
@@ -158,20 +158,6 @@ export async function ociLayout(images: readonly FixtureImage[]): Promise<{ imag
     ...[...blobs].map(([hex, data]) => ({ path: `images/blobs/sha256/${hex}`, data })),
   ];
   return { images: out, sources, blobs };
-}
-
-async function layerTar(files: Record<string, string>): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const ended = new Promise<void>((resolve, reject) => {
-    pack.on('end', resolve);
-    pack.on('error', reject);
-  });
-  for (const [name, content] of Object.entries(files).sort()) pack.entry({ name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, content);
-  pack.finalize();
-  await ended;
-  return Buffer.concat(chunks);
 }
 
 export async function exists(p: string): Promise<boolean> {

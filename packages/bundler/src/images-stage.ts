@@ -1,7 +1,48 @@
-import { AirgapError } from '@airgap/core';
+import { AirgapError, parseReference } from '@airgap/core';
+import type { PullListener } from './oci/pull-events.ts';
+import { pullImages } from './oci/pull-images.ts';
 import type { PullImages } from './plan-bundle.ts';
 
-/** The images stage of a build. Replaced by the OCI pull once it lands. */
-export const pullImagesForSpec: PullImages = (refs) => {
-  return Promise.reject(new AirgapError('USAGE', `this bundler cannot pull images yet (${refs.length} requested)`, { hint: 'set images.k8sFeatures: false and remove images.refs for now' }));
-};
+export interface ImagesStageOptions {
+  /** Resolve digests only, download no blob (`bundler lock`). */
+  resolveOnly?: boolean;
+  onEvent?: PullListener;
+}
+
+/**
+ * The images stage of a build: pull every ref for the spec's platforms into the cache and lay
+ * them out as one OCI image layout. With --frozen, each image is pulled by its locked digest.
+ */
+export function imagesStage(options: ImagesStageOptions = {}): PullImages {
+  return async (refs, o) => {
+    const spec = o.loaded.spec;
+    const pins = new Map<string, string>();
+    if (o.frozen) {
+      for (const ref of refs) {
+        const locked = o.lock?.images.find((i) => i.ref === ref);
+        if (!locked) throw new AirgapError('LOCK_STALE', `--frozen: image ${ref} is not in the lock file`, { hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml' });
+        const own = parseReference(ref).digest;
+        if (own && own !== locked.digest) throw new AirgapError('LOCK_STALE', `--frozen: ${ref} is locked to ${locked.digest}`, { hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml' });
+        pins.set(ref, locked.digest);
+      }
+    }
+    const r = await pullImages({
+      refs,
+      platforms: spec.images?.platforms ?? ['linux/amd64'],
+      ...(spec.sources?.registries ? { registries: spec.sources.registries } : {}),
+      specDir: o.loaded.dir,
+      cacheDir: o.cacheDir,
+      pins,
+      resolveOnly: options.resolveOnly === true,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
+    return {
+      images: r.images.map((i) => ({ ref: i.ref, digest: i.digest, mediaType: i.mediaType })),
+      lock: r.images.map((i) => ({ ref: i.ref, digest: i.digest })),
+      sources: r.sources,
+      hosts: r.hosts,
+    };
+  };
+}
+
+export const pullImagesForSpec: PullImages = imagesStage();

@@ -8,7 +8,7 @@ export * from './bundle/keys.ts';
 export * from './bundle/entry-path.ts';
 export * from './bundle/tar-layout.ts';
 export { validateManifest } from './bundle/validate-manifest.ts';
-export { writeBundle, type BundleSource, type WriteBundleOptions, type WrittenBundle } from './bundle/write-bundle.ts';
+export { writeBundle, type BundleSource, type ExpectedDigest, type WriteBundleOptions, type WrittenBundle } from './bundle/write-bundle.ts';
 export { verifyBundle, openEntry, readEntry, verifyingStream, readManifestUnverified, type VerifiedBundle, type VerifyOptions } from './bundle/read-bundle.ts';
 export { loadTrustedKeys, TRUSTED_KEYS_DIR } from './bundle/trusted-keys.ts';
 export { verifyCommand, describeVerified, type VerifyCommandOptions } from './commands/verify-command.ts';
@@ -23,3 +23,4 @@ export { LOCK_FILE_NAME, lockPathFor, readLock, renderLock, writeLock, lockProbl
 export { encodeHeader } from './bundle/tar-header.ts';
 export { removeStaleTemps } from './util/atomic-write.ts';
 export { asIoError } from './util/io-error.ts';
+export * from './oci/index.ts';

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { AirgapError, describeNetworkError, isRetryableError, retryDelay, sleep, type Descriptor, type RegistryClient } from '@airgap/core';
+import type { BlobCache } from './blob-cache.ts';
+
+export interface PullBlobOptions {
+  client: RegistryClient;
+  cache: BlobCache;
+  repository: string;
+  descriptor: Descriptor;
+  /** For messages: the image that needs it. */
+  image: string;
+  /** Bytes received (negative when an attempt is thrown away). */
+  onBytes?: (n: number) => void;
+  onRetry?: (what: string, attempt: number, reason: string) => void;
+}
+
+/**
+ * One blob into the cache, streamed to a temp file while its sha256 and size are checked, then
+ * renamed. Truncated bodies, resets and wrong bytes are retried from the start with backoff.
+ */
+export async function pullBlob(o: PullBlobOptions): Promise<{ fetched: boolean }> {
+  const { digest, size } = o.descriptor;
+  if (await o.cache.has(digest, size)) return { fetched: false };
+  for (let attempt = 1; ; attempt++) {
+    const temp = o.cache.tempFor(digest);
+    let received = 0;
+    try {
+      await download(o, temp, (n) => {
+        received += n;
+        o.onBytes?.(n);
+      });
+      await o.cache.commit(temp, digest);
+      return { fetched: true };
+    } catch (err) {
+      await o.cache.discard(temp);
+      if (received > 0) o.onBytes?.(-received);
+      if (!isRetryableError(err) || attempt > o.client.retry.retries) throw err;
+      o.onRetry?.(`${o.image} blob ${digest.slice(7, 19)}`, attempt, err instanceof AirgapError ? err.message : describeNetworkError(err));
+      await sleep(retryDelay(o.client.retry, attempt));
+    }
+  }
+}
+
+async function download(o: PullBlobOptions, temp: string, count: (n: number) => void): Promise<void> {
+  const { digest, size } = o.descriptor;
+  const registry = o.client.endpoint.registry;
+  const res = await o.client.request({ method: 'GET', path: `/v2/${o.repository}/blobs/${digest}`, repository: o.repository, scope: 'pull', followRedirects: true });
+  if (res.status !== 200) {
+    await res.body.dump();
+    if (res.status === 404) throw new AirgapError('IMAGE_NOT_FOUND', `${o.image}: ${registry} has no blob ${digest} (HTTP 404)`, { hint: 'the registry lost part of the image; push it again there, or pull from another endpoint' });
+    throw new AirgapError('REGISTRY_FAILED', `${o.image}: ${registry} answered HTTP ${res.status} for blob ${digest}`, { hint: 'try again later' });
+  }
+  const hash = createHash('sha256');
+  const out = createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 });
+  let got = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      got += chunk.length;
+      if (got > size) throw retryable('DIGEST_MISMATCH', `${o.image}: ${registry} sent more than the ${size} bytes of blob ${digest}`);
+      hash.update(chunk);
+      count(chunk.length);
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'close');
+  } catch (err) {
+    out.destroy();
+    res.body.destroy();
+    throw err;
+  }
+  if (got !== size) throw retryable('SIZE_MISMATCH', `${o.image}: ${registry} sent ${got} of the ${size} bytes of blob ${digest}`);
+  const actual = `sha256:${hash.digest('hex')}`;
+  if (actual !== digest) throw retryable('DIGEST_MISMATCH', `${o.image}: ${registry} sent bytes hashing to ${actual} for blob ${digest}`);
+}
+
+/** Wrong or short bytes may be a proxy's fault: worth another try, and an error if it persists. */
+function retryable(code: 'DIGEST_MISMATCH' | 'SIZE_MISMATCH', message: string): AirgapError {
+  return Object.assign(new AirgapError(code, message, { hint: 'a proxy or mirror altered the data; try again, or pull from another endpoint' }), { retryable: true });
+}

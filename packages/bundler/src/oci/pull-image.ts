@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { AirgapError, INDEX_TYPES, MANIFEST_TYPES, isRetryableError, retryDelay, sleep, type Descriptor, type ImageIndexDoc, type ImageManifestDoc, type ImageReference, type RegistryClient } from '@airgap/core';
+import type { BlobCache } from './blob-cache.ts';
+import { fetchManifest, type FetchedManifest } from './fetch-manifest.ts';
+import type { PullListener } from './pull-events.ts';
+import { formatPlatform, parsePlatform, platformMatches, selectPlatforms } from './select-platforms.ts';
+
+/** An image resolved to its digests: manifests in memory (small), blobs described (in the cache once pulled). */
+export interface ResolvedImage {
+  ref: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** Index and manifests by digest, bytes exactly as served. */
+  manifests: Map<string, Buffer>;
+  /** Configs and layers. */
+  blobs: Descriptor[];
+}
+
+export interface ResolveImageOptions {
+  ref: ImageReference;
+  /** The digest to pull instead of the tag (from the lock with --frozen, or the ref itself). */
+  pinned?: string;
+  client: RegistryClient;
+  cache: BlobCache;
+  platforms: readonly string[];
+  onEvent?: PullListener;
+}
+
+/** Fetch the manifests of one image (the root, then the wanted platforms' manifests). */
+export async function resolveImage(o: ResolveImageOptions): Promise<ResolvedImage> {
+  const image = o.ref.name;
+  const get = (reference: string) => withRetry(o, () => fetchManifest({ client: o.client, cache: o.cache, repository: o.ref.repository, reference, image }));
+  const root = await get(o.pinned ?? o.ref.digest ?? o.ref.tag!);
+  const manifests = new Map<string, Buffer>([[root.digest, root.bytes]]);
+  let platformManifests: FetchedManifest[] = [root];
+  if (INDEX_TYPES.has(root.mediaType)) {
+    const index = parseDoc<ImageIndexDoc>(root.bytes, image);
+    const chosen = selectPlatforms(image, index.manifests ?? [], o.platforms);
+    platformManifests = [];
+    for (const d of chosen) {
+      if (!MANIFEST_TYPES.has(d.mediaType)) throw new AirgapError('REGISTRY_FAILED', `${image}: nested index ${d.digest} for ${formatPlatform(d.platform)}`, { hint: 'airgap reads one level of index' });
+      const m = await get(d.digest);
+      if (m.bytes.length !== d.size) throw new AirgapError('SIZE_MISMATCH', `${image}: manifest ${d.digest} is ${m.bytes.length} bytes, the index says ${d.size}`);
+      manifests.set(m.digest, m.bytes);
+      platformManifests.push(m);
+    }
+  }
+  const blobs = new Map<string, Descriptor>();
+  for (const m of platformManifests) {
+    const doc = parseDoc<ImageManifestDoc>(m.bytes, image);
+    if (!doc.config) throw new AirgapError('REGISTRY_FAILED', `${image}: manifest ${m.digest} has no config`);
+    for (const d of [doc.config, ...(doc.layers ?? [])]) {
+      if (typeof d.digest !== 'string' || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw new AirgapError('REGISTRY_FAILED', `${image}: manifest ${m.digest} has a malformed descriptor`);
+      if (!/^sha256:[a-f0-9]{64}$/.test(d.digest)) throw new AirgapError('REGISTRY_FAILED', `${image}: blob ${d.digest} is not a sha256 digest`, { hint: 'airgap carries sha256 content only' });
+      blobs.set(d.digest, { mediaType: d.mediaType, digest: d.digest, size: d.size });
+    }
+  }
+  const list = [...blobs.values()];
+  o.onEvent?.({ type: 'image-resolved', image, digest: root.digest, blobs: list.length, bytes: list.reduce((n, d) => n + d.size, 0) });
+  return { ref: image, digest: root.digest, mediaType: root.mediaType, size: root.bytes.length, manifests, blobs: list };
+}
+
+/**
+ * A single manifest (no index) says its platform only in its config: check it once the config is
+ * in the cache, so an arm64-only image never lands in an amd64 bundle unnoticed.
+ */
+export async function checkSinglePlatform(image: ResolvedImage, cache: BlobCache, platforms: readonly string[]): Promise<void> {
+  if (INDEX_TYPES.has(image.mediaType)) return;
+  const doc = parseDoc<ImageManifestDoc>(image.manifests.get(image.digest)!, image.ref);
+  const config = parseDoc<{ os?: string; architecture?: string; variant?: string }>(await readFile(cache.pathOf(doc.config!.digest)), image.ref);
+  const have = { os: config.os ?? '', architecture: config.architecture ?? '', ...(config.variant ? { variant: config.variant } : {}) };
+  if (!platforms.some((p) => platformMatches(have, parsePlatform(p)))) {
+    throw new AirgapError('PLATFORM_NOT_FOUND', `${image.ref} is a single ${formatPlatform(have)} image, not ${platforms.join(' or ')}`, { hint: 'use an image built for the bundle platforms, or change images.platforms' });
+  }
+}
+
+async function withRetry<T>(o: ResolveImageOptions, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isRetryableError(err) || attempt > o.client.retry.retries) throw err;
+      o.onEvent?.({ type: 'retry', what: `${o.ref.name} manifest`, attempt, reason: (err as Error).message });
+      await sleep(retryDelay(o.client.retry, attempt));
+    }
+  }
+}
+
+function parseDoc<T>(bytes: Buffer, image: string): T {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as unknown;
+    if (!doc || typeof doc !== 'object') throw new Error('not an object');
+    return doc as T;
+  } catch {
+    throw new AirgapError('REGISTRY_FAILED', `${image}: a manifest is not a JSON object`, { hint: 'check the registry endpoint' });
+  }
+}

@@ -1,0 +1,113 @@
+import path from 'node:path';
+import { asIoError, authFiles, createRegistryClient, lookupCredentials, parseReference, type BundleSource, type Descriptor, type ImageReference, type RegistryClient, type RegistrySource } from '@airgap/core';
+import { openBlobCache } from './blob-cache.ts';
+import { imageLayoutSources } from './image-layout.ts';
+import { limit } from './limit.ts';
+import type { PullListener } from './pull-events.ts';
+import { pullBlob } from './pull-blob.ts';
+import { checkSinglePlatform, resolveImage, type ResolvedImage } from './pull-image.ts';
+import { endpointFor } from './registry-endpoints.ts';
+
+export interface PullImagesOptions {
+  refs: readonly string[];
+  platforms: readonly string[];
+  registries?: Readonly<Record<string, RegistrySource>>;
+  /** Folder of airgap.yaml: CA paths in sources.registries are relative to it. */
+  specDir: string;
+  cacheDir: string;
+  /** Digest to pull for a ref instead of its tag (the lock, with --frozen). */
+  pins?: ReadonlyMap<string, string>;
+  /** Resolve digests and check platforms, download no blob (`bundler lock`). */
+  resolveOnly?: boolean;
+  /** Blob downloads at once (default 6). */
+  concurrency?: number;
+  onEvent?: PullListener;
+  /** Credential files to search (default: podman's and docker's, see authFiles). */
+  authFiles?: readonly string[];
+}
+
+export interface PullImagesResult {
+  images: ResolvedImage[];
+  /** Every host contacted, sorted: what a forward proxy must allow. */
+  hosts: string[];
+  /** The OCI image layout entries for the bundle (empty with resolveOnly). */
+  sources: BundleSource[];
+  /** Blobs downloaded now vs found in the cache. */
+  fetched: number;
+  cached: number;
+}
+
+/** Resolve, then download every blob once into the cache, then lay the images out for the bundle. */
+export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult> {
+  const refs = o.refs.map(parseReference);
+  const cache = await openBlobCache(o.cacheDir);
+  const hosts = new Set<string>();
+  const clients = new Map<string, Promise<RegistryClient>>();
+  const files = o.authFiles ?? authFiles();
+  const clientFor = (registry: string) => {
+    let c = clients.get(registry);
+    if (!c) {
+      c = (async () => {
+        const endpoint = await endpointFor(registry, o.registries, o.specDir);
+        const host = new URL(endpoint.url).host;
+        let found = await lookupCredentials(host, files);
+        if (!found.credentials && host !== registry) found = await lookupCredentials(registry, files);
+        return createRegistryClient({
+          endpoint,
+          ...(found.credentials ? { credentials: found.credentials } : {}),
+          credentialsTried: found.tried,
+          onHost: (h) => hosts.add(h),
+          onRetry: (what, attempt, reason) => o.onEvent?.({ type: 'retry', what, attempt, reason }),
+        });
+      })();
+      clients.set(registry, c);
+    }
+    return c;
+  };
+
+  let failed = false;
+  try {
+    const resolveLimit = limit(4);
+    const images = await Promise.all(
+      refs.map((ref) =>
+        resolveLimit(async () => {
+          const pinned = o.pins?.get(ref.name);
+          return resolveImage({ ref, ...(pinned ? { pinned } : {}), client: await clientFor(ref.registry), cache, platforms: o.platforms, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
+        }),
+      ),
+    );
+    let fetched = 0;
+    let cachedCount = 0;
+    if (!o.resolveOnly) {
+      const blobLimit = limit(o.concurrency ?? 6);
+      const inFlight = new Map<string, Promise<void>>();
+      const fetchBlob = (ref: ImageReference, d: Descriptor) => {
+        let p = inFlight.get(d.digest);
+        if (!p) {
+          p = blobLimit(async () => {
+            const r = await pullBlob({ client: await clientFor(ref.registry), cache, repository: ref.repository, descriptor: d, image: ref.name, onBytes: (n) => o.onEvent?.({ type: 'bytes', image: ref.name, n }), onRetry: (what, attempt, reason) => o.onEvent?.({ type: 'retry', what, attempt, reason }) });
+            if (r.fetched) fetched++;
+            else cachedCount++;
+            o.onEvent?.({ type: 'blob-done', image: ref.name, digest: d.digest, size: d.size, cached: !r.fetched });
+          });
+          inFlight.set(d.digest, p);
+        }
+        return p;
+      };
+      await Promise.all(
+        images.map(async (image, i) => {
+          await Promise.all(image.blobs.map((d) => fetchBlob(refs[i]!, d)));
+          await checkSinglePlatform(image, cache, o.platforms);
+          o.onEvent?.({ type: 'image-done', image: image.ref, digest: image.digest });
+        }),
+      );
+    }
+    return { images, hosts: [...hosts].sort(), sources: o.resolveOnly ? [] : imageLayoutSources(images, cache), fetched, cached: cachedCount };
+  } catch (err) {
+    failed = true;
+    throw asIoError(err, 'write to the image cache', path.join(o.cacheDir, 'blobs'));
+  } finally {
+    // After a failure, other downloads may still be running: cut them off rather than wait.
+    await Promise.all([...clients.values()].map(async (c) => { const client = await c.catch(() => undefined); await (failed ? client?.destroy() : client?.close()); }));
+  }
+}

@@ -1,0 +1,6 @@
+export * from './reference.ts';
+export * from './credentials.ts';
+export * from './media-types.ts';
+export * from './retry.ts';
+export { parseChallenges, type Challenge } from './www-authenticate.ts';
+export { createRegistryClient, headerValue, describeNetworkError, type RegistryClient, type RegistryClientOptions, type RegistryEndpoint, type RegistryRequest, type RegistryResponse, type Scope } from './registry-client.ts';

@@ -1,0 +1,35 @@
+/** When and how long to wait before trying a registry request again. */
+export interface RetryPolicy {
+  /** Attempts after the first. */
+  retries: number;
+  /** First delay in ms; doubles each time, with jitter, up to maxDelayMs. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { retries: 4, baseDelayMs: 500, maxDelayMs: 15_000 };
+
+/** A failure worth another try: the registry or the path to it, not the request. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED']);
+
+export function isRetryableError(err: unknown): boolean {
+  for (let e = err as { code?: string; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
+    if ((e as { retryable?: boolean }).retryable === true) return true;
+  }
+  return false;
+}
+
+/** Delay before attempt `attempt` (1-based), honouring a server's Retry-After in seconds. */
+export function retryDelay(policy: RetryPolicy, attempt: number, retryAfter?: string | null): number {
+  const seconds = retryAfter ? Number(retryAfter) : NaN;
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, policy.maxDelayMs);
+  const exp = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxDelayMs);
+  return exp / 2 + Math.random() * (exp / 2);
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
