@@ -21,12 +21,12 @@ describe('build faults: no partial output, and a re-run works', () => {
     await mkdir(full);
     await execa('mount', ['-t', 'tmpfs', '-o', 'size=24k', 'tmpfs', full]);
     mounts.push(full);
-    const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'full/bundle.tar', '--key', 'keys/site.key'], { cwd: dir });
+    const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'full/bundle.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: dir });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('error[IO_FAILED]: cannot write bundle full/bundle.tar: no space left on the device (ENOSPC)');
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(await readdir(full)).toEqual([]);
-    const again = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key'], { cwd: dir });
+    const again = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: dir });
     expect(again.exitCode).toBe(0);
     await recordFigures('buildDiskFull', { tmpfsBytes: 24 * 1024, exitCode: r.exitCode, filesLeft: 0 });
   });
@@ -36,7 +36,7 @@ describe('build faults: no partial output, and a re-run works', () => {
     // A 256 MiB snap so the kill lands while the bundle is being written.
     await execa('bash', ['-c', `head -c ${256 * 1024 * 1024} /dev/urandom > ${dir}/big.bin`]);
     await makeSnap({ dir: path.join(dir, 'downloads'), name: 'k8s', revision: 31, base: 'core20', confinement: 'classic', payloadFile: path.join(dir, 'big.bin'), compression: 'none' });
-    const child = execa(process.execPath, [path.join(root, 'dist/bundler.mjs'), 'build', 'airgap.yaml', '-o', 'out/bundle.tar', '--key', 'keys/site.key'], { cwd: dir, reject: false });
+    const child = execa(process.execPath, [path.join(root, 'dist/bundler.mjs'), 'build', 'airgap.yaml', '-o', 'out/bundle.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: dir, reject: false });
     await mkdir(path.join(dir, 'out'));
     let killedAt = -1;
     for (let i = 0; i < 2000 && killedAt < 0; i++) {
@@ -51,7 +51,7 @@ describe('build faults: no partial output, and a re-run works', () => {
     expect(killedAt).toBeGreaterThan(0);
     expect(await readdir(path.join(dir, 'out'))).toHaveLength(1);
     expect((await readdir(path.join(dir, 'out'))).includes('bundle.tar')).toBe(false);
-    const again = await cli('bundler', ['build', 'airgap.yaml', '-o', 'out/bundle.tar', '--key', 'keys/site.key'], { cwd: dir });
+    const again = await cli('bundler', ['build', 'airgap.yaml', '-o', 'out/bundle.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: dir });
     expect(again.exitCode).toBe(0);
     expect(await readdir(path.join(dir, 'out'))).toEqual(['bundle.tar']);
     expect((await cli('bundler', ['verify', 'out/bundle.tar', '--pub', 'keys/site.pub'], { cwd: dir })).exitCode).toBe(0);

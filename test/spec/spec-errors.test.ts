@@ -50,7 +50,7 @@ describe('spec validation errors name file:line:column, the field and what is al
 
   it('the CLI exits 2 with the positions and no stack trace', async () => {
     const dir = await testdir({ 'airgap.yaml': HEAD + 'k8s:\n  chanel: 1.32-classic/stable\n' });
-    const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'b.tar', '--key', 'none.key'], { cwd: dir });
+    const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'b.tar', '--key', 'none.key', '--no-applier'], { cwd: dir });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('error[SPEC_INVALID]: airgap.yaml is invalid');
     expect(r.stderr).toContain('airgap.yaml:5:3: k8s.chanel: unknown key "chanel"; did you mean "channel"?');

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { fingerprintOf, generateSigningKeyPair, writeBundle, type BundleManifest } from '@airgap/core';
 import { applierBinaries, type ApplierBinary } from '../../packages/bundler/src/applier-binaries.ts';
 import { hashTree } from '../applier/node-env.ts';
+import { cli } from '../support/cli.ts';
+import { site, siteSpec } from '../support/site-fixture.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 const repo = path.resolve(import.meta.dirname, '../..');
@@ -20,11 +22,17 @@ let manifest: BundleManifest;
 let binaries: ApplierBinary[];
 let commit: string;
 
-/** The shell block between the standalone-check markers in docs/standalone-applier.md, verbatim. */
-async function documentedCheck(): Promise<string> {
-  const text = await readFile(path.join(repo, 'docs/standalone-applier.md'), 'utf8');
-  const m = /<!-- standalone-check:begin -->\n```sh\n([\s\S]*?)```\n<!-- standalone-check:end -->/.exec(text);
-  if (!m?.[1]) throw new Error('no standalone-check block in docs/standalone-applier.md');
+/** The documented checks of the extracted executable: the full one in the docs, the short one in the README's node quick start. */
+const CHECKS = [
+  { doc: 'docs/standalone-applier.md', marker: 'standalone-check', ok: ['Signature Verified Successfully', '1', '1', 'applier/linux-amd64/applier: OK'], altered: ['Signature Verified Successfully', '0'] },
+  { doc: 'README.md', marker: 'node-check', ok: ['Signature Verified Successfully', '1', 'applier/linux-amd64/applier: OK'], altered: ['Signature Verified Successfully', '1', 'applier/linux-amd64/applier: FAILED'] },
+];
+
+/** The shell block between `<!-- MARKER:begin -->` and `<!-- MARKER:end -->` in `doc`, verbatim. */
+async function documentedCheck(doc: string, marker: string): Promise<string> {
+  const text = await readFile(path.join(repo, doc), 'utf8');
+  const m = new RegExp(`<!-- ${marker}:begin -->\n\`\`\`sh\n([\\s\\S]*?)\`\`\`\n<!-- ${marker}:end -->`).exec(text);
+  if (!m?.[1]) throw new Error(`no ${marker} block in ${doc}`);
   return m[1];
 }
 
@@ -91,16 +99,16 @@ describe('the standalone applier', () => {
     }
   });
 
-  test('extracted with tar, it passes the documented openssl + sha256sum check', async () => {
+  test.each(CHECKS)('extracted with tar, it passes the openssl + sha256sum check in $doc', async ({ doc, marker, ok }) => {
     const { dir } = await nodeDir();
-    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCheck()], { cwd: dir, reject: false });
+    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCheck(doc, marker)], { cwd: dir, reject: false });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    expect(r.stdout.split('\n')).toEqual(['Signature Verified Successfully', '1', '1', 'applier/linux-amd64/applier: OK']);
+    expect(r.stdout.split('\n')).toEqual(ok);
     expect((await stat(path.join(dir, 'applier/linux-amd64/applier'))).mode & 0o777).toBe(0o755);
   });
 
-  test('the documented check refuses a bundle whose executable was altered', async () => {
+  test.each(CHECKS)('the check in $doc refuses a bundle whose executable was altered', async ({ doc, marker, altered }) => {
     const { dir } = await nodeDir();
     const bytes = await readFile(path.join(dir, 'bundle.tar'));
     // The last bytes of the injected script: found first in the amd64 entry (entries are sorted by path).
@@ -108,9 +116,9 @@ describe('the standalone applier', () => {
     expect(at).toBeGreaterThan(0);
     bytes[at + 1] = bytes[at + 1]! ^ 0x20;
     await writeFile(path.join(dir, 'bundle.tar'), bytes);
-    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCheck()], { cwd: dir, reject: false });
+    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCheck(doc, marker)], { cwd: dir, reject: false });
     expect(r.exitCode).not.toBe(0);
-    expect(r.stdout.split('\n')).toEqual(['Signature Verified Successfully', '0']);
+    expect(r.stdout.split('\n')).toEqual(altered);
   });
 
   test('--version prints version and commit with no node on PATH and an empty environment', async () => {
@@ -183,5 +191,69 @@ describe('the standalone applier', () => {
     expect((await stat(amd.file)).mtimeMs).toBe(mtime);
     await execa(process.execPath, ['scripts/build-sea.mjs', '--platform', 'linux/amd64', '--force'], { cwd: repo });
     expect(sha256(await readFile(amd.file))).toBe(first);
+  });
+});
+
+/*
+ * `bundler build` carries the applier by default. The other suites build with --no-applier (each
+ * default build runs scripts/build-sea.mjs and adds about 100 MB per platform to the bundle);
+ * these tests are the ones that build the default way.
+ */
+describe('bundler build with the standalone applier (the default)', () => {
+  interface Inspected {
+    platforms: string[];
+    files: { path: string }[];
+    appliers: { platform: string; path: string; size: number; sha256: string }[];
+  }
+
+  test('puts applier/linux-amd64/applier in the bundle, 0755, its sha256 in the signed manifest equal to sha256sum of the extracted file', async () => {
+    const dir = await site();
+    const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key'], { cwd: dir, timeout: 600_000 });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^applier:\n {2}linux\/amd64 +applier\/linux-amd64\/applier {2}\d+\.\d MiB {2}sha256:[a-f0-9]{64}$/m);
+    expect((await cli('bundler', ['verify', 'bundle.tar', '--pub', 'keys/site.pub'], { cwd: dir })).exitCode).toBe(0);
+
+    const inspected = JSON.parse((await cli('bundler', ['inspect', 'bundle.tar', '--json'], { cwd: dir })).stdout) as Inspected;
+    expect(inspected.platforms).toEqual(['linux/amd64']);
+    expect(inspected.files.filter((f) => f.path.startsWith('applier/')).map((f) => f.path)).toEqual(['applier/linux-amd64/applier']);
+
+    await execa('tar', ['-xf', 'bundle.tar', 'airgap/manifest.json', 'applier/linux-amd64/applier'], { cwd: dir });
+    const exe = path.join(dir, 'applier/linux-amd64/applier');
+    expect((await stat(exe)).mode & 0o777).toBe(0o755);
+    // The manifest `verify` just accepted, read back from the tar: its entry against coreutils' sha256sum.
+    const signed = JSON.parse(await readFile(path.join(dir, 'airgap/manifest.json'), 'utf8')) as BundleManifest;
+    const entry = signed.entries.find((e) => e.path === 'applier/linux-amd64/applier');
+    const sum = (await execa('sha256sum', ['applier/linux-amd64/applier'], { cwd: dir })).stdout.slice(0, 64);
+    expect(entry).toEqual({ path: 'applier/linux-amd64/applier', mode: 0o755, size: (await stat(exe)).size, sha256: sum });
+    expect(inspected.appliers).toEqual([{ platform: 'linux/amd64', path: 'applier/linux-amd64/applier', size: entry?.size, sha256: sum }]);
+    // It is the executable build-sea made for this commit, and it runs.
+    expect(sum).toBe(sha256(await readFile(path.join(repo, 'dist/applier-linux-amd64'))));
+    const pkg = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8')) as { version: string };
+    expect((await execa(exe, ['--version'])).stdout).toBe(`applier ${pkg.version} (${commit})`);
+  }, 600_000);
+
+  test('follows images.platforms: an arm64-only bundle carries only applier/linux-arm64/applier', async () => {
+    const dir = await site();
+    await writeFile(path.join(dir, 'airgap.yaml'), siteSpec().replace('images: {k8sFeatures: false}', 'images: {k8sFeatures: false, platforms: [linux/arm64]}'));
+    const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key'], { cwd: dir, timeout: 600_000 });
+    expect(r.exitCode).toBe(0);
+    const inspected = JSON.parse((await cli('bundler', ['inspect', 'bundle.tar', '--json'], { cwd: dir })).stdout) as Inspected;
+    expect(inspected.appliers.map((a) => [a.platform, a.path])).toEqual([['linux/arm64', 'applier/linux-arm64/applier']]);
+    expect(inspected.appliers[0]?.sha256).toBe(sha256(await readFile(path.join(repo, 'dist/applier-linux-arm64'))));
+  }, 600_000);
+
+  test('a platform with no standalone applier is refused before anything is written; --no-applier builds it', async () => {
+    const dir = await site();
+    await writeFile(path.join(dir, 'airgap.yaml'), siteSpec().replace('images: {k8sFeatures: false}', 'images: {k8sFeatures: false, platforms: [linux/s390x]}'));
+    const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key'], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('error[PLATFORM_NOT_FOUND]: no standalone applier for platform linux/s390x');
+    expect(r.stderr).toContain('use --no-applier to leave it out');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect((await readdir(dir)).filter((n) => n.includes('bundle.tar') || n === 'airgap.lock.yaml')).toEqual([]);
+    const without = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: dir });
+    expect(without.exitCode).toBe(0);
+    expect((JSON.parse((await cli('bundler', ['inspect', 'bundle.tar', '--json'], { cwd: dir })).stdout) as Inspected).appliers).toEqual([]);
   });
 });

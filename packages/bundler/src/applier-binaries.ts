@@ -28,6 +28,12 @@ export function applierEntryPath(platform: string): string {
   return `applier/${platform.replace('/', '-')}/applier`;
 }
 
+/** The platform of a standalone applier entry (`applier/linux-amd64/applier` → `linux/amd64`), else undefined. */
+export function applierEntryPlatform(entryPath: string): string | undefined {
+  const m = /^applier\/([a-z0-9]+)-([a-z0-9]+)\/applier$/.exec(entryPath);
+  return m ? `${m[1]}/${m[2]}` : undefined;
+}
+
 /**
  * The standalone applier executables for `platforms`, as bundle sources (mode 0755). In a
  * checkout, runs scripts/build-sea.mjs, which rebuilds only what is missing or stale; a bundler

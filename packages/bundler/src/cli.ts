@@ -8,8 +8,9 @@ import { lock } from './commands/lock.ts';
 const USAGE = `bundler <command> [options]
 
 commands:
-  build airgap.yaml -o bundle.tar --key NAME.key [--frozen]
+  build airgap.yaml -o bundle.tar --key NAME.key [--frozen] [--no-applier]
                                         resolve snaps and images, update airgap.lock.yaml, write one signed bundle
+                                        (with the standalone applier for each platform, unless --no-applier)
   lock airgap.yaml                      resolve and write airgap.lock.yaml without building
   keygen --out DIR/NAME                 write an Ed25519 signing key pair (NAME.key mode 0600, NAME.pub)
   verify bundle.tar --pub NAME.pub      check a bundle's signature and every digest
@@ -46,14 +47,15 @@ async function main(argv: string[]): Promise<number> {
     case 'build': {
       const { values, positionals } = parseCommandArgs(
         rest,
-        { out: { type: 'string', short: 'o' }, key: { type: 'string' }, frozen: { type: 'boolean' }, 'cache-dir': { type: 'string' } },
-        'bundler build airgap.yaml -o bundle.tar --key NAME.key',
+        { out: { type: 'string', short: 'o' }, key: { type: 'string' }, frozen: { type: 'boolean' }, 'no-applier': { type: 'boolean' }, 'cache-dir': { type: 'string' } },
+        'bundler build airgap.yaml -o bundle.tar --key NAME.key [--frozen] [--no-applier]',
       );
       const r = await build({
         spec: need(positionals[0], 'the spec path (airgap.yaml)'),
         out: need(values.out, '-o bundle.tar'),
         key: need(values.key, '--key NAME.key'),
         frozen: values.frozen === true,
+        applier: values['no-applier'] !== true,
         cacheDir: values['cache-dir'],
         sourceDateEpoch: sourceDateEpoch(),
       });

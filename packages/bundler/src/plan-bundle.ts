@@ -15,6 +15,7 @@ import {
   type LoadedSpec,
   type Lock,
   type LockedImage,
+  type Spec,
 } from '@airgap/core';
 import { defaultHostsDir } from './containerd/hosts-dir.ts';
 import { renderHostsFiles } from './containerd/render-hosts.ts';
@@ -100,7 +101,7 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
     specText: o.loaded.text,
     spec,
     lock,
-    platforms: spec.images?.platforms ?? ['linux/amd64'],
+    platforms: bundlePlatforms(spec),
     snaps: snaps.map(bundleSnap),
     images: images.images,
     ...(images.sources.length > 0 ? { imageLayout: 'images' } : {}),
@@ -108,6 +109,11 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
     ...(bootstrapConfig ? { bootstrapConfig } : {}),
   };
   return { manifest, sources, lock, lockFile, previousLock };
+}
+
+/** The platforms a bundle is for: `images.platforms`, or linux/amd64 when the spec has no `images`. */
+export function bundlePlatforms(spec: Spec): string[] {
+  return spec.images?.platforms ?? ['linux/amd64'];
 }
 
 function snapSources(s: ResolvedSnap): BundleSource[] {

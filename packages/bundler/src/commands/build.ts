@@ -2,8 +2,9 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { AirgapError, fingerprintOf, loadPrivateKey, loadSpec, renderLock, writeBundle, writeLock, type Lock, type WrittenBundle } from '@airgap/core';
 import { createPublicKey } from 'node:crypto';
+import { applierBinaries } from '../applier-binaries.ts';
 import { defaultCacheDir } from '../cache-dir.ts';
-import { planBundle, type PullImages } from '../plan-bundle.ts';
+import { bundlePlatforms, planBundle, type PullImages } from '../plan-bundle.ts';
 import { pullImagesForSpec } from '../images-stage.ts';
 
 export interface BuildOptions {
@@ -16,6 +17,11 @@ export interface BuildOptions {
   cacheDir?: string;
   /** SOURCE_DATE_EPOCH; default now. */
   sourceDateEpoch?: number;
+  /**
+   * Carry the standalone applier, one executable per platform of `images.platforms`
+   * (`applier/linux-amd64/applier`, about 100 MB each). Default true; `--no-applier` sets false.
+   */
+  applier?: boolean;
   pullImages?: PullImages;
 }
 
@@ -32,6 +38,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   await access(outDir).catch((err: unknown) => {
     throw new AirgapError('USAGE', `output folder ${outDir} does not exist`, { hint: 'create it or choose another -o', cause: err });
   });
+  // Before the (possibly long) snap and image stages: an unsupported platform fails fast.
+  const applier = o.applier === false ? [] : await applierBinaries(bundlePlatforms(loaded.spec));
   const plan = await planBundle({
     loaded,
     frozen: o.frozen ?? false,
@@ -39,6 +47,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     createdAt: o.sourceDateEpoch ?? Math.floor(Date.now() / 1000),
     signer: fingerprintOf(createPublicKey(key)),
     pullImages: o.pullImages ?? pullImagesForSpec,
+    extraSources: applier,
   });
   const lockChanged = !sameLock(plan.previousLock, plan.lock);
   if (o.frozen && lockChanged) {

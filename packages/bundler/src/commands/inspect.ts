@@ -1,4 +1,5 @@
 import { readManifestUnverified, type BundleManifest } from '@airgap/core';
+import { applierEntryPlatform } from '../applier-binaries.ts';
 
 export interface InspectResult {
   file: string;
@@ -9,6 +10,8 @@ export interface InspectResult {
   snaps: { name: string; revision: number; role: string; classic: boolean; size: number }[];
   images: { ref: string; digest: string }[];
   files: { path: string; size: number; sha256: string }[];
+  /** The standalone applier executables the bundle carries (none when built with --no-applier). */
+  appliers: { platform: string; path: string; size: number; sha256: string }[];
   totalBytes: number;
   hostsDir: string;
 }
@@ -28,6 +31,10 @@ export function summarize(file: string, m: BundleManifest): InspectResult {
     snaps: m.snaps.map((s) => ({ name: s.name, revision: s.revision, role: s.role, classic: s.classic, size: s.size })),
     images: m.images.map((i) => ({ ref: i.ref, digest: i.digest })),
     files: m.entries.map((e) => ({ path: e.path, size: e.size, sha256: e.sha256 })),
+    appliers: m.entries.flatMap((e) => {
+      const platform = applierEntryPlatform(e.path);
+      return platform ? [{ platform, path: e.path, size: e.size, sha256: e.sha256 }] : [];
+    }),
     totalBytes: m.entries.reduce((n, e) => n + e.size, 0),
     hostsDir: m.containerd.hostsDir,
   };
@@ -43,6 +50,8 @@ export function formatInspect(r: InspectResult): string {
     ...r.snaps.map((s) => `  ${s.name.padEnd(12)} rev ${String(s.revision).padEnd(8)} ${s.role.padEnd(6)} ${s.classic ? 'classic ' : ''}${formatBytes(s.size)}`),
     `images:${r.images.length === 0 ? ' none' : ''}`,
     ...r.images.map((i) => `  ${i.ref}  ${i.digest}`),
+    `applier:${r.appliers.length === 0 ? ' none' : ''}`,
+    ...r.appliers.map((a) => `  ${a.platform.padEnd(12)} ${a.path}  ${formatBytes(a.size)}  sha256:${a.sha256}`),
     `containerd hosts dir on the node: ${r.hostsDir}`,
   ];
   return lines.join('\n');
