@@ -56,10 +56,15 @@ describe('pull from a plain-HTTP registry', () => {
       expect(sha256(bytes)).toBe(`sha256:${path.basename(s.path)}`);
     }
     const index = JSON.parse(Buffer.from((r.sources.find((s) => s.path === 'images/index.json') as { data: Uint8Array }).data).toString()) as { manifests: { digest: string; annotations: Record<string, string> }[] };
-    expect(index.manifests.map((m) => [m.annotations['io.containerd.image.name'], m.digest])).toEqual([
-      [`${reg.host}/library/app:1.0`, multi.digest],
-      [`${reg.host}/tools/single:2`, single.digest],
-    ]);
+    // Each tagged image also under repo@digest, so a pod asking for image@sha256:… resolves.
+    expect(index.manifests.map((m) => [m.annotations['io.containerd.image.name'], m.digest])).toEqual(
+      [
+        [`${reg.host}/library/app:1.0`, multi.digest],
+        [`${reg.host}/library/app@${multi.digest}`, multi.digest],
+        [`${reg.host}/tools/single:2`, single.digest],
+        [`${reg.host}/tools/single@${single.digest}`, single.digest],
+      ].sort((a, b) => (a[0]! < b[0]! ? -1 : 1)),
+    );
     expect(r.fetched).toBeGreaterThan(0);
     expect(r.hosts).toEqual([reg.host]);
   });

@@ -30,7 +30,7 @@ export async function fetchManifest(o: FetchManifestOptions): Promise<FetchedMan
     const cached = await readFile(o.cache.pathOf(o.reference)).catch(() => undefined);
     if (cached && sha256(cached) === o.reference) return { bytes: cached, mediaType: mediaTypeOf(cached, undefined, o.image), digest: o.reference };
   }
-  const res = await o.client.request({ method: 'GET', path: `/v2/${o.repository}/manifests/${o.reference}`, repository: o.repository, scope: 'pull', headers: { accept: MANIFEST_ACCEPT } });
+  const res = await o.client.request({ method: 'GET', path: `/v2/${o.repository}/manifests/${o.reference}`, repository: o.repository, scope: 'pull', headers: { accept: MANIFEST_ACCEPT }, what: o.image });
   if (res.status === 404) {
     await res.body.dump();
     throw new AirgapError('IMAGE_NOT_FOUND', `${o.image}: ${o.client.endpoint.registry} has no manifest ${o.reference} (HTTP 404)`, { hint: 'check the tag or digest exists (`skopeo inspect docker://<image>`), then fix images.refs' });

@@ -5,9 +5,31 @@ import type { ResolvedImage } from './pull-image.ts';
 /** Where the OCI image layout sits in every bundle. */
 export const IMAGE_LAYOUT = 'images';
 
+/** An image under one name: its reference as the spec wrote it, or its `repo@sha256:` alias. */
+export interface NamedImage {
+  name: string;
+  image: ResolvedImage;
+}
+
+/**
+ * Each tagged image also goes in under `repo@<its digest>`: CRI looks a pod's `image@sha256:…` up by
+ * that name, which `ctr images import` only creates when the layout names it.
+ */
+export function imageNames(images: readonly ResolvedImage[]): NamedImage[] {
+  const out = new Map<string, NamedImage>();
+  for (const image of images) {
+    out.set(image.ref, { name: image.ref, image });
+    const at = image.ref.indexOf('@');
+    const repo = (at >= 0 ? image.ref.slice(0, at) : image.ref).replace(/:[^:/]+$/, '');
+    const alias = `${repo}@${image.digest}`;
+    if (!out.has(alias)) out.set(alias, { name: alias, image });
+  }
+  return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 /**
  * One OCI image layout for all images: each blob once however many images share it, and an
- * index.json entry per image named by its full reference, which `ctr images import` reads.
+ * index.json entry per image name, which `ctr images import` reads.
  */
 export function imageLayoutSources(images: readonly ResolvedImage[], cache: BlobCache): BundleSource[] {
   const entries = new Map<string, BundleSource>();
@@ -15,9 +37,7 @@ export function imageLayoutSources(images: readonly ResolvedImage[], cache: Blob
     for (const [digest, bytes] of image.manifests) entries.set(digest, { path: blobEntry(digest), data: bytes });
     for (const b of image.blobs) entries.set(b.digest, { path: blobEntry(b.digest), file: cache.pathOf(b.digest), sha256: b.digest.slice(7), size: b.size });
   }
-  const manifests: Descriptor[] = [...images]
-    .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0))
-    .map((i) => ({ mediaType: i.mediaType, digest: i.digest, size: i.size, annotations: { [IMAGE_NAME_ANNOTATION]: i.ref } }));
+  const manifests: Descriptor[] = imageNames(images).map(({ name, image: i }) => ({ mediaType: i.mediaType, digest: i.digest, size: i.size, annotations: { [IMAGE_NAME_ANNOTATION]: name } }));
   return [
     { path: `${IMAGE_LAYOUT}/oci-layout`, data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') },
     { path: `${IMAGE_LAYOUT}/index.json`, data: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests })) },

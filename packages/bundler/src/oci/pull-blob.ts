@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { AirgapError, describeNetworkError, isRetryableError, retryDelay, sleep, type Descriptor, type RegistryClient } from '@airgap/core';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AirgapError, asRegistryError, describeNetworkError, isRetryableError, retryDelay, sleep, type Descriptor, type RegistryClient } from '@airgap/core';
 import type { BlobCache } from './blob-cache.ts';
 
 export interface PullBlobOptions {
@@ -36,7 +37,7 @@ export async function pullBlob(o: PullBlobOptions): Promise<{ fetched: boolean }
     } catch (err) {
       await o.cache.discard(temp);
       if (received > 0) o.onBytes?.(-received);
-      if (!isRetryableError(err) || attempt > o.client.retry.retries) throw err;
+      if (!isRetryableError(err) || attempt > o.client.retry.retries) throw asRegistryError(err, o.client.endpoint, { method: 'GET', repository: o.repository, what: `${o.image} blob ${digest}` });
       o.onRetry?.(`${o.image} blob ${digest.slice(7, 19)}`, attempt, err instanceof AirgapError ? err.message : describeNetworkError(err));
       await sleep(retryDelay(o.client.retry, attempt));
     }
@@ -46,30 +47,28 @@ export async function pullBlob(o: PullBlobOptions): Promise<{ fetched: boolean }
 async function download(o: PullBlobOptions, temp: string, count: (n: number) => void): Promise<void> {
   const { digest, size } = o.descriptor;
   const registry = o.client.endpoint.registry;
-  const res = await o.client.request({ method: 'GET', path: `/v2/${o.repository}/blobs/${digest}`, repository: o.repository, scope: 'pull', followRedirects: true });
+  const res = await o.client.request({ method: 'GET', path: `/v2/${o.repository}/blobs/${digest}`, repository: o.repository, scope: 'pull', followRedirects: true, what: o.image });
   if (res.status !== 200) {
     await res.body.dump();
     if (res.status === 404) throw new AirgapError('IMAGE_NOT_FOUND', `${o.image}: ${registry} has no blob ${digest} (HTTP 404)`, { hint: 'the registry lost part of the image; push it again there, or pull from another endpoint' });
     throw new AirgapError('REGISTRY_FAILED', `${o.image}: ${registry} answered HTTP ${res.status} for blob ${digest}`, { hint: 'try again later' });
   }
   const hash = createHash('sha256');
-  const out = createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 });
   let got = 0;
-  try {
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      got += chunk.length;
-      if (got > size) throw retryable('DIGEST_MISMATCH', `${o.image}: ${registry} sent more than the ${size} bytes of blob ${digest}`);
-      hash.update(chunk);
-      count(chunk.length);
-      if (!out.write(chunk)) await once(out, 'drain');
-    }
-    out.end();
-    await once(out, 'close');
-  } catch (err) {
-    out.destroy();
-    res.body.destroy();
-    throw err;
-  }
+  // pipeline tears every stream down on the first error, with nothing left writing after it.
+  await pipeline(
+    res.body,
+    new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        got += chunk.length;
+        if (got > size) return done(retryable('DIGEST_MISMATCH', `${o.image}: ${registry} sent more than the ${size} bytes of blob ${digest}`));
+        hash.update(chunk);
+        count(chunk.length);
+        done(null, chunk);
+      },
+    }),
+    createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 }),
+  );
   if (got !== size) throw retryable('SIZE_MISMATCH', `${o.image}: ${registry} sent ${got} of the ${size} bytes of blob ${digest}`);
   const actual = `sha256:${hash.digest('hex')}`;
   if (actual !== digest) throw retryable('DIGEST_MISMATCH', `${o.image}: ${registry} sent bytes hashing to ${actual} for blob ${digest}`);

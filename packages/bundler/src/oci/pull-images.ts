@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { asIoError, authFiles, createRegistryClient, lookupCredentials, parseReference, type BundleSource, type Descriptor, type ImageReference, type RegistryClient, type RegistrySource } from '@airgap/core';
+import { asIoError, authFiles, createRegistryClient, lookupCredentials, parseReference, type BundleSource, type Descriptor, type ImageReference, type RegistryClient, type RegistrySource, type RetryPolicy } from '@airgap/core';
 import { openBlobCache } from './blob-cache.ts';
 import { imageLayoutSources } from './image-layout.ts';
 import { limit } from './limit.ts';
@@ -22,6 +22,8 @@ export interface PullImagesOptions {
   /** Blob downloads at once (default 6). */
   concurrency?: number;
   onEvent?: PullListener;
+  /** Retry policy for every request (default DEFAULT_RETRY). */
+  retry?: RetryPolicy;
   /** Credential files to search (default: podman's and docker's, see authFiles). */
   authFiles?: readonly string[];
 }
@@ -56,6 +58,7 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
           endpoint,
           ...(found.credentials ? { credentials: found.credentials } : {}),
           credentialsTried: found.tried,
+          ...(o.retry ? { retry: o.retry } : {}),
           onHost: (h) => hosts.add(h),
           onRetry: (what, attempt, reason) => o.onEvent?.({ type: 'retry', what, attempt, reason }),
         });

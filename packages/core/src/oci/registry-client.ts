@@ -41,6 +41,8 @@ export interface RegistryRequest {
   headers?: Record<string, string>;
   /** Called again for every attempt, so a retried upload re-reads its data from the start. */
   body?: () => Buffer | Readable;
+  /** Names the request in errors, e.g. the image `docker.io/library/nginx:1.27`. */
+  what?: string;
   /** Follow 3xx (blob downloads redirect to storage hosts); the Authorization header stays behind. */
   followRedirects?: boolean;
 }
@@ -155,9 +157,10 @@ export function describeNetworkError(err: unknown): string {
   return e.cause?.code ?? e.code ?? e.message ?? String(err);
 }
 
-function asRegistryError(err: unknown, endpoint: RegistryEndpoint, req: RegistryRequest): unknown {
+/** A transport failure as the user should see it: which registry, what failed, what to check. */
+export function asRegistryError(err: unknown, endpoint: RegistryEndpoint, req: Pick<RegistryRequest, 'method' | 'repository' | 'what'>): unknown {
   if (err instanceof AirgapError) return err;
   const reason = describeNetworkError(err);
   const tlsHint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(reason) ? `give the registry's CA with sources.registries.${endpoint.registry}.ca` : 'check the endpoint, the network path (HTTPS_PROXY, NO_PROXY) and `bundler allowlist`';
-  return new AirgapError('REGISTRY_FAILED', `${endpoint.registry} (${endpoint.url}): ${req.method} ${req.repository} failed: ${reason}`, { hint: tlsHint, cause: err });
+  return new AirgapError('REGISTRY_FAILED', `${req.what ?? req.repository}: ${req.method} from ${endpoint.registry} (${endpoint.url}) failed: ${reason}`, { hint: tlsHint, cause: err });
 }

@@ -1,3 +1,5 @@
+import { AirgapError } from '../errors.ts';
+
 /** When and how long to wait before trying a registry request again. */
 export interface RetryPolicy {
   /** Attempts after the first. */
@@ -16,10 +18,14 @@ export function isRetryableStatus(status: number): boolean {
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED']);
 
+/**
+ * True for network failures, and for our own errors marked retryable (wrong or short bytes). An
+ * AirgapError wrapping a network failure means the retries were already spent on it: not again.
+ */
 export function isRetryableError(err: unknown): boolean {
+  if (err instanceof AirgapError) return (err as { retryable?: boolean }).retryable === true;
   for (let e = err as { code?: string; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
     if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
-    if ((e as { retryable?: boolean }).retryable === true) return true;
   }
   return false;
 }
