@@ -4,6 +4,9 @@ import { build } from './commands/build.ts';
 import { formatBytes, formatInspect, inspect } from './commands/inspect.ts';
 import { keygen } from './commands/keygen.ts';
 import { lock } from './commands/lock.ts';
+import { allowlist, formatAllowlist } from './commands/allowlist.ts';
+import { imagesStage } from './images-stage.ts';
+import { createPullProgress } from './pull-progress.ts';
 
 const USAGE = `bundler <command> [options]
 
@@ -12,6 +15,8 @@ commands:
                                         resolve snaps and images, update airgap.lock.yaml, write one signed bundle
                                         (with the standalone applier for each platform, unless --no-applier)
   lock airgap.yaml                      resolve and write airgap.lock.yaml without building
+  allowlist airgap.yaml [--format squid|plain]
+                                        what a forward proxy must let through (registries, token realms, blob hosts)
   keygen --out DIR/NAME                 write an Ed25519 signing key pair (NAME.key mode 0600, NAME.pub)
   verify bundle.tar --pub NAME.pub      check a bundle's signature and every digest
   inspect bundle.tar [--json]           what a bundle holds (no signature check)
@@ -47,9 +52,10 @@ async function main(argv: string[]): Promise<number> {
     case 'build': {
       const { values, positionals } = parseCommandArgs(
         rest,
-        { out: { type: 'string', short: 'o' }, key: { type: 'string' }, frozen: { type: 'boolean' }, 'no-applier': { type: 'boolean' }, 'cache-dir': { type: 'string' } },
-        'bundler build airgap.yaml -o bundle.tar --key NAME.key [--frozen] [--no-applier]',
+        { out: { type: 'string', short: 'o' }, key: { type: 'string' }, frozen: { type: 'boolean' }, 'no-applier': { type: 'boolean' }, 'cache-dir': { type: 'string' }, json: { type: 'boolean' } },
+        'bundler build airgap.yaml -o bundle.tar --key NAME.key [--frozen] [--no-applier] [--json]',
       );
+      const progress = createPullProgress(values.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain', (t) => (values.json ? process.stdout : process.stderr).write(t));
       const r = await build({
         spec: need(positionals[0], 'the spec path (airgap.yaml)'),
         out: need(values.out, '-o bundle.tar'),
@@ -58,7 +64,12 @@ async function main(argv: string[]): Promise<number> {
         applier: values['no-applier'] !== true,
         cacheDir: values['cache-dir'],
         sourceDateEpoch: sourceDateEpoch(),
-      });
+        pullImages: imagesStage({ onEvent: progress.listener }),
+      }).finally(() => progress.finish());
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify({ type: 'result', bundle: r.bundle.path, size: r.bundle.size, signer: r.bundle.manifest.signer, images: r.bundle.manifest.images, lockFile: r.lockFile, lockChanged: r.lockChanged })}\n`);
+        return 0;
+      }
       const summary = formatInspect({ ...(await inspect(r.bundle.path)) });
       process.stdout.write(`wrote ${r.bundle.path} (${formatBytes(r.bundle.size)}, sha256 of manifest signed by ${r.bundle.manifest.signer})\n${summary}\n`);
       process.stdout.write(r.lockChanged ? `updated ${r.lockFile}: commit it\n` : `${r.lockFile} unchanged\n`);
@@ -68,6 +79,14 @@ async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parseCommandArgs(rest, { 'cache-dir': { type: 'string' } }, 'bundler lock airgap.yaml');
       const r = await lock({ spec: need(positionals[0], 'the spec path (airgap.yaml)'), cacheDir: values['cache-dir'] });
       process.stdout.write(`${r.changed ? 'wrote' : 'unchanged:'} ${r.lockFile} (${r.lock.snaps.length} snaps, ${r.lock.images.length} images)\n`);
+      return 0;
+    }
+    case 'allowlist': {
+      const { values, positionals } = parseCommandArgs(rest, { format: { type: 'string' } }, 'bundler allowlist airgap.yaml [--format squid|plain]');
+      const specFile = need(positionals[0], 'the spec path (airgap.yaml)');
+      const r = await allowlist(specFile);
+      process.stdout.write(`${formatAllowlist(r, values.format ?? 'squid', specFile)}\n`);
+      if (!r.fromLock) process.stderr.write('note: the lock records no pull yet, so token realms and blob storage hosts are missing: run `bundler build` once online, then again\n');
       return 0;
     }
     case 'keygen': {
