@@ -9,6 +9,7 @@ import { startContainerd, type TestContainerd } from '../support/containerd.ts';
 import { makeImage, tarLayer, type MadeImage } from '../support/oci-images.ts';
 import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { site } from '../support/site-fixture.ts';
+import { makeSnap } from '../support/snap-fixture.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 /** The site fixture's spec with images from the test registry. */
@@ -112,6 +113,21 @@ describe('bundler build with images, imported by a real containerd', () => {
     const second = await node.applier(args);
     expect(second.exitCode).toBe(0);
     expect(second.stdout).toMatch(/^ok +images +nothing to change/m);
+  });
+
+  it('adds the images the k8s snap lists in images.txt when images.k8sFeatures is true', async () => {
+    const toolRef = `${reg.host}/tools/tool:2`;
+    const appRef = `${reg.host}/library/app:1.0`;
+    const dir = await imageSite(reg, [appRef]);
+    await makeSnap({ dir: path.join(dir, 'downloads'), name: 'k8s', revision: 30, base: 'core20', confinement: 'classic', images: [toolRef, appRef] });
+    await writeFile(path.join(dir, 'airgap.yaml'), (await readFile(path.join(dir, 'airgap.yaml'), 'utf8')).replace('k8sFeatures: false', 'k8sFeatures: true'));
+    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache'), '--json'], { cwd: dir });
+    expect(b.exitCode).toBe(0);
+    const result = JSON.parse(b.stdout.trim().split('\n').at(-1)!) as { images: { ref: string; digest: string }[] };
+    expect(result.images.filter((i) => !i.ref.includes('@')).map((i) => [i.ref, i.digest])).toEqual([
+      [appRef, app.digest],
+      [toolRef, tool.digest],
+    ]);
   });
 
   it('names the image, the registry and the fix when a tag does not exist; no bundle is left', async () => {
