@@ -21,7 +21,7 @@ export interface TestRegistry {
   url: string;
   certs?: TestCerts;
   user?: { name: string; password: string };
-  /** Every request the registry answered so far, from its access log. */
+  /** Every request the registry answered so far, from its log (401s of htpasswd are not listed). */
   requests(): Promise<RegistryRequestLog[]>;
   stop(): Promise<void>;
 }
@@ -40,7 +40,14 @@ export async function freePort(): Promise<number> {
  * A real distribution registry (Debian's docker-registry) on loopback with filesystem storage in a
  * temp folder; optionally TLS from a throwaway CA and htpasswd (bcrypt, made by `htpasswd -B`).
  */
-export async function startRegistry(o: { tls?: boolean; auth?: boolean } = {}): Promise<TestRegistry> {
+export interface TokenAuth {
+  realm: string;
+  service: string;
+  issuer: string;
+  certFile: string;
+}
+
+export async function startRegistry(o: { tls?: boolean; auth?: boolean; token?: TokenAuth } = {}): Promise<TestRegistry> {
   const root = await mkdtemp(path.join(tmpdir(), 'airgap-reg-'));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -58,6 +65,7 @@ export async function startRegistry(o: { tls?: boolean; auth?: boolean } = {}): 
     `  addr: ${host}`,
     ...(certs ? [`  tls: {certificate: ${certs.certFile}, key: ${certs.keyFile}}`] : []),
     ...(user ? ['auth:', `  htpasswd: {realm: airgap-test, path: ${root}/htpasswd}`] : []),
+    ...(o.token ? ['auth:', `  token: {realm: "${o.token.realm}", service: ${o.token.service}, issuer: ${o.token.issuer}, rootcertbundle: ${o.token.certFile}}`] : []),
     '',
   ].join('\n');
   await writeFile(path.join(root, 'config.yml'), config);
@@ -77,7 +85,9 @@ export async function startRegistry(o: { tls?: boolean; auth?: boolean } = {}): 
   const requests = async () => {
     const out: RegistryRequestLog[] = [];
     for (const line of (await readFile(logFile, 'utf8')).split('\n')) {
-      if (!line.includes('"response completed"')) continue;
+      // "response completed" (2xx/3xx) and "response completed with error" (4xx/5xx); a request
+      // refused by htpasswd before dispatch (401) is logged otherwise, and is not listed.
+      if (!line.includes('"msg":"response completed')) continue;
       const e = JSON.parse(line) as Record<string, unknown>;
       out.push({ method: String(e['http.request.method']), uri: String(e['http.request.uri']), status: Number(e['http.response.status']) });
     }
