@@ -36,6 +36,11 @@ export interface FixtureImage {
   ref: string;
   /** Files of the image's single layer. */
   files: Record<string, string>;
+  /**
+   * Wrap the linux/amd64 manifest in an OCI index that also lists these platforms, whose
+   * manifests are not carried: a partial index, as the bundler keeps for multi-platform images.
+   */
+  absentPlatforms?: string[];
 }
 
 export interface BundleFixtureOptions {
@@ -149,8 +154,20 @@ export async function ociLayout(images: readonly FixtureImage[]): Promise<{ imag
     const manifest = put(
       Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }] })),
     );
+    const platform = { architecture: 'amd64', os: 'linux' };
+    if (image.absentPlatforms?.length) {
+      const absent = image.absentPlatforms.map((p) => {
+        const [os, architecture] = p.split('/');
+        return { mediaType, digest: `sha256:${sha256(Buffer.from(`absent ${image.ref} ${p}`))}`, size: 1000, platform: { architecture, os } };
+      });
+      const indexType = 'application/vnd.oci.image.index.v1+json';
+      const index = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: [{ mediaType, ...manifest, platform }, ...absent] }, null, 2)));
+      out.push({ ref: image.ref, digest: index.digest, mediaType: indexType });
+      descriptors.push({ mediaType: indexType, ...index, annotations: { 'io.containerd.image.name': image.ref } });
+      continue;
+    }
     out.push({ ref: image.ref, digest: manifest.digest, mediaType });
-    descriptors.push({ mediaType, ...manifest, platform: { architecture: 'amd64', os: 'linux' }, annotations: { 'io.containerd.image.name': image.ref } });
+    descriptors.push({ mediaType, ...manifest, platform, annotations: { 'io.containerd.image.name': image.ref } });
   }
   const sources: BundleSource[] = [
     { path: 'images/oci-layout', data: Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
