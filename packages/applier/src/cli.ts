@@ -5,6 +5,7 @@ import { parseOptions, verifyFor } from './commands/options.ts';
 import { planCommand } from './commands/plan.ts';
 import { formatStatus, statusCommand } from './commands/status.ts';
 import { formatPlan, formatStep } from './format-plan.ts';
+import { pushCommand } from './push/push-command.ts';
 import { serveCommand } from './serve/serve-command.ts';
 
 const USAGE = `applier <command> bundle.tar [options]
@@ -16,6 +17,10 @@ commands:
   status [bundle.tar] what the applier owns and last applied; with a bundle, whether converged
   serve bundle.tar --listen HOST:PORT
                       verify, then serve the bundle's images as a read-only OCI registry (plain HTTP)
+  push bundle.tar --registry HOST[:PORT] [--prefix PATH/] [--plain-http] [--ca FILE]
+       [--user USER --password-stdin] [--chunk-size 64M]
+                      verify, then push the bundle's images to a registry (same names, tags and
+                      digests; only what is missing; credentials from stdin or the auth files)
 
 options:
   --pub FILE                 trusted public key (repeatable); default: every *.pub in /etc/airgap/trusted.d
@@ -32,6 +37,12 @@ options:
 exit codes: 0 converged (or nothing to do), 1 a step failed (re-run after fixing), 2 bad bundle or input`;
 
 const out = (line: string) => void process.stdout.write(`${line}\n`);
+
+async function readPassword(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -51,6 +62,10 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    return 0;
+  }
+  if (command === 'push') {
+    await pushCommand(rest, { readPassword, write: out });
     return 0;
   }
   const o = parseOptions(rest, `applier ${command} ...`);

@@ -53,7 +53,7 @@ export function parseOptions(args: string[], usage: string): CommonOptions {
 }
 
 /** Signature and every digest, before anything else reads the node or writes to it. */
-export async function verifyFor(o: CommonOptions, usage: string): Promise<VerifiedBundle> {
+export async function verifyFor(o: Pick<CommonOptions, 'bundle' | 'pubs' | 'root'>, usage: string): Promise<VerifiedBundle> {
   if (!o.bundle) throw new AirgapError('USAGE', 'the bundle path is missing', { hint: `usage: ${usage}` });
   const keys = await loadTrustedKeys(o.pubs, nodePath(o.root, TRUSTED_KEYS_DIR));
   return verifyBundle(o.bundle, { keys });

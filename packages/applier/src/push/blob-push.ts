@@ -1,0 +1,59 @@
+import { AirgapError, headerValue, type RegistryClient, type VerifiedBundle } from '@airgap/core';
+import { uploadBlob } from './blob-upload.ts';
+import type { BlobAction } from './push-events.ts';
+import type { PlannedBlob } from './push-plan.ts';
+import { unexpected } from './registry-reply.ts';
+
+export interface BlobPushOptions {
+  client: RegistryClient;
+  bundle: VerifiedBundle;
+  blob: PlannedBlob;
+  repository: string;
+  image: string;
+  chunkSize: number;
+  /** Repositories that got this blob earlier in this run: a mount source. */
+  elsewhere: readonly string[];
+  onRetry?: (what: string, attempt: number, reason: string) => void;
+}
+
+/** Upload attempts per blob; each starts a new session (a broken one cannot be trusted). */
+const ATTEMPTS = 3;
+
+/**
+ * Make one blob present in `repository`: HEAD first (a re-run skips what it sent before), then a
+ * cross-repository mount when this run already put it elsewhere, else an upload from the bundle.
+ */
+export async function pushBlob(o: BlobPushOptions): Promise<{ action: BlobAction; from?: string }> {
+  const where = { image: o.image, registry: o.client.endpoint.registry };
+  const head = await o.client.request({ method: 'HEAD', path: `/v2/${o.repository}/blobs/${o.blob.digest}`, repository: o.repository, scope: 'push,pull' });
+  await head.body.dump();
+  if (head.status >= 200 && head.status < 400) return { action: 'present' };
+  if (head.status !== 404) throw await unexpected(head, `HEAD of blob ${o.blob.digest}`, where);
+  for (let attempt = 1; ; attempt++) {
+    const from = o.elsewhere[0];
+    const query = from ? `?mount=${encodeURIComponent(o.blob.digest)}&from=${encodeURIComponent(from)}` : '';
+    const start = await o.client.request({
+      method: 'POST',
+      path: `/v2/${o.repository}/blobs/uploads/${query}`,
+      repository: o.repository,
+      scope: 'push,pull',
+      ...(from ? { extraPullRepositories: [from] } : {}),
+      headers: { 'content-length': '0' },
+    });
+    if (from && start.status === 201) {
+      await start.body.dump();
+      return { action: 'mounted', from };
+    }
+    const location = headerValue(start.headers.location);
+    if (start.status !== 202 || !location) throw await unexpected(start, `POST of a blob upload for ${o.blob.digest}`, where);
+    await start.body.dump();
+    try {
+      await uploadBlob({ client: o.client, bundle: o.bundle, blob: o.blob, repository: o.repository, location, chunkSize: o.chunkSize, image: o.image });
+      return { action: 'uploaded' };
+    } catch (err) {
+      // Wrong bytes and refused credentials do not get better by trying again.
+      if (attempt >= ATTEMPTS || (err instanceof AirgapError && err.code !== 'REGISTRY_FAILED')) throw err;
+      o.onRetry?.(`${o.image} blob ${o.blob.digest.slice(7, 19)}`, attempt, err instanceof Error ? err.message : String(err));
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import { AirgapError, headerValue, MANIFEST_ACCEPT, readEntry, type RegistryClient, type VerifiedBundle } from '@airgap/core';
+import type { PlannedManifest } from './push-plan.ts';
+import { replyErrors, unexpected } from './registry-reply.ts';
+
+export interface ManifestOptions {
+  client: RegistryClient;
+  repository: string;
+  image: string;
+}
+
+/** The digest `reference` (tag or digest) resolves to in the registry, or undefined when absent. */
+export async function manifestDigest(o: ManifestOptions, reference: string): Promise<string | undefined> {
+  const res = await o.client.request({ method: 'HEAD', path: `/v2/${o.repository}/manifests/${reference}`, repository: o.repository, scope: 'push,pull', headers: { accept: MANIFEST_ACCEPT } });
+  await res.body.dump();
+  if (res.status === 404) return undefined;
+  if (res.status !== 200) throw await unexpected(res, `HEAD of manifest ${o.repository}:${reference}`, { image: o.image, registry: o.client.endpoint.registry });
+  return headerValue(res.headers['docker-content-digest']) ?? (reference.startsWith('sha256:') ? reference : undefined);
+}
+
+/**
+ * PUT the manifest's bundle bytes unchanged under `reference`. `children-missing` when the registry
+ * refuses an index because manifests it lists are not there (MANIFEST_BLOB_UNKNOWN).
+ */
+export async function putManifest(o: ManifestOptions & { bundle: VerifiedBundle }, reference: string, m: PlannedManifest): Promise<'pushed' | 'children-missing'> {
+  const body = await readEntry(o.bundle, m.entry);
+  const res = await o.client.request({
+    method: 'PUT',
+    path: `/v2/${o.repository}/manifests/${reference}`,
+    repository: o.repository,
+    scope: 'push,pull',
+    headers: { 'content-type': m.mediaType, 'content-length': String(body.length) },
+    body: () => body,
+  });
+  const where = { image: o.image, registry: o.client.endpoint.registry };
+  if (res.status === 400) {
+    const { codes, text } = await replyErrors(res);
+    if (codes.includes('MANIFEST_BLOB_UNKNOWN')) return 'children-missing';
+    throw new AirgapError('REGISTRY_FAILED', `${o.image}: ${where.registry} refused manifest ${m.digest} (${m.mediaType}) as ${o.repository}:${reference} (HTTP 400${text ? `: ${text}` : ''})`, {
+      hint: 'the registry does not accept this manifest type; check that it supports OCI images (distribution 2.7 or later, Harbor 2)',
+    });
+  }
+  if (res.status !== 201) throw await unexpected(res, `PUT of manifest ${o.repository}:${reference}`, where);
+  await res.body.dump();
+  const stored = headerValue(res.headers['docker-content-digest']);
+  if (stored && stored !== m.digest) {
+    throw new AirgapError('REGISTRY_FAILED', `${o.image}: ${where.registry} stored manifest ${o.repository}:${reference} as ${stored}, not ${m.digest}`, { hint: 'the registry rewrites manifests; pulls by digest will not match the bundle: use a registry that keeps them as sent' });
+  }
+  return 'pushed';
+}

@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises';
+import { AirgapError, authFiles, createRegistryClient, lookupCredentials, parseCommandArgs, type Credentials } from '@airgap/core';
+import { verifyFor } from '../commands/options.ts';
+import { explainPushError, type ErrorContext } from './push-errors.ts';
+import type { PushListener, PushSummary } from './push-events.ts';
+import { pushImages } from './push-images.ts';
+import { pushPrinter } from './push-output.ts';
+import { planPush } from './push-plan.ts';
+import { normalizePrefix } from './push-target.ts';
+
+export const PUSH_USAGE = 'applier push bundle.tar --registry HOST[:PORT] [--plain-http] [--ca FILE] [--user USER --password-stdin] [--prefix PATH/] [--pub KEY.pub] [--chunk-size 64M] [--json]';
+
+const DEFAULT_CHUNK = 64 * 1024 * 1024;
+
+export interface PushCommandIo {
+  /** Reads the password when --password-stdin is given (the CLI reads all of stdin). */
+  readPassword: () => Promise<string>;
+  /** Progress: plain lines, or one JSON event per line with --json. */
+  write: (line: string) => void;
+}
+
+/** `applier push`: verify the bundle as apply does, then push its images to a registry. */
+export async function pushCommand(args: string[], io: PushCommandIo): Promise<PushSummary> {
+  const usage = { hint: `usage: ${PUSH_USAGE}` };
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      registry: { type: 'string' },
+      'plain-http': { type: 'boolean' },
+      ca: { type: 'string' },
+      user: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      prefix: { type: 'string' },
+      pub: { type: 'string', multiple: true },
+      'chunk-size': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    PUSH_USAGE,
+  );
+  const [file, ...extra] = positionals;
+  if (!file || extra.length > 0) throw new AirgapError('USAGE', file ? `unexpected arguments: ${extra.join(' ')}` : 'push needs the bundle path', usage);
+  const registry = values.registry ?? '';
+  if (!/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/.test(registry)) {
+    throw new AirgapError('USAGE', registry ? `--registry ${registry} is not HOST[:PORT]` : 'push needs --registry HOST[:PORT]', { hint: `write the registry without a scheme, like 10.0.0.5:5000 (add --plain-http for http://); ${usage.hint}` });
+  }
+  if (values['plain-http'] && values.ca) throw new AirgapError('USAGE', '--ca and --plain-http do not go together', usage);
+  if (Boolean(values['password-stdin']) !== Boolean(values.user)) throw new AirgapError('USAGE', '--user and --password-stdin go together', { hint: `the password is read from stdin only, never from the command line; ${usage.hint}` });
+  const prefix = normalizePrefix(values.prefix);
+  const onEvent: PushListener = pushPrinter(values.json ?? false, io.write);
+  const chunkSize = parseSize(values['chunk-size']);
+
+  const password = values.user ? (await io.readPassword()).replace(/\r?\n$/, '') : undefined;
+  if (values.user && !password) throw new AirgapError('USAGE', '--password-stdin read an empty password', { hint: 'pipe the password in: printf %s "$PASSWORD" | applier push …' });
+  const ca = values.ca ? await readFile(values.ca).catch((err: unknown) => { throw new AirgapError('USAGE', `--ca ${values.ca}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`, usage); }) : undefined;
+
+  // Nothing goes to the registry before the signature and every digest hold.
+  const bundle = await verifyFor({ bundle: file, pubs: values.pub ?? [], root: '/' }, PUSH_USAGE);
+  const plans = await planPush(bundle, prefix);
+
+  const lookup = values.user ? undefined : await lookupCredentials(registry, authFiles());
+  const credentials: Credentials | undefined = values.user ? { username: values.user, password: password!, file: 'stdin' } : lookup?.credentials;
+  const ctx: ErrorContext = {
+    registry,
+    credentials: credentials ? { user: credentials.username, from: values.user ? '--user and --password-stdin' : credentials.file } : undefined,
+    tried: lookup?.tried ?? [],
+    plainHttp: values['plain-http'] ?? false,
+  };
+  const client = createRegistryClient({
+    endpoint: { registry, url: `${values['plain-http'] ? 'http' : 'https'}://${registry}`, ...(ca ? { ca } : {}) },
+    ...(credentials ? { credentials } : {}),
+    credentialsTried: ctx.tried,
+    onRetry: (what, attempt, reason) => onEvent({ type: 'retry', what, attempt, reason }),
+  });
+  let current: string | undefined;
+  try {
+    const summary = await pushImages({
+      client,
+      bundle,
+      plans,
+      chunkSize,
+      onEvent: (e) => {
+        if (e.type === 'image-start') current = e.image;
+        onEvent(e);
+      },
+    });
+    onEvent({ type: 'done', ...summary });
+    return summary;
+  } catch (err) {
+    throw explainPushError(err, ctx, current);
+  } finally {
+    await client.close();
+  }
+}
+
+/** `--chunk-size 64M` → bytes (K, M, G: powers of 1024). */
+function parseSize(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_CHUNK;
+  const m = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
+  const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1024) throw new AirgapError('USAGE', `--chunk-size ${text} is not a size of at least 1K`, { hint: 'write bytes or with K, M or G, like 64M' });
+  return n;
+}

@@ -1,0 +1,83 @@
+import { AirgapError, INDEX_TYPES, MANIFEST_TYPES, readEntry, type VerifiedBundle } from '@airgap/core';
+import { blobPath, imageDescriptors, type Descriptor } from '../images/image-closure.ts';
+import { checkCollisions, pushTarget, type PushTarget } from './push-target.ts';
+
+export interface PlannedBlob {
+  digest: string;
+  size: number;
+  /** Bundle entry holding it. */
+  entry: string;
+}
+
+export interface PlannedManifest {
+  digest: string;
+  mediaType: string;
+  entry: string;
+  /** Platform, for indexes' children (messages and the partial-index fallback). */
+  platform?: string;
+}
+
+export interface PlannedImage {
+  target: PushTarget;
+  /** What the tag points at: an index or a manifest, bytes as in the bundle. */
+  root: PlannedManifest;
+  /** Config and layer blobs, each once. */
+  blobs: PlannedBlob[];
+  /** Manifests below the root, children before parents (pushed by digest). */
+  children: PlannedManifest[];
+  /** Children of an index the bundle does not carry (other platforms), as `os/arch`. */
+  absent: string[];
+  bytes: number;
+}
+
+const platformOf = (d: Descriptor): string | undefined => {
+  const p = d.platform as { os?: string; architecture?: string; variant?: string } | undefined;
+  return p?.os && p.architecture ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : undefined;
+};
+
+/**
+ * What to push for each image of the bundle, read from its OCI layout: the blobs, then manifests
+ * children first, the root last. Indexes stay byte for byte, so children of other platforms that
+ * the bundle does not carry are listed as absent rather than pushed.
+ */
+export async function planPush(bundle: VerifiedBundle, prefix: string): Promise<PlannedImage[]> {
+  const layout = bundle.manifest.imageLayout;
+  if (!layout || bundle.manifest.images.length === 0) return [];
+  const roots = await imageDescriptors(bundle, bundle.manifest.images);
+  const sizes = new Map(bundle.manifest.entries.map((e) => [e.path, e.size]));
+  const plans: PlannedImage[] = [];
+  for (const [i, image] of bundle.manifest.images.entries()) {
+    const root = roots[i]!;
+    const plan: PlannedImage = { target: pushTarget(image.ref, prefix), root: { digest: root.digest, mediaType: root.mediaType, entry: blobPath(layout, root.digest) }, blobs: [], children: [], absent: [], bytes: 0 };
+    const blobs = new Map<string, PlannedBlob>();
+    const seen = new Set<string>();
+    const walk = async (d: Descriptor, isRoot: boolean): Promise<void> => {
+      const entry = blobPath(layout, d.digest);
+      if (seen.has(d.digest)) return;
+      seen.add(d.digest);
+      if (INDEX_TYPES.has(d.mediaType)) {
+        const index = JSON.parse((await readEntry(bundle, entry)).toString('utf8')) as { manifests?: Descriptor[] };
+        for (const child of index.manifests ?? []) {
+          if (sizes.has(blobPath(layout, child.digest))) await walk(child, false);
+          else plan.absent.push(platformOf(child) ?? child.digest);
+        }
+      } else if (MANIFEST_TYPES.has(d.mediaType)) {
+        const manifest = JSON.parse((await readEntry(bundle, entry)).toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
+        for (const b of [...(manifest.config ? [manifest.config] : []), ...(manifest.layers ?? [])]) {
+          const path = blobPath(layout, b.digest);
+          const size = sizes.get(path);
+          if (size === undefined) throw new AirgapError('BUNDLE_INVALID', `${image.ref}: ${path} (${b.mediaType}) is missing from the bundle`, { hint: 'rebuild the bundle with `bundler build`' });
+          if (!blobs.has(b.digest)) blobs.set(b.digest, { digest: b.digest, size, entry: path });
+        }
+      }
+      const platform = platformOf(d);
+      if (!isRoot) plan.children.push({ digest: d.digest, mediaType: d.mediaType, entry, ...(platform ? { platform } : {}) });
+    };
+    await walk(root, true);
+    plan.blobs = [...blobs.values()];
+    plan.bytes = plan.blobs.reduce((n, b) => n + b.size, 0);
+    plans.push(plan);
+  }
+  checkCollisions(plans.map((p) => ({ target: p.target, digest: p.root.digest })));
+  return plans;
+}
