@@ -178,6 +178,25 @@ describe('applier push: the bundle into a private registry, pulled back by a rea
     expect(fromFile.stdout).toContain(`done ${reg.host}/library/auth:1 ${fixture.manifest.images[0]!.digest.slice(0, 19)}…`);
   });
 
+  it('a TLS registry without --ca, or with --plain-http, and a plain one over HTTPS say which option to use', async () => {
+    const dir = await testdir();
+    const fixture = await makeBundle({ dir, images: [{ ref: 'docker.io/library/tls:1', files: { 'a.txt': 'a\n' } }] });
+    const tls = await registry({ tls: true });
+    const plain = await registry();
+    const push = (host: string, ...more: string[]) => cli('applier', ['push', fixture.file, '--pub', fixture.pubFile, '--registry', host, ...more]);
+    const noCa = await push(tls.host);
+    expect(noCa.exitCode).toBe(1);
+    expect(noCa.stderr).toContain('error[REGISTRY_FAILED]: docker.io/library/tls:1: ');
+    expect(noCa.stderr).toContain(tls.host);
+    expect(noCa.stderr).toContain(`hint: give the CA that signed ${tls.host}'s certificate with --ca FILE`);
+    const plainToTls = await push(tls.host, '--plain-http');
+    expect(plainToTls.exitCode).toBe(1);
+    expect(plainToTls.stderr).toContain('drop --plain-http');
+    const tlsToPlain = await push(plain.host);
+    expect(tlsToPlain.exitCode).toBe(1);
+    expect(tlsToPlain.stderr).toContain('add --plain-http');
+  });
+
   it('an untrusted or altered bundle is refused before any request to the registry', async () => {
     const dir = await testdir();
     const fixture = await makeBundle({ dir, images: [{ ref: 'docker.io/library/trust:1', files: { 'a.txt': 'a\n' } }] });

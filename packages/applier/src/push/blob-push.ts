@@ -26,9 +26,9 @@ const ATTEMPTS = 3;
 export async function pushBlob(o: BlobPushOptions): Promise<{ action: BlobAction; from?: string }> {
   const where = { image: o.image, registry: o.client.endpoint.registry };
   const head = await o.client.request({ method: 'HEAD', path: `/v2/${o.repository}/blobs/${o.blob.digest}`, repository: o.repository, scope: 'push,pull' });
+  if (head.status >= 400 && head.status !== 404) throw await unexpected(head, `HEAD of blob ${o.blob.digest}`, where);
   await head.body.dump();
-  if (head.status >= 200 && head.status < 400) return { action: 'present' };
-  if (head.status !== 404) throw await unexpected(head, `HEAD of blob ${o.blob.digest}`, where);
+  if (head.status !== 404) return { action: 'present' };
   for (let attempt = 1; ; attempt++) {
     const from = o.elsewhere[0];
     const query = from ? `?mount=${encodeURIComponent(o.blob.digest)}&from=${encodeURIComponent(from)}` : '';

@@ -11,9 +11,9 @@ export interface ManifestOptions {
 /** The digest `reference` (tag or digest) resolves to in the registry, or undefined when absent. */
 export async function manifestDigest(o: ManifestOptions, reference: string): Promise<string | undefined> {
   const res = await o.client.request({ method: 'HEAD', path: `/v2/${o.repository}/manifests/${reference}`, repository: o.repository, scope: 'push,pull', headers: { accept: MANIFEST_ACCEPT } });
+  if (res.status !== 200 && res.status !== 404) throw await unexpected(res, `HEAD of manifest ${o.repository}:${reference}`, { image: o.image, registry: o.client.endpoint.registry });
   await res.body.dump();
   if (res.status === 404) return undefined;
-  if (res.status !== 200) throw await unexpected(res, `HEAD of manifest ${o.repository}:${reference}`, { image: o.image, registry: o.client.endpoint.registry });
   return headerValue(res.headers['docker-content-digest']) ?? (reference.startsWith('sha256:') ? reference : undefined);
 }
 

@@ -20,6 +20,9 @@ export function explainPushError(err: unknown, ctx: ErrorContext, image?: string
     hint = ctx.credentials
       ? `${ctx.registry} refused user ${ctx.credentials.user} (from ${ctx.credentials.from}): check the user, the password and that the user may push there`
       : `no credentials for ${ctx.registry} in ${ctx.tried.join(', ') || 'any auth file'}: pass --user USER --password-stdin, or log in with \`skopeo login ${ctx.registry}\``;
+  } else if (err.code === 'REGISTRY_FAILED' && ctx.plainHttp && /HTTP 400 to HEAD/.test(err.message)) {
+    // Go's TLS server answers a plain request with 400 "Client sent an HTTP request to an HTTPS server".
+    hint = `${ctx.registry} may only speak HTTPS: drop --plain-http (and give its CA with --ca FILE)`;
   } else if (err.code === 'REGISTRY_FAILED' && err.cause !== undefined) {
     const reason = describeNetworkError(err.cause);
     if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(reason)) hint = `give the CA that signed ${ctx.registry}'s certificate with --ca FILE`;

@@ -2,7 +2,8 @@ import { AirgapError, type RegistryResponse } from '@airgap/core';
 
 /** The `{"errors":[{"code","message"}]}` body of a distribution API error, read and summed up. */
 export async function replyErrors(res: RegistryResponse): Promise<{ codes: string[]; text: string }> {
-  const raw = await res.body.text().catch(() => '');
+  // A HEAD answer has no body, and one already dumped cannot be read again (undici throws).
+  const raw = res.body.bodyUsed || res.body.destroyed ? '' : await res.body.text().catch(() => '');
   try {
     const errors = (JSON.parse(raw) as { errors?: { code?: unknown; message?: unknown }[] }).errors ?? [];
     const codes = errors.map((e) => String(e.code));
