@@ -12,6 +12,8 @@ await build({
   target: 'node20',
   format: 'esm',
   outfile,
+  // esbuild cannot be bundled into itself; scripts that build (bench/pull.ts) import it from node_modules.
+  external: ['esbuild'],
   alias: { '@airgap/core': path.resolve('packages/core/src/index.ts') },
   banner: { js: "import { createRequire as __airgapRequire } from 'node:module'; const require = __airgapRequire(import.meta.url);" },
   logLevel: 'warning',
