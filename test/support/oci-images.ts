@@ -25,6 +25,15 @@ export interface MakeImageOptions {
   sharedLayers?: Buffer[];
   /** gzip the layers (like most real images) */
   gzip?: boolean;
+  /** Layer bytes derived from the tag instead of random: the same image, digests and all, every run. */
+  seeded?: boolean;
+}
+
+/** n pseudo-random bytes that depend only on `seed`. */
+function seededBytes(seed: string, n: number): Buffer {
+  const out = Buffer.alloc(n);
+  for (let off = 0, i = 0; off < n; i++) off += createHash('sha256').update(`${seed}/${i}`).digest().copy(out, off);
+  return out;
 }
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -63,7 +72,7 @@ export async function makeImage(o: MakeImageOptions): Promise<MadeImage> {
   const layerType = o.gzip ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar';
   for (const platform of o.platforms) {
     const [os, architecture, variant] = platform.split('/');
-    const own = await Promise.all((o.layerSizes ?? [1024]).map((n, i) => tarLayer({ [`data/${i}.bin`]: randomBytes(n), 'etc/platform': `${o.tag} ${platform}\n` })));
+    const own = await Promise.all((o.layerSizes ?? [1024]).map((n, i) => tarLayer({ [`data/${i}.bin`]: o.seeded ? seededBytes(`${o.tag}/${platform}/${i}`, n) : randomBytes(n), 'etc/platform': `${o.tag} ${platform}\n` })));
     const raw = [...(o.sharedLayers ?? []), ...own];
     const layers = [];
     for (const tarBytes of raw) {
