@@ -47,7 +47,7 @@ export interface TokenAuth {
   certFile: string;
 }
 
-export async function startRegistry(o: { tls?: boolean; auth?: boolean; token?: TokenAuth } = {}): Promise<TestRegistry> {
+export async function startRegistry(o: { tls?: boolean; auth?: boolean; token?: TokenAuth; redirectBaseUrl?: string; storageDir?: string } = {}): Promise<TestRegistry> {
   const root = await mkdtemp(path.join(tmpdir(), 'airgap-reg-'));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -60,7 +60,9 @@ export async function startRegistry(o: { tls?: boolean; auth?: boolean; token?: 
   const config = [
     'version: 0.1',
     'log: {level: info, formatter: json, accesslog: {disabled: true}}',
-    `storage: {filesystem: {rootdirectory: ${root}/data}, delete: {enabled: true}}`,
+    `storage: {filesystem: {rootdirectory: ${o.storageDir ?? `${root}/data`}}, delete: {enabled: true}}`,
+    // Blob GETs answered with a redirect to another host, as Docker Hub sends them to its CDN.
+    ...(o.redirectBaseUrl ? ['middleware:', '  storage:', `    - {name: redirect, options: {baseurl: "${o.redirectBaseUrl}"}}`] : []),
     'http:',
     `  addr: ${host}`,
     ...(certs ? [`  tls: {certificate: ${certs.certFile}, key: ${certs.keyFile}}`] : []),

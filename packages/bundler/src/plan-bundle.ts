@@ -19,6 +19,7 @@ import {
 } from '@airgap/core';
 import { defaultHostsDir } from './containerd/hosts-dir.ts';
 import { renderHostsFiles } from './containerd/render-hosts.ts';
+import { snapDigestExpectation } from './snaps/check-snap.ts';
 import { resolveSnaps, type ResolvedSnap } from './snaps/resolve-snaps.ts';
 import { readSnapImages } from './snaps/snap-meta.ts';
 
@@ -42,6 +43,11 @@ export interface PlanBundleOptions {
   pullImages: PullImages;
   /** Extra payload (the standalone applier executables). */
   extraSources?: BundleSource[];
+  /**
+   * Leave each snap's SHA3-384 for writeBundle to check as it copies the snap (one read of every
+   * snap per build). Default true; `bundler lock`, which writes no bundle, sets false.
+   */
+  deferDigestCheck?: boolean;
 }
 
 /** Everything a bundle will hold, resolved: the serializable plan `bundler build` writes. */
@@ -63,7 +69,7 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
     if (problems.length > 0) throw new AirgapError('LOCK_STALE', `--frozen: ${lockFile} does not match the spec:\n  ${problems.join('\n  ')}`, { hint: 'run `bundler lock airgap.yaml` and commit the result' });
   }
 
-  const snaps = await resolveSnaps({ spec, specDir: o.loaded.dir, lock: previousLock, frozen: o.frozen, cacheDir: o.cacheDir });
+  const snaps = await resolveSnaps({ spec, specDir: o.loaded.dir, lock: previousLock, frozen: o.frozen, cacheDir: o.cacheDir, deferDigestCheck: o.deferDigestCheck ?? true });
   const k8s = snaps.find((s) => s.role === 'k8s')!;
   const featureImages = spec.images?.k8sFeatures ? await readSnapImages(k8s.snapPath) : [];
   const refs = [...new Set([...(spec.images?.refs ?? []), ...featureImages])];
@@ -119,7 +125,7 @@ export function bundlePlatforms(spec: Spec): string[] {
 function snapSources(s: ResolvedSnap): BundleSource[] {
   const b = bundleSnap(s);
   return [
-    { path: b.snapPath, file: s.snapPath, sha256: s.sha256, size: s.size },
+    { path: b.snapPath, file: s.snapPath, size: s.size, expect: snapDigestExpectation(s) },
     { path: b.assertPath, file: s.assertPath },
   ];
 }

@@ -21,6 +21,8 @@ export async function lock(o: LockOptions): Promise<{ lockFile: string; lock: Lo
     createdAt: 0,
     // No key is needed to lock: the manifest planned here is thrown away.
     signer: '',
+    // No bundle is written to check the snaps as they are copied: check them now.
+    deferDigestCheck: false,
     pullImages: o.pullImages ?? pullImagesForSpec,
   });
   const changed = !sameLock(plan.previousLock, plan.lock);

@@ -2,7 +2,7 @@ import { mkdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AirgapError, type Lock, type LockedSnap, type SnapRole, type Spec } from '@airgap/core';
 import { snapDownload } from '../tools/snap-download.ts';
-import { checkSnap, type CheckedSnap } from './check-snap.ts';
+import { checkSnap, readSnapAssertion, type CheckedSnap } from './check-snap.ts';
 import { findSnapFile, listSnapFiles } from './find-snap-file.ts';
 import { readSnapMeta, type SnapMeta } from './snap-meta.ts';
 
@@ -19,6 +19,12 @@ export interface ResolveSnapsOptions {
   lock?: Lock;
   frozen: boolean;
   cacheDir: string;
+  /**
+   * Check only the assertions and sizes here, not the SHA3-384: the caller hands every snap to
+   * writeBundle with `snapDigestExpectation`, which checks it while copying, so a build reads each
+   * snap once. Default false: every snap is hashed now.
+   */
+  deferDigestCheck?: boolean;
 }
 
 interface SnapRequest {
@@ -55,7 +61,7 @@ async function obtain(o: ResolveSnapsOptions, req: SnapRequest): Promise<Resolve
   } else {
     file = await downloadToCache(o.cacheDir, req, revision);
   }
-  const checked = await checkSnap(req.name, file.snapPath, file.assertPath);
+  const checked = await (o.deferDigestCheck ? readSnapAssertion : checkSnap)(req.name, file.snapPath, file.assertPath);
   if (revision !== undefined && checked.revision !== revision) {
     throw new AirgapError('SNAP_INVALID', `${path.basename(file.snapPath)} is asserted as revision ${checked.revision}, expected ${revision}`, { hint: `download ${req.name} revision ${revision} again` });
   }

@@ -1,12 +1,10 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
-import { once } from 'node:events';
-import { AirgapError } from '../errors.ts';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { removeStaleTemps, tempPathFor } from '../util/atomic-write.ts';
 import { asIoError } from '../util/io-error.ts';
-import { hashFile } from '../util/hash-file.ts';
+import type { BundleSource } from './bundle-source.ts';
+import { copyEntry, writeAll } from './copy-entry.ts';
 import { assertEntryPath } from './entry-path.ts';
 import { signManifest } from './keys.ts';
 import { manifestMtime } from './read-bundle.ts';
@@ -14,10 +12,7 @@ import { encodeHeader } from './tar-header.ts';
 import { BLOCK, paddedSize } from './tar-layout.ts';
 import { MANIFEST_PATH, SIGNATURE_PATH, SUMS_PATH, type BundleManifest, type ManifestEntry } from './manifest.ts';
 
-/** A payload entry: a file on disk (streamed) or bytes made by the bundler. */
-export type BundleSource =
-  | { path: string; file: string; mode?: number; sha256?: string; size?: number }
-  | { path: string; data: Uint8Array; mode?: number };
+export type { BundleSource, ExpectedDigest } from './bundle-source.ts';
 
 export interface WriteBundleOptions {
   out: string;
@@ -32,8 +27,18 @@ export interface WrittenBundle {
   size: number;
 }
 
+/** Stands for a SHA-256 not known until the file has been copied: same length, so same layout. */
+const UNKNOWN_SHA256 = '0'.repeat(64);
+/** Two: one lane's SHA3-384 worker, the other's reading, hashing and writing fill two cores. */
+const COPIES_AT_ONCE = 2;
+
 /**
  * Write the signed bundle: manifest, signature, SHA256SUMS, then the payload sorted by path.
+ *
+ * The manifest comes first in the tar but lists every payload digest. Rather than reading every
+ * source twice (once to hash, once to copy), the writer reserves the head of the file (its length
+ * follows from the sizes and paths alone: digests are fixed-width hex), copies and hashes the
+ * payload after it in one pass, then signs the finished manifest and writes the head last.
  * Written to a temp name and renamed, so a failed build leaves nothing at `out`.
  */
 export async function writeBundle(options: WriteBundleOptions): Promise<WrittenBundle> {
@@ -44,81 +49,95 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
     assertEntryPath(source.path);
     if (seen.has(source.path)) throw new Error(`bundle entry ${source.path} added twice`);
     seen.add(source.path);
-    entries.push(await describeSource(source));
+    entries.push(await planEntry(source));
   }
-  const sums = Buffer.from(entries.map((e) => `${e.sha256}  ${e.path}\n`).join(''));
-  const sumsEntry: ManifestEntry = { path: SUMS_PATH, size: sums.length, sha256: sha256(sums), mode: 0o644 };
-  const manifest: BundleManifest = { ...options.manifest, entries: [sumsEntry, ...entries] };
-  const manifestBytes = Buffer.from(canonicalJson(manifest));
-  const signature = signManifest(manifestBytes, options.key);
+  // Every header carries the manifest's createdAt: SOURCE_DATE_EPOCH makes the whole file reproducible.
+  const mtime = manifestMtime(options.manifest);
+  const reserved = head(options, entries, mtime).bytes.length;
 
   await removeStaleTemps(options.out);
   const tmp = tempPathFor(options.out);
-  const out = createWriteStream(tmp, { mode: 0o644, highWaterMark: 1024 * 1024 });
-  const closed = new Promise<void>((resolve, reject) => {
-    out.once('close', resolve);
-    out.once('error', reject);
-  });
-  closed.catch(() => undefined); // observed below; a write error must not crash the process first
-  // Every header carries the manifest's createdAt: SOURCE_DATE_EPOCH makes the whole file reproducible.
-  const mtime = manifestMtime(manifest);
+  let fh: FileHandle | undefined;
+  let manifest: BundleManifest;
   try {
-    await writeBytes(out, MANIFEST_PATH, manifestBytes, mtime, 0o644);
-    await writeBytes(out, SIGNATURE_PATH, signature, mtime, 0o644);
-    await writeBytes(out, SUMS_PATH, sums, mtime, 0o644);
-    for (const [i, source] of payload.entries()) {
-      const entry = entries[i]!;
-      if ('data' in source) await writeBytes(out, entry.path, Buffer.from(source.data), mtime, entry.mode);
-      else await writeFileEntry(out, source.file, entry, mtime);
+    const out = (fh = await open(tmp, 'wx', 0o644));
+    // Every entry's place follows from the sizes, so entries can be copied side by side: while
+    // one snap's SHA3-384 keeps a worker busy, the next file is read, hashed and written.
+    const dataOffsets: number[] = [];
+    let end = reserved;
+    for (const entry of entries) {
+      dataOffsets.push(end + BLOCK);
+      end += BLOCK + paddedSize(entry.size);
     }
-    await write(out, Buffer.alloc(2 * BLOCK));
-    out.end();
-    await closed;
+    await eachLimit(payload, COPIES_AT_ONCE, async (source, i, signal) => {
+      const entry = entries[i]!;
+      const offset = dataOffsets[i]!;
+      await writeAll(out, encodeHeader({ name: entry.path, size: entry.size, mode: entry.mode, mtime }), offset - BLOCK);
+      if ('data' in source) await writeAll(out, source.data, offset);
+      else entry.sha256 = await copyEntry(out, offset, { file: source.file, size: entry.size, sha256: source.sha256, expect: source.expect, signal });
+      const padding = paddedSize(entry.size) - entry.size;
+      if (padding > 0) await writeAll(out, Buffer.alloc(padding), offset + entry.size);
+    });
+    await writeAll(out, Buffer.alloc(2 * BLOCK), end);
+    const done = head(options, entries, mtime);
+    if (done.bytes.length !== reserved) throw new Error(`bundle head is ${done.bytes.length} bytes, ${reserved} were reserved`);
+    await writeAll(out, done.bytes, 0);
+    manifest = done.manifest;
+    await out.close();
+    fh = undefined;
     await rename(tmp, options.out);
   } catch (err) {
-    out.destroy();
-    await closed.catch(() => undefined);
+    await fh?.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw asIoError(err, 'write bundle', options.out);
   }
   return { path: options.out, manifest, size: (await stat(options.out)).size };
 }
 
-async function describeSource(source: BundleSource): Promise<ManifestEntry> {
+/**
+ * `fn` over every item, at most `limit` at a time. The first failure aborts the others (through
+ * the signal) and is thrown once all have stopped, so nothing still writes when this returns.
+ */
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T, index: number, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const abort = new AbortController();
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const lane = async () => {
+    while (next < items.length && !failure) {
+      const i = next++;
+      try {
+        await fn(items[i]!, i, abort.signal);
+      } catch (err) {
+        failure ??= { err };
+        abort.abort(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure) throw failure.err;
+}
+
+/** A payload entry as far as it is known before the copy: size, and the SHA-256 when given. */
+async function planEntry(source: BundleSource): Promise<ManifestEntry> {
   const mode = source.mode ?? 0o644;
   if ('data' in source) return { path: source.path, size: source.data.length, sha256: sha256(source.data), mode };
-  if (source.sha256 !== undefined && source.size !== undefined) return { path: source.path, size: source.size, sha256: source.sha256, mode };
-  const digest = await hashFile(source.file);
-  return { path: source.path, size: digest.size, sha256: digest.sha256, mode };
+  const size = source.size ?? (await stat(source.file)).size;
+  return { path: source.path, size, sha256: source.sha256 ?? UNKNOWN_SHA256, mode };
 }
 
-async function write(out: WriteStream, chunk: Buffer): Promise<void> {
-  if (out.errored) throw out.errored;
-  // events.once rejects when 'error' comes first, so a full disk cannot leave us waiting.
-  if (!out.write(chunk)) await once(out, 'drain');
+/** The first three tar entries: manifest, its signature, SHA256SUMS (each header, data, padding). */
+function head(options: WriteBundleOptions, entries: readonly ManifestEntry[], mtime: number): { bytes: Buffer; manifest: BundleManifest } {
+  const sums = Buffer.from(entries.map((e) => `${e.sha256}  ${e.path}\n`).join(''));
+  const sumsEntry: ManifestEntry = { path: SUMS_PATH, size: sums.length, sha256: sha256(sums), mode: 0o644 };
+  const manifest: BundleManifest = { ...options.manifest, entries: [sumsEntry, ...entries.map((e) => ({ ...e }))] };
+  const manifestBytes = Buffer.from(canonicalJson(manifest));
+  const signature = signManifest(manifestBytes, options.key);
+  const parts = [tarEntry(MANIFEST_PATH, manifestBytes, mtime), tarEntry(SIGNATURE_PATH, signature, mtime), tarEntry(SUMS_PATH, sums, mtime)];
+  return { bytes: Buffer.concat(parts.flat()), manifest };
 }
 
-async function writeBytes(out: WriteStream, name: string, data: Buffer, mtime: number, mode: number): Promise<void> {
-  await write(out, encodeHeader({ name, size: data.length, mode, mtime }));
-  await write(out, data);
-  await write(out, Buffer.alloc(paddedSize(data.length) - data.length));
-}
-
-/** Stream a file into the tar, hashing it again: a file changed since it was hashed fails the build. */
-async function writeFileEntry(out: WriteStream, file: string, entry: ManifestEntry, mtime: number): Promise<void> {
-  await write(out, encodeHeader({ name: entry.path, size: entry.size, mode: entry.mode, mtime }));
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > entry.size) break;
-    hash.update(chunk);
-    await write(out, chunk);
-  }
-  if (size !== entry.size || hash.digest('hex') !== entry.sha256) {
-    throw new AirgapError('DIGEST_MISMATCH', `${file} changed while the bundle was being written`, { hint: 'make sure nothing writes to the sources during a build, then run it again' });
-  }
-  await write(out, Buffer.alloc(paddedSize(entry.size) - entry.size));
+function tarEntry(name: string, data: Uint8Array, mtime: number): Buffer[] {
+  return [encodeHeader({ name, size: data.length, mode: 0o644, mtime }), Buffer.from(data), Buffer.alloc(paddedSize(data.length) - data.length)];
 }
 
 function sha256(data: Uint8Array): string {
