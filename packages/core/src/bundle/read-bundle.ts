@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { BlockReader } from './block-reader.ts';
 import { encodeHeader, peekHeader } from './tar-header.ts';
 import { AirgapError } from '../errors.ts';
@@ -190,9 +190,10 @@ export function openEntry(bundle: VerifiedBundle, path: string): Readable {
   const location = bundle.locations.find((l) => l.entry.path === path);
   if (!location) throw invalid(`${path} is not in the bundle`);
   const { entry, dataOffset } = location;
-  const raw = entry.size === 0 ? createReadStream(bundle.file, { start: 1, end: 0 }) : createReadStream(bundle.file, { start: dataOffset, end: dataOffset + entry.size - 1, highWaterMark: 1024 * 1024 });
+  // An empty range cannot be asked of createReadStream (start must be <= end).
+  const raw: Readable = entry.size === 0 ? Readable.from([]) : createReadStream(bundle.file, { start: dataOffset, end: dataOffset + entry.size - 1, highWaterMark: 1024 * 1024 });
   const checked = verifyingStream(entry);
-  raw.on('error', (err) => checked.destroy(err));
+  raw.on('error', (err: Error) => checked.destroy(err));
   return raw.pipe(checked);
 }
 
