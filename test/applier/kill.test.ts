@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { makeBundle, makeKeys, type BundleFixtureOptions } from '../support/bundle-fixture.ts';
-import { hashTree, makeNode, type TestNode } from './node-env.ts';
+import { makeNode, nodeSnapshot as snapshot } from './node-env.ts';
 
 const OPTIONS: Omit<BundleFixtureOptions, 'dir'> = {
   hosts: { 'docker.io/hosts.toml': 'server = "https://registry-1.docker.io"\n', 'quay.io/hosts.toml': 'server = "https://quay.io"\n' },
@@ -13,13 +11,6 @@ const OPTIONS: Omit<BundleFixtureOptions, 'dir'> = {
   proxy: { http: 'http://proxy:3128', noProxy: [] },
   bootstrap: 'cluster-config:\n  network:\n    enabled: true\n',
 };
-
-/** What a converged node looks like: its tree and the snaps the fake snapd has installed. */
-async function snapshot(node: TestNode) {
-  const snaps = JSON.parse(await readFile(path.join(node.env.FAKE_NODE_DIR, 'snaps.json'), 'utf8')) as unknown;
-  const k8s = JSON.parse(await readFile(path.join(node.env.FAKE_NODE_DIR, 'k8s.json'), 'utf8')) as { member: boolean };
-  return { tree: await hashTree(node.root), snaps, member: k8s.member };
-}
 
 describe('killed mid-apply, then re-run', () => {
   test.each([

@@ -52,6 +52,13 @@ export async function makeNode(o: { defaultRoute?: boolean; clusterDir?: string 
   return { root, work, netns, env, calls, applier, spawnApplier };
 }
 
+/** What a converged node looks like: its tree and the snaps and cluster membership of its fake snapd and k8s. */
+export async function nodeSnapshot(node: TestNode): Promise<{ tree: Record<string, string>; snaps: unknown; member: boolean }> {
+  const snaps = JSON.parse(await readFile(path.join(node.env.FAKE_NODE_DIR, 'snaps.json'), 'utf8')) as unknown;
+  const k8s = JSON.parse(await readFile(path.join(node.env.FAKE_NODE_DIR, 'k8s.json'), 'utf8')) as { member: boolean };
+  return { tree: await hashTree(node.root), snaps, member: k8s.member };
+}
+
 /** Every path under dir with its type, mode and content hash (or link target): equal trees, equal maps. */
 export async function hashTree(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};

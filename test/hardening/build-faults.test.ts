@@ -1,16 +1,12 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.ts';
 import { makeSnap } from '../support/snap-fixture.ts';
 import { site } from '../support/site-fixture.ts';
+import { mountTmpfs } from '../support/tmpfs.ts';
 import { recordFigures } from './report.ts';
-
-const mounts: string[] = [];
-afterEach(async () => {
-  for (const m of mounts.splice(0)) await execa('umount', [m], { reject: false });
-});
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -19,8 +15,7 @@ describe('build faults: no partial output, and a re-run works', () => {
     const dir = await site();
     const full = path.join(dir, 'full');
     await mkdir(full);
-    await execa('mount', ['-t', 'tmpfs', '-o', 'size=24k', 'tmpfs', full]);
-    mounts.push(full);
+    await mountTmpfs(full, 24 * 1024);
     const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'full/bundle.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: dir });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('error[IO_FAILED]: cannot write bundle full/bundle.tar: no space left on the device (ENOSPC)');
