@@ -1,7 +1,8 @@
-import { AirgapError, isAirgapError } from '@airgap/core';
+import { AirgapError, asIoError, isAirgapError } from '@airgap/core';
 import { checkStep } from './plan.ts';
 import { formatStep } from './format-plan.ts';
 import { resetScratch } from './node/extract-entry.ts';
+import { STATE_FILE } from './state/state-store.ts';
 import { STEPS } from './steps/index.ts';
 import { testPause } from './test-hooks.ts';
 import type { Node, StepPlan } from './types.ts';
@@ -19,19 +20,27 @@ export interface RunResult {
 export async function runSteps(node: Node, print: (line: string) => void): Promise<RunResult> {
   const done: StepPlan[] = [];
   await resetScratch(node);
-  for (const step of STEPS) {
-    const planned = await guard(step.id, () => checkStep(step, node));
-    print(formatStep(planned));
-    done.push(planned);
-    if (planned.status === 'ok' || planned.status === 'skip') continue;
-    await testPause(`before:${step.id}`);
-    await guard(step.id, () => step.apply(node, planned.changes));
-    node.changedSteps.add(step.id);
-    await testPause(`after:${step.id}`);
+  try {
+    for (const step of STEPS) {
+      const planned = await guard(step.id, () => checkStep(step, node));
+      print(formatStep(planned));
+      done.push(planned);
+      if (planned.status === 'ok' || planned.status === 'skip') continue;
+      await testPause(`before:${step.id}`);
+      await guard(step.id, () => step.apply(node, planned.changes));
+      node.changedSteps.add(step.id);
+      await testPause(`after:${step.id}`);
+    }
+  } finally {
+    // Also when a step fails: a snap half-copied to the scratch folder of a full disk must not
+    // stay there, taking the space the re-run needs.
+    await resetScratch(node);
   }
-  await resetScratch(node);
   node.state.value.bundle = { name: node.bundle.manifest.name, digest: `sha256:${node.bundle.digest}` };
-  await node.state.save();
+  // Outside every step, so not worded by guard(): a full disk here is still a user error, not a crash.
+  await node.state.save().catch((err: unknown) => {
+    throw asIoError(err, 'write', STATE_FILE);
+  });
   return { steps: done, changed: done.reduce((n, s) => n + (s.status === 'change' ? s.changes.length : 0), 0) };
 }
 

@@ -5,7 +5,7 @@ export type StepId = 'preflight' | 'default-route' | 'snaps' | 'containerd-hosts
 
 /** One thing a step would change, as plain data: `plan --json` prints it, `apply` is handed it back. */
 export interface Change {
-  /** Verb: write, remove, install, refresh, import, side-load, add-route, restart, bootstrap, join, wait-ready, refuse. */
+  /** Verb: write, remove, install, refresh, record, import, side-load, add-route, restart, bootstrap, join, wait-ready, refuse. */
   action: string;
   /** What it acts on: a node path, a snap, an image ref. */
   target: string;

@@ -14,7 +14,11 @@ export const snaps: Step = {
     const changes: Change[] = [];
     for (const s of node.bundle.manifest.snaps) {
       const installed = await snapRevision(s.name);
-      if (installed === s.revision) continue;
+      if (installed === s.revision) {
+        // Installed by a run that stopped before it could save the state file (full disk, kill).
+        if (node.state.value.snaps[s.name] !== s.revision) changes.push({ action: 'record', target: `${s.name}=${s.revision}`, why: 'installed, not yet in the state file' });
+        continue;
+      }
       changes.push({
         action: installed === undefined ? 'install' : 'refresh',
         target: `${s.name}=${s.revision}`,
@@ -26,15 +30,17 @@ export const snaps: Step = {
   async apply(node, changes) {
     for (const c of changes) {
       const s = node.bundle.manifest.snaps.find((x) => `${x.name}=${x.revision}` === c.target)!;
-      const assertFile = await extractEntry(node, s.assertPath);
-      const snapFile = await extractEntry(node, s.snapPath);
-      await snapAck(assertFile);
-      await snapInstall(snapFile, { classic: s.classic });
+      if (c.action !== 'record') {
+        const assertFile = await extractEntry(node, s.assertPath);
+        const snapFile = await extractEntry(node, s.snapPath);
+        await snapAck(assertFile);
+        await snapInstall(snapFile, { classic: s.classic });
+        await rm(snapFile, { force: true });
+        await rm(assertFile, { force: true });
+        node.progress(`  installed ${s.name} revision ${s.revision}`);
+      }
       node.state.value.snaps[s.name] = s.revision;
       await node.state.save();
-      await rm(snapFile, { force: true });
-      await rm(assertFile, { force: true });
-      node.progress(`  installed ${s.name} revision ${s.revision}`);
     }
   },
 };
