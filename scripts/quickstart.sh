@@ -10,7 +10,7 @@ node scripts/run-ts.mjs scripts/make-example.ts examples/quickstart/downloads
 # spec names in sources.registries; it lives in a temp folder and stops when this script ends.
 registry_dir=$(mktemp -d)
 registry_pid=
-trap 'if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null; fi; rm -rf "$registry_dir"' EXIT
+trap 'if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null || true; fi; rm -rf "$registry_dir"' EXIT
 printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s/data}}\nhttp: {addr: 127.0.0.1:5599}\n' "$registry_dir" > "$registry_dir/config.yml"
 docker-registry serve "$registry_dir/config.yml" > "$registry_dir/log" 2>&1 &
 registry_pid=$!
