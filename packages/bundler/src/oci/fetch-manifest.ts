@@ -28,7 +28,7 @@ export async function fetchManifest(o: FetchManifestOptions): Promise<FetchedMan
   const byDigest = DIGEST_PATTERN.test(o.reference);
   if (byDigest) {
     const cached = await readFile(o.cache.pathOf(o.reference)).catch(() => undefined);
-    if (cached && sha256(cached) === o.reference) return { bytes: cached, mediaType: mediaTypeOf(cached, undefined, o.image), digest: o.reference };
+    if (cached && `sha256:${sha256(cached)}` === o.reference) return { bytes: cached, mediaType: mediaTypeOf(cached, undefined, o.image), digest: o.reference };
   }
   const res = await o.client.request({ method: 'GET', path: `/v2/${o.repository}/manifests/${o.reference}`, repository: o.repository, scope: 'pull', headers: { accept: MANIFEST_ACCEPT }, what: o.image });
   if (res.status === 404) {
