@@ -32,3 +32,33 @@ export async function dropCaches(): Promise<boolean> {
   const r = await execa('bash', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches'], { reject: false });
   return r.exitCode === 0;
 }
+
+export interface Side {
+  run: () => Promise<Measurement>;
+  /** Untimed, before every run (a fresh containerd, an empty cache…). */
+  prepare?: () => Promise<void>;
+}
+
+export interface Pair {
+  ours: Measurement;
+  baseline: Measurement;
+}
+
+/**
+ * Ours and the baseline taken turn about, `runs` times each, each run from a cold page cache, so
+ * that the load of a shared machine falls on both alike. Medians of the times; the highest RSS.
+ */
+export async function comparePair(runs: number, ours: Side, baseline: Side, log: (line: string) => void): Promise<Pair> {
+  const taken: { ours: Measurement[]; baseline: Measurement[] } = { ours: [], baseline: [] };
+  for (let i = 0; i < runs; i++) {
+    for (const [name, side] of [['ours', ours], ['baseline', baseline]] as const) {
+      await side.prepare?.();
+      await dropCaches();
+      const m = await side.run();
+      taken[name].push(m);
+      log(`    ${name} run ${i + 1}: ${m.seconds.toFixed(2)} s, ${m.rssMiB.toFixed(0)} MiB`);
+    }
+  }
+  const summary = (ms: Measurement[]) => ({ seconds: median(ms.map((m) => m.seconds)), rssMiB: Math.max(...ms.map((m) => m.rssMiB)) });
+  return { ours: summary(taken.ours), baseline: summary(taken.baseline) };
+}

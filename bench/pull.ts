@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { bundleScript } from './bundle-script.ts';
 import { makeImage, tarLayer } from '../test/support/oci-images.ts';
 import { pushLayout, startRegistry } from '../test/support/registry.ts';
 import { measure, measureShell, type Measurement } from './measure.ts';
@@ -20,18 +20,8 @@ const LAYERS = 8;
 
 export async function benchPull(o: PullBenchOptions): Promise<{ ours: Measurement; baseline: Measurement; blobs: number }> {
   const driver = path.join(o.dir, 'pull-driver.mjs');
-  await build({
-    // The bench runs bundled from dist/scripts with the repository root as its working folder.
-    entryPoints: [path.resolve('bench/pull-driver.ts')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    outfile: driver,
-    alias: { '@airgap/core': path.resolve('packages/core/src/index.ts') },
-    banner: { js: "import { createRequire as __airgapRequire } from 'node:module'; const require = __airgapRequire(import.meta.url);" },
-    logLevel: 'warning',
-  });
+  // The bench runs bundled from dist/scripts with the repository root as its working folder.
+  await bundleScript('bench/pull-driver.ts', driver);
   const reg = await startRegistry();
   try {
     const layout = path.join(o.dir, 'layout');
