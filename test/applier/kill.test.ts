@@ -1,4 +1,6 @@
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
+import { recordFigures } from '../hardening/report.ts';
+import { seededRandom } from '../hardening/random.ts';
 import { makeBundle, makeKeys, type BundleFixtureOptions } from '../support/bundle-fixture.ts';
 import { makeNode, nodeSnapshot as snapshot } from './node-env.ts';
 
@@ -12,8 +14,7 @@ const OPTIONS: Omit<BundleFixtureOptions, 'dir'> = {
   bootstrap: 'cluster-config:\n  network:\n    enabled: true\n',
 };
 
-describe('killed mid-apply, then re-run', () => {
-  test.each([
+const BOUNDARIES = [
     'before:snaps',
     'after:snaps',
     'claimed:/etc/containerd/hosts.d/quay.io/hosts.toml',
@@ -23,7 +24,10 @@ describe('killed mid-apply, then re-run', () => {
     'after:images',
     'before:restart',
     'before:cluster',
-  ])('SIGKILL at %s: the re-run converges to the same state as an uninterrupted run', async (point) => {
+];
+
+describe('killed mid-apply, then re-run', () => {
+  test.each(BOUNDARIES)('SIGKILL at %s: the re-run converges to the same state as an uninterrupted run', async (point) => {
     const keys = makeKeys();
     const reference = await makeNode();
     const ref = await makeBundle({ dir: reference.work, keys, ...OPTIONS });
@@ -54,5 +58,37 @@ describe('killed mid-apply, then re-run', () => {
     expect(calls.filter((c) => c === 'snap restart k8s')).toHaveLength(1);
     const third = await node.applier(['apply', b.file, '--pub', b.pubFile]);
     expect(third.stdout).toContain('converged: nothing changed');
+  });
+});
+
+describe('killed at seeded random moments, then re-run', () => {
+  const rand = seededRandom(20261126);
+  const moments = Array.from({ length: 6 }, () => 0.05 + rand() * 0.9);
+  const outcomes: string[] = [];
+  afterAll(() => recordFigures('crashes', { stepBoundaryPoints: BOUNDARIES.length, randomMoments: moments.length, killedMidRun: outcomes.filter((o) => o === 'killed').length, finishedBeforeKill: outcomes.filter((o) => o === 'finished').length }));
+
+  test.each(moments.map((m) => [m.toFixed(3)]))('SIGKILL at %s of an uninterrupted run: the re-run converges to the same state', async (fraction) => {
+    const keys = makeKeys();
+    const reference = await makeNode();
+    const ref = await makeBundle({ dir: reference.work, keys, ...OPTIONS });
+    const started = Date.now();
+    expect((await reference.applier(['apply', ref.file, '--pub', ref.pubFile])).exitCode).toBe(0);
+    const duration = Date.now() - started;
+
+    const node = await makeNode();
+    const b = await makeBundle({ dir: node.work, keys, ...OPTIONS });
+    const child = node.spawnApplier(['apply', b.file, '--pub', b.pubFile], {});
+    const timer = setTimeout(() => child.kill('SIGKILL'), Math.round(Number(fraction) * duration));
+    const ended = await child;
+    clearTimeout(timer);
+    outcomes.push(ended.signal === 'SIGKILL' ? 'killed' : 'finished');
+
+    const rerun = await node.applier(['apply', b.file, '--pub', b.pubFile]);
+    expect(rerun.stderr).toBe('');
+    expect(rerun.exitCode).toBe(0);
+    expect(await snapshot(node)).toEqual(await snapshot(reference));
+    const calls = await node.calls();
+    expect(calls.filter((c) => c.startsWith('k8s bootstrap'))).toHaveLength(1);
+    expect(calls.filter((c) => c === 'snap restart k8s')).toHaveLength(1);
   });
 });

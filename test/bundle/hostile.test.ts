@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { recordFigures } from '../hardening/report.ts';
 import { canonicalJson, encodeHeader, isAirgapError, signManifest, verifyBundle, type BundleManifest } from '@airgap/core';
 import { testdir } from '../support/tmpdir.ts';
 import { baseManifest, makeKeys } from './bundle-helpers.ts';
@@ -80,13 +81,20 @@ describe('validly signed but hostile bundles are refused', () => {
     ['hosts dir that is not absolute', (k) => craft(k, manifestWith(k, [], { containerd: { hostsDir: 'etc/../..', files: [] } }), [{ name: 'airgap/SHA256SUMS', data: sumsOf([]) }]), 'BUNDLE_INVALID'],
     ['snap referenced but not carried', (k) => craft(k, manifestWith(k, [], { snaps: [{ name: 'k8s', role: 'k8s', revision: 1, classic: true, sha3_384: 'x', size: 1, snapPath: 'snaps/k8s_1.snap', assertPath: 'snaps/k8s_1.assert' }] }), [{ name: 'airgap/SHA256SUMS', data: sumsOf([]) }]), 'BUNDLE_INVALID'],
     ['unknown format version', (k) => craft(k, { ...manifestWith(k, []), formatVersion: 2 as 1 }, [{ name: 'airgap/SHA256SUMS', data: sumsOf([]) }]), 'BUNDLE_INVALID'],
+    ['image name that is not a reference', (k) => craft(k, manifestWith(k, [], { images: [{ ref: 'docker.io/library/x:1 --all-platforms', digest: `sha256:${'a'.repeat(64)}`, mediaType: 'application/vnd.oci.image.manifest.v1+json' }] }), [{ name: 'airgap/SHA256SUMS', data: sumsOf([]) }]), 'BUNDLE_INVALID'],
+    ['image name with a path escape', (k) => craft(k, manifestWith(k, [], { images: [{ ref: '../../etc/passwd:1', digest: `sha256:${'a'.repeat(64)}`, mediaType: 'application/vnd.oci.image.manifest.v1+json' }] }), [{ name: 'airgap/SHA256SUMS', data: sumsOf([]) }]), 'BUNDLE_INVALID'],
+    ['image digest that is not sha256', (k) => craft(k, manifestWith(k, [], { images: [{ ref: 'docker.io/library/x:1', digest: 'md5:abc', mediaType: 'application/vnd.oci.image.manifest.v1+json' }] }), [{ name: 'airgap/SHA256SUMS', data: sumsOf([]) }]), 'BUNDLE_INVALID'],
     ['executable mode other than 0644/0755', (k) => { const e = [{ path: 'a/x', data }]; const m = manifestWith(k, e); m.entries[1]!.mode = 0o4755; return craft(k, m, [{ name: 'airgap/SHA256SUMS', data: sumsOf(e) }, { name: 'a/x', data }]); }, 'BUNDLE_INVALID'],
   ];
 
-  it.each(cases)('%s', async (_name, make, code) => {
+  const refused: Record<string, string> = {};
+  afterAll(() => recordFigures('hostileBundles', { cases: cases.length, refused: Object.keys(refused).length, ...refused }));
+
+  it.each(cases)('%s', async (name, make, code) => {
     const dir = await testdir();
     const keys = makeKeys();
     expect(await refusal(dir, keys, make(keys))).toBe(code);
+    refused[name] = code;
   });
 
   it('the crafting itself yields an accepted bundle when nothing is hostile (control)', async () => {

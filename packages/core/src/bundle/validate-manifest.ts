@@ -1,8 +1,19 @@
 import { AirgapError } from '../errors.ts';
+import { INDEX_TYPES, MANIFEST_TYPES } from '../oci/media-types.ts';
+import { DIGEST_PATTERN, parseReference } from '../oci/reference.ts';
 import { entryPathProblem } from './entry-path.ts';
 import { FORMAT_VERSION, MANIFEST_PATH, SIGNATURE_PATH, SUMS_PATH, type BundleManifest } from './manifest.ts';
 
 const HEX64 = /^[a-f0-9]{64}$/;
+
+function isImageReference(ref: string): boolean {
+  try {
+    parseReference(ref);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Structural checks of a signed manifest. A trusted signer is not trusted to be bug-free: every
@@ -37,6 +48,13 @@ export function validateManifest(value: unknown): BundleManifest {
   for (const f of m.containerd.files) {
     const problem = typeof f.target === 'string' ? entryPathProblem(f.target) : 'missing';
     if (problem) throw new AirgapError('PATH_TRAVERSAL', `hosts file target ${JSON.stringify(f.target)} is refused: ${problem}`, { hint: 'the bundle is malformed or hostile' });
+  }
+  // Image names reach ctr's command line and containerd's store: only well-formed references.
+  for (const image of m.images) {
+    const ref = (image as { ref?: unknown } | null)?.ref;
+    if (typeof ref !== 'string' || !isImageReference(ref)) fail(`image name ${JSON.stringify(ref)} is not a valid image reference`);
+    if (typeof image.digest !== 'string' || !DIGEST_PATTERN.test(image.digest)) fail(`image ${String(ref)} has digest ${JSON.stringify(image.digest)}, not sha256:<64 hex>`);
+    if (!INDEX_TYPES.has(image.mediaType) && !MANIFEST_TYPES.has(image.mediaType)) fail(`image ${String(ref)} has media type ${JSON.stringify(image.mediaType)}`);
   }
   const listed = new Set(m.entries.map((e) => e.path));
   const mustExist = [
