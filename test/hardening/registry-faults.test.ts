@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAirgapError } from '@airgap/core';
@@ -89,7 +89,22 @@ describe('pulls through a fault-injecting proxy in front of a real registry', ()
     // Only verified blobs reach their final name; the faulty layer is not among them.
     expect(held.filter((n) => n.includes('.tmp-'))).toEqual([]);
     expect(held).not.toContain(image.blobs[1]!.digest.slice(7));
-    outcomes[_name] = `clean error ${code}`;
+    outcomes[_name] = `clean error ${(result as { code: string }).code}`;
+  });
+
+  it("clears a killed build's half-downloaded blobs on the next pull, and leaves a live one's alone", async () => {
+    const cacheDir = await testdir();
+    const blobs = path.join(cacheDir, 'blobs', 'sha256');
+    await mkdir(blobs, { recursive: true });
+    const dead = `.${'d'.repeat(64)}.tmp-999999-0badc0de`; // no such pid
+    const live = `.${'e'.repeat(64)}.tmp-${process.ppid}-0badc0de`; // the test runner's parent is alive
+    await writeFile(path.join(blobs, dead), 'half');
+    await writeFile(path.join(blobs, live), 'half');
+    proxy.setRules([]);
+    await pullImages({ refs: [`${proxy.host}/library/faulty:1`], platforms: ['linux/amd64'], registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } }, specDir: cacheDir, cacheDir, retry });
+    const names = await readdir(blobs);
+    expect(names).not.toContain(dead);
+    expect(names).toContain(live);
   });
 
   it('retries only the blob that failed', async () => {

@@ -21,6 +21,6 @@ export { hashFile } from './util/hash-file.ts';
 export { VERSION, COMMIT } from './version.ts';
 export { LOCK_FILE_NAME, lockPathFor, readLock, renderLock, writeLock, lockProblems } from './lock/lock-file.ts';
 export { encodeHeader } from './bundle/tar-header.ts';
-export { removeStaleTemps } from './util/atomic-write.ts';
+export { removeStaleTemps, removeStaleTempsIn } from './util/atomic-write.ts';
 export { asIoError } from './util/io-error.ts';
 export * from './oci/index.ts';

@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AirgapError, writeFileAtomic } from '@airgap/core';
+import { AirgapError, removeStaleTemps, writeFileAtomic } from '@airgap/core';
 import { nodePath } from '../node/node-path.ts';
 import type { StepId } from '../types.ts';
 
@@ -48,6 +48,8 @@ export async function loadState(root: string, options: { dryRun: boolean }): Pro
       throw new AirgapError('IO_FAILED', `${file} is not a state file this applier understands`, { hint: 'move it aside and re-run; the applier then treats nothing on the node as its own', cause: err });
     }
   }
+  // A run killed while saving leaves its temp file behind; `plan` (dryRun) changes nothing.
+  if (!options.dryRun) await removeStaleTemps(file);
   const store: StateStore = {
     value,
     async save() {

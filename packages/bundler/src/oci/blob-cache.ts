@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { DIGEST_PATTERN } from '@airgap/core';
+import { DIGEST_PATTERN, removeStaleTempsIn, tempPathFor } from '@airgap/core';
 
 /**
  * Content-addressed blobs under `<cacheDir>/blobs/sha256/<hex>`, shared by every build on the
@@ -22,6 +21,8 @@ export interface BlobCache {
 export async function openBlobCache(cacheDir: string): Promise<BlobCache> {
   const dir = path.join(cacheDir, 'blobs', 'sha256');
   await mkdir(dir, { recursive: true });
+  // Downloads of a build that was killed: their process is gone, so nobody will finish them.
+  await removeStaleTempsIn(dir);
   const pathOf = (digest: string) => {
     if (!DIGEST_PATTERN.test(digest)) throw new Error(`not a sha256 digest: ${digest}`);
     return path.join(dir, digest.slice('sha256:'.length));
@@ -32,7 +33,7 @@ export async function openBlobCache(cacheDir: string): Promise<BlobCache> {
       const st = await stat(pathOf(digest)).catch(() => undefined);
       return st?.isFile() === true && st.size === size;
     },
-    tempFor: (digest) => `${pathOf(digest)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+    tempFor: (digest) => tempPathFor(pathOf(digest)),
     async commit(temp, digest) {
       const final = pathOf(digest);
       await rename(temp, final);

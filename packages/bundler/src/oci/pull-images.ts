@@ -69,6 +69,7 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
   };
 
   let failed = false;
+  const inFlight = new Map<string, Promise<void>>();
   try {
     const resolveLimit = limit(4);
     const images = await Promise.all(
@@ -83,11 +84,11 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
     let cachedCount = 0;
     if (!o.resolveOnly) {
       const blobLimit = limit(o.concurrency ?? 6);
-      const inFlight = new Map<string, Promise<void>>();
       const fetchBlob = (ref: ImageReference, d: Descriptor) => {
         let p = inFlight.get(d.digest);
         if (!p) {
           p = blobLimit(async () => {
+            if (failed) return; // queued behind a failure: nothing more to start
             const r = await pullBlob({ client: await clientFor(ref.registry), cache, repository: ref.repository, descriptor: d, image: ref.name, onBytes: (n) => o.onEvent?.({ type: 'bytes', image: ref.name, n }), onRetry: (what, attempt, reason) => o.onEvent?.({ type: 'retry', what, attempt, reason }) });
             if (r.fetched) fetched++;
             else cachedCount++;
@@ -108,9 +109,21 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
     return { images, hosts: [...hosts].sort(), sources: o.resolveOnly ? [] : imageLayoutSources(images, cache), fetched, cached: cachedCount };
   } catch (err) {
     failed = true;
+    // Other downloads may still be running: cut them off, then let each remove its temp file, so
+    // a failed pull leaves only verified blobs in the cache.
+    await closeClients(clients, 'destroy');
+    await Promise.allSettled(inFlight.values());
     throw asIoError(err, 'write to the image cache', path.join(o.cacheDir, 'blobs'));
   } finally {
-    // After a failure, other downloads may still be running: cut them off rather than wait.
-    await Promise.all([...clients.values()].map(async (c) => { const client = await c.catch(() => undefined); await (failed ? client?.destroy() : client?.close()); }));
+    if (!failed) await closeClients(clients, 'close');
   }
+}
+
+async function closeClients(clients: Map<string, Promise<RegistryClient>>, how: 'close' | 'destroy'): Promise<void> {
+  await Promise.all(
+    [...clients.values()].map(async (c) => {
+      const client = await c.catch(() => undefined);
+      await client?.[how]();
+    }),
+  );
 }

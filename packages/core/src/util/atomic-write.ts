@@ -36,13 +36,21 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
  * in the name, so those whose process is gone are removed. Live writers are left alone.
  */
 export async function removeStaleTemps(target: string): Promise<void> {
-  const dir = path.dirname(target);
-  const prefix = `.${path.basename(target)}.tmp-`;
+  await removeDeadTemps(path.dirname(target), `.${path.basename(target)}.tmp-`);
+}
+
+/** The same for every temp file in `dir` (a content cache, where the targets are not known up front). */
+export async function removeStaleTempsIn(dir: string): Promise<void> {
+  await removeDeadTemps(dir, undefined);
+}
+
+async function removeDeadTemps(dir: string, prefix: string | undefined): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length).split('-')[0]);
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid)) await rm(path.join(dir, name), { force: true });
+    const m = /^\..*\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
+    if (!m || (prefix !== undefined && !name.startsWith(prefix))) continue;
+    const pid = Number(m[1]);
+    if (pid > 0 && pid !== process.pid && !isAlive(pid)) await rm(path.join(dir, name), { force: true });
   }
 }
 
