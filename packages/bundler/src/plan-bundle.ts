@@ -96,7 +96,7 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
     lockVersion: LOCK_VERSION,
     snaps: snaps.map((s) => ({ name: s.name, ...(s.role === 'k8s' || s.role === 'extra' ? { channel: s.channel } : {}), revision: s.revision, 'sha3-384': s.sha3_384, size: s.size })),
     images: images.lock,
-    ...(images.hosts.length > 0 ? { hosts: images.hosts } : previousLock?.hosts ? { hosts: previousLock.hosts } : {}),
+    ...lockedHosts(o.frozen, previousLock?.hosts, images.hosts),
   };
   const manifest: Omit<BundleManifest, 'entries'> = {
     formatVersion: 1,
@@ -120,6 +120,15 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
 /** The platforms a bundle is for: `images.platforms`, or linux/amd64 when the spec has no `images`. */
 export function bundlePlatforms(spec: Spec): string[] {
   return spec.images?.platforms ?? ['linux/amd64'];
+}
+
+/**
+ * Hosts seen in pulls accumulate: a warm-cache rebuild contacts no blob storage host, and must not
+ * drop it from what `bundler allowlist` prints. A frozen build never changes the lock.
+ */
+function lockedHosts(frozen: boolean, previous: readonly string[] | undefined, seen: readonly string[]): { hosts?: string[] } {
+  const hosts = frozen ? [...(previous ?? [])] : [...new Set([...(previous ?? []), ...seen])].sort();
+  return hosts.length > 0 ? { hosts } : {};
 }
 
 function snapSources(s: ResolvedSnap): BundleSource[] {

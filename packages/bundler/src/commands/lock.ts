@@ -2,7 +2,7 @@ import path from 'node:path';
 import { loadSpec, writeLock, type Lock } from '@airgap/core';
 import { defaultCacheDir } from '../cache-dir.ts';
 import { planBundle, type PullImages } from '../plan-bundle.ts';
-import { pullImagesForSpec } from '../images-stage.ts';
+import { imagesStage } from '../images-stage.ts';
 import { sameLock } from './build.ts';
 
 export interface LockOptions {
@@ -23,7 +23,8 @@ export async function lock(o: LockOptions): Promise<{ lockFile: string; lock: Lo
     signer: '',
     // No bundle is written to check the snaps as they are copied: check them now.
     deferDigestCheck: false,
-    pullImages: o.pullImages ?? pullImagesForSpec,
+    // Locking needs digests, not layers: manifests are fetched, no blob is downloaded.
+    pullImages: o.pullImages ?? imagesStage({ resolveOnly: true }),
   });
   const changed = !sameLock(plan.previousLock, plan.lock);
   if (changed) await writeLock(plan.lockFile, plan.lock);
