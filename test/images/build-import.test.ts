@@ -115,6 +115,19 @@ describe('bundler build with images, imported by a real containerd', () => {
     expect(second.stdout).toMatch(/^ok +images +nothing to change/m);
   });
 
+  it('bundler lock pins every image to its digest and downloads no layer', async () => {
+    const appRef = `${reg.host}/library/app:1.0`;
+    const dir = await imageSite(reg, [appRef]);
+    const before = (await reg.requests()).length;
+    const r = await cli('bundler', ['lock', 'airgap.yaml', '--cache-dir', path.join(dir, 'cache')], { cwd: dir });
+    expect(r.exitCode).toBe(0);
+    const lock = parse(await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8')) as { images: { ref: string; digest: string }[] };
+    expect(lock.images).toEqual([{ ref: appRef, digest: app.digest }]);
+    const asked = (await reg.requests()).slice(before);
+    expect(asked.filter((q) => q.uri.includes('/manifests/')).length).toBeGreaterThan(0);
+    expect(asked.filter((q) => q.uri.includes('/blobs/'))).toEqual([]);
+  });
+
   it('adds the images the k8s snap lists in images.txt when images.k8sFeatures is true', async () => {
     const toolRef = `${reg.host}/tools/tool:2`;
     const appRef = `${reg.host}/library/app:1.0`;
