@@ -1,18 +1,19 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterEach } from 'vitest';
+import { addNodeNetns, type FleetNet } from './fleet-net.ts';
 
 /*
  * Simulated nodes: one --root tree each on this machine, driven by Ansible over
- * `ansible_connection=local`, not network namespaces with an sshd each. What the role does on a
- * node — copy files, check sha256, run the applier and `k8s` with the node's environment — is the
- * same over both connections; the local one needs no sshd, keys or bridge, and keeps every node's
- * tree, fake snapd/k8s state and call log in one temp folder the test can read. What a real fleet
- * has that this keeps per node:
- * - an address: 127.0.0.11, .12, … (all of 127.0.0.0/8 answers locally on Linux), with TCP
- *   listeners the test opens on the k8s ports, so the port preflight connects for real;
+ * `ansible_connection=local`, not with an sshd each. What the role does on a node — copy files,
+ * check sha256, run the applier and `k8s` with the node's environment — is the same over both
+ * connections; the local one needs no sshd or keys, and keeps every node's tree, fake snapd/k8s
+ * state and call log in one temp folder the test can read. What a real fleet has that this keeps
+ * per node:
+ * - a network: its own namespace and address (10.78.0.11, .12, …) on a bridge (fleet-net.ts);
+ *   the node's Python (ansible_python_interpreter, airgap_python) is a wrapper that runs in that
+ *   namespace, so every module, the port preflight's listeners and connections, and the applier
+ *   run there, and a firewall rule in one node's namespace blocks what it would on a real node;
  * - a hostname: the applier wrapper runs in its own UTS namespace (`unshare --uts`) named after
  *   the node, so the applier's node name and the fake k8s's join-token check see the node's name;
  * - its own fake snapd/k8s state ($FAKE_NODE_DIR), while join tokens live in a registry shared by
@@ -22,29 +23,29 @@ import { afterEach } from 'vitest';
 const repo = path.resolve(import.meta.dirname, '../..');
 const fakeBin = path.join(repo, 'test/fixtures/bin');
 export const PLAYBOOK_DIR = path.join(repo, 'examples/ansible');
-export const ALL_PORTS = [6443, 6400, 10250, 4240];
-export const CONTROL_PLANE_PORTS = [2379, 2380];
-
-const servers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
-});
 
 export interface FleetNode {
   name: string;
   group: 'control_plane' | 'workers';
   address: string;
+  netns: string;
+  /** Python in the node's network namespace. */
+  python: string;
   root: string;
   env: Record<string, string>;
   calls(): Promise<string[]>;
 }
 
 /** A node's tree and fake-tool state under work/NAME; tokens shared through work/cluster. */
-export async function makeFleetNode(work: string, o: { index: number; group: FleetNode['group'] }): Promise<FleetNode> {
+export async function makeFleetNode(work: string, o: { index: number; group: FleetNode['group']; net: FleetNet }): Promise<FleetNode> {
   const name = `node${o.index}`;
   const dir = path.join(work, name);
   const root = path.join(dir, 'root');
   await mkdir(root, { recursive: true });
+  const { netns, address } = await addNodeNetns(o.net, o.index);
+  const python = path.join(dir, 'python3');
+  await writeFile(python, `#!/bin/sh\nexec ip netns exec ${netns} /usr/bin/python3 "$@"\n`);
+  await chmod(python, 0o755);
   const env = {
     PATH: `${fakeBin}:${process.env.PATH ?? ''}`,
     FAKE_NODE_DIR: path.join(dir, 'fake-node'),
@@ -55,20 +56,7 @@ export async function makeFleetNode(work: string, o: { index: number; group: Fle
     FLEET_NODE_NAME: name,
   };
   const calls = async () => (await readFile(env.FAKE_CALL_LOG, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  return { name, group: o.group, address: `127.0.0.${10 + o.index}`, root, env, calls };
-}
-
-/** Listeners on the node's k8s ports, except `skip` ("port" numbers): what the preflight reaches. */
-export async function listen(node: FleetNode, o: { skip?: number[] } = {}): Promise<void> {
-  const ports = [...ALL_PORTS, ...(node.group === 'control_plane' ? CONTROL_PLANE_PORTS : [])].filter((p) => !o.skip?.includes(p));
-  for (const port of ports) {
-    const server = createServer((socket) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, node.address, resolve);
-    });
-    servers.push(server);
-  }
+  return { name, group: o.group, address, netns, python, root, env, calls };
 }
 
 /** Stand-in for the standalone applier: the built CLI, run under the node's own hostname. */
@@ -86,10 +74,17 @@ export interface FleetFiles {
   applier: string;
 }
 
-/** A YAML (JSON) inventory: groups control_plane and workers, each host with its root, address and environment. */
+/** A YAML (JSON) inventory: groups control_plane and workers, each host with its root, address, Python and environment. */
 export async function writeInventory(work: string, nodes: FleetNode[], files: FleetFiles): Promise<string> {
   const hosts = (group: FleetNode['group']) =>
-    Object.fromEntries(nodes.filter((n) => n.group === group).map((n) => [n.name, { ansible_host: n.address, airgap_root: n.root, airgap_environment: n.env }]));
+    Object.fromEntries(
+      nodes
+        .filter((n) => n.group === group)
+        .map((n) => [
+          n.name,
+          { ansible_host: n.address, ansible_python_interpreter: n.python, airgap_python: n.python, airgap_root: n.root, airgap_environment: n.env },
+        ]),
+    );
   const inventory = {
     all: {
       vars: {

@@ -1,12 +1,13 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
 import { exists, makeBundle, makeKeys, STANDARD_SNAPS } from '../support/bundle-fixture.ts';
 import { testdir } from '../support/tmpdir.ts';
-import { listen, makeFleetNode, runPlaybook, writeApplierWrapper, writeInventory, type FleetNode } from './fleet-env.ts';
+import { makeFleetNode, runPlaybook, writeApplierWrapper, writeInventory, type FleetNode } from './fleet-env.ts';
+import { block, createFleetNet, holdPort, processesIn } from './fleet-net.ts';
 
-// Simulated nodes and why (local connection, loopback addresses, UTS namespaces): fleet-env.ts.
+// Simulated nodes and why (local connection, a network namespace each, UTS namespaces): fleet-env.ts.
 
 interface Token {
   name: string;
@@ -23,20 +24,26 @@ async function nodeStatus(node: FleetNode, applier: string) {
   return JSON.parse(String(r.stdout)) as { nodeName: string; member: boolean; ready: boolean; bundleDigest: string | null };
 }
 
+/** The preflight's stand-in listeners still running on the nodes: none once a play has ended. */
+const standins = async (nodes: FleetNode[]) => (await Promise.all(nodes.map(processesIn))).flat().filter((c) => c.includes('port-check.py'));
+
 async function fleet(groups: FleetNode['group'][]) {
   const work = await testdir();
-  const nodes = await Promise.all(groups.map((group, i) => makeFleetNode(work, { index: i + 1, group })));
+  const net = await createFleetNet();
+  const nodes = await Promise.all(groups.map((group, i) => makeFleetNode(work, { index: i + 1, group, net })));
   const keys = makeKeys();
   const bundle = await makeBundle({ dir: work, keys, bootstrap: true });
   const files = { bundle: bundle.file, pub: bundle.pubFile, applier: await writeApplierWrapper(work) };
-  return { work, nodes, files, keys };
+  return { work, net, nodes, files, keys };
 }
 
 describe('examples/ansible on three simulated nodes', () => {
   test('bootstraps node 1 once, joins nodes 2-3 once each with node 1 tokens, all Ready; a second run changes nothing; a 4th node joins alone; a newer bundle rolls out in batches', async () => {
-    const { work, nodes, files, keys } = await fleet(['control_plane', 'control_plane', 'workers']);
+    const { work, net, nodes, files, keys } = await fleet(['control_plane', 'control_plane', 'workers']);
     const [n1, n2, n3] = nodes as [FleetNode, FleetNode, FleetNode];
-    for (const n of nodes) await listen(n);
+    // New nodes listen on no k8s port: the preflight's stand-ins answer for them. On node2 another
+    // program already holds 6443 (as on a node that runs k8s): probed as it is, left running.
+    const held = await holdPort(n2, 6443);
     const inventory = await writeInventory(work, nodes, files);
 
     const first = await runPlaybook(work, inventory);
@@ -44,6 +51,9 @@ describe('examples/ansible on three simulated nodes', () => {
     expect(first.exitCode).toBe(0);
     for (const n of nodes) expect(first.recap[n.name]).toMatchObject({ failed: 0, unreachable: 0 });
     expect(first.recap.node1?.changed).toBeGreaterThan(0);
+    expect(held.peers()).toEqual([n1.address, n3.address]);
+    expect(held.alive()).toBe(true);
+    expect(await standins(nodes)).toEqual([]);
 
     expect(await k8sCalls(n1, 'bootstrap')).toHaveLength(1);
     expect(await k8sCalls(n1, 'get-join-token')).toEqual(['k8s get-join-token node2', 'k8s get-join-token node3 --worker']);
@@ -68,12 +78,12 @@ describe('examples/ansible on three simulated nodes', () => {
     expect(second.exitCode).toBe(0);
     expect(Object.keys(second.recap).sort()).toEqual(['node1', 'node2', 'node3']);
     for (const n of nodes) expect(second.recap[n.name]).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
+    expect(await standins(nodes)).toEqual([]);
     const cluster = (calls: string[]) => calls.filter((c) => /^k8s (bootstrap|join-cluster|get-join-token)/.test(c));
     for (const [i, n] of nodes.entries()) expect(cluster(await n.calls())).toEqual(cluster(before[i]!));
 
     // A fourth node in the inventory: it joins, nothing else changes.
-    const n4 = await makeFleetNode(work, { index: 4, group: 'workers' });
-    await listen(n4);
+    const n4 = await makeFleetNode(work, { index: 4, group: 'workers', net });
     const grown = [...nodes, n4];
     const third = await runPlaybook(work, await writeInventory(work, grown, files));
     expect(third.exitCode).toBe(0);
@@ -109,22 +119,24 @@ describe('examples/ansible on three simulated nodes', () => {
     expect(digests.has(firstDigest)).toBe(false);
   }, 600_000);
 
-  test('the port preflight names every src -> dst:port that fails and changes nothing', async () => {
+  test('the port preflight names every src -> dst:port that a firewall rejects or drops and changes nothing', async () => {
     const { work, nodes, files } = await fleet(['control_plane', 'control_plane', 'workers']);
-    const [n1, n2, n3] = nodes as [FleetNode, FleetNode, FleetNode];
-    await listen(n1);
-    await listen(n2, { skip: [2380] }); // etcd peer port: only the other control-plane node needs it
-    await listen(n3, { skip: [10250] }); // kubelet: every node needs it
+    const [, n2, n3] = nodes as [FleetNode, FleetNode, FleetNode];
+    await block(n2, { port: 2380, how: 'reject' }); // etcd peer port, from anyone: only node1 probes it
+    await block(n3, { port: 10250, from: n2, how: 'drop' }); // kubelet, from node2 only
     const run = await runPlaybook(work, await writeInventory(work, nodes, files));
 
     expect(run.exitCode).not.toBe(0);
-    expect(run.stdout).toContain('3 node-to-node connection(s) failed');
-    expect(run.stdout).toContain('node1 -> node2:2380 (127.0.0.12: connection refused)');
-    expect(run.stdout).toContain('node1 -> node3:10250 (127.0.0.13: connection refused)');
-    expect(run.stdout).toContain('node2 -> node3:10250 (127.0.0.13: connection refused)');
+    expect(run.stdout).toContain('2 node-to-node connection(s) failed');
+    expect(run.stdout).toContain(`node1 -> node2:2380 (${n2.address}: connection refused)`);
+    expect(run.stdout).toContain(`node2 -> node3:10250 (${n3.address}: no answer in 2s)`);
     expect(run.stdout).not.toContain('node3 -> node2:2380');
+    expect(run.stdout).not.toContain('node1 -> node3:10250');
     expect(run.stdout.match(/node-to-node connection\(s\) failed/g)).toHaveLength(1);
     expect(run.stdout).not.toContain('PLAY [Ship bundle');
+    expect(await standins(nodes)).toEqual([]);
+    // The script copies (ansible.builtin.script) are gone from the nodes' temp folder too.
+    expect(await readdir(path.join(work, 'ansible-tmp/remote'))).toEqual([]);
     for (const n of nodes) {
       expect(run.recap[n.name]?.changed).toBe(0);
       expect(await n.calls()).toEqual([]);
@@ -132,9 +144,26 @@ describe('examples/ansible on three simulated nodes', () => {
     }
   }, 300_000);
 
+  test('a node the preflight fails on (its address does not resolve) stops the play before any change, and the stand-ins of the others stop', async () => {
+    const { work, nodes, files } = await fleet(['control_plane', 'control_plane', 'workers']);
+    const n3 = nodes[2]!;
+    const run = await runPlaybook(work, await writeInventory(work, [...nodes.slice(0, 2), { ...n3, address: 'node3.invalid' }], files));
+
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stdout).toMatch(/cannot listen on node3\.invalid:6443/);
+    // node1 and node2 started their stand-ins and probed; any_errors_fatal alone would let them go on.
+    expect(run.recap.node3).toMatchObject({ failed: 1, changed: 0 });
+    expect(run.stdout).toContain('The port preflight failed on node3 (see above); nothing was changed.');
+    expect(run.stdout).not.toContain('PLAY [Ship bundle');
+    expect(await standins(nodes)).toEqual([]);
+    for (const n of nodes) {
+      expect(await n.calls()).toEqual([]);
+      expect(await exists(path.join(n.root, 'var'))).toBe(false);
+    }
+  }, 300_000);
+
   test('a failed join names the node and the cause, never prints the token, and the others still converge', async () => {
     const { work, nodes, files } = await fleet(['control_plane', 'workers', 'workers']);
-    for (const n of nodes) await listen(n);
     const n3 = nodes[2]!;
     // Another container runtime owns /run/containerd: the applier refuses before joining.
     await mkdir(path.join(n3.root, 'run/containerd'), { recursive: true });
