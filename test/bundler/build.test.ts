@@ -126,6 +126,21 @@ describe('bundler build', () => {
     expect((await readdir(dir)).filter((f) => f.includes('out.tar'))).toEqual([]);
   });
 
+  it('a snap whose SHA3-384 is not the asserted one fails the build as it is copied: nothing written, the lock unchanged', async () => {
+    const dir = await site();
+    // The assertion names another SHA3-384 (same size): only reading the file can tell.
+    await makeSnap({ dir: path.join(dir, 'downloads'), name: 'k8s', revision: 30, base: 'core20', confinement: 'classic', tamper: { sha3: 'A'.repeat(64) } });
+    const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'out.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: dir });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/error\[DIGEST_MISMATCH\]: k8s_30\.snap has SHA3-384 \S{64}, its snap-revision assertion says A{64}/);
+    expect(r.stderr).toContain('hint: the snap is damaged or not the one asserted; download k8s again');
+    expect((await readdir(dir)).filter((f) => f.includes('out.tar') || f === 'airgap.lock.yaml')).toEqual([]);
+    // `bundler lock` hashes up front and refuses it too.
+    const l = await cli('bundler', ['lock', 'airgap.yaml'], { cwd: dir });
+    expect(l.exitCode).toBe(2);
+    expect(l.stderr).toContain('error[DIGEST_MISMATCH]: k8s_30.snap has SHA3-384');
+  });
+
   it('without snapsDir, runs `snap download` into the cache and reuses a locked revision', async () => {
     const dir = await site({ snapsDir: false });
     const log = path.join(dir, 'snap.log');
