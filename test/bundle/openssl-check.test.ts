@@ -20,7 +20,7 @@ describe('the documented tar + openssl check', () => {
     const dir = await testdir();
     const { file, keys } = await smallBundle(dir);
     await writeFile(path.join(dir, 'airgap.pub'), keys.publicPem);
-    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCommands()], { cwd: dir, reject: false });
+    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCommands()], { cwd: dir, reject: false, stdin: 'ignore' });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     expect(r.stdout.split('\n')).toEqual(['Signature Verified Successfully', '1']);
@@ -33,7 +33,7 @@ describe('the documented tar + openssl check', () => {
     const other = await testdir();
     const { keys } = await smallBundle(other);
     await writeFile(path.join(dir, 'airgap.pub'), keys.publicPem);
-    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCommands()], { cwd: dir, reject: false });
+    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCommands()], { cwd: dir, reject: false, stdin: 'ignore' });
     expect(r.exitCode).not.toBe(0);
     expect(r.stdout).not.toContain('Signature Verified Successfully');
   });
@@ -46,7 +46,7 @@ describe('the documented tar + openssl check', () => {
     const at = bytes.indexOf(Buffer.from('x'.repeat(700)));
     bytes[at + 5] = 0x79;
     await writeFile(file, bytes);
-    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCommands()], { cwd: dir, reject: false });
+    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCommands()], { cwd: dir, reject: false, stdin: 'ignore' });
     expect(r.exitCode).not.toBe(0);
     expect(r.stdout + r.stderr).toContain('snaps/k8s_1.snap: FAILED');
   });

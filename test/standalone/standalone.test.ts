@@ -101,7 +101,7 @@ describe('the standalone applier', () => {
 
   test.each(CHECKS)('extracted with tar, it passes the openssl + sha256sum check in $doc', async ({ doc, marker, ok }) => {
     const { dir } = await nodeDir();
-    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCheck(doc, marker)], { cwd: dir, reject: false });
+    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCheck(doc, marker)], { cwd: dir, reject: false, stdin: 'ignore' });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     expect(r.stdout.split('\n')).toEqual(ok);
@@ -116,7 +116,7 @@ describe('the standalone applier', () => {
     expect(at).toBeGreaterThan(0);
     bytes[at + 1] = bytes[at + 1]! ^ 0x20;
     await writeFile(path.join(dir, 'bundle.tar'), bytes);
-    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCheck(doc, marker)], { cwd: dir, reject: false });
+    const r = await execa('bash', ['-euo', 'pipefail', '-c', await documentedCheck(doc, marker)], { cwd: dir, reject: false, stdin: 'ignore' });
     expect(r.exitCode).not.toBe(0);
     expect(r.stdout.split('\n')).toEqual(altered);
   });

@@ -1,5 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { removeStaleTemps, tempPathFor } from '../util/atomic-write.ts';
 import { asIoError } from '../util/io-error.ts';
@@ -83,9 +84,12 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
     if (done.bytes.length !== reserved) throw new Error(`bundle head is ${done.bytes.length} bytes, ${reserved} were reserved`);
     await writeAll(out, done.bytes, 0);
     manifest = done.manifest;
+    // On disk before it has its name: after a power loss the bundle is whole or absent.
+    await out.sync();
     await out.close();
     fh = undefined;
     await rename(tmp, options.out);
+    await syncDir(path.dirname(options.out));
   } catch (err) {
     await fh?.close().catch(() => undefined);
     await rm(tmp, { force: true });
@@ -142,4 +146,16 @@ function tarEntry(name: string, data: Uint8Array, mtime: number): Buffer[] {
 
 function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** Make a rename durable (the directory entry); file systems that cannot fsync a directory are skipped. */
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r').catch(() => undefined);
+  try {
+    await d?.sync();
+  } catch {
+    // EINVAL/EISDIR on some file systems: the rename is still atomic, only not yet durable.
+  } finally {
+    await d?.close();
+  }
 }
