@@ -170,6 +170,15 @@ describe('pull from a TLS registry with htpasswd', () => {
     expect((err as { hint: string }).hint).toMatch(/no credentials for 127\.0\.0\.1:\d+ in .*none\.json/);
   });
 
+  it('says when the credentials sit behind a docker credential helper, which it does not run', async () => {
+    const dir = await testdir();
+    const file = path.join(dir, 'config.json');
+    await writeFile(file, JSON.stringify({ auths: { [reg.host]: {} }, credsStore: 'desktop' }));
+    const err: unknown = await run(file).catch((e: unknown) => e);
+    expect(isAirgapError(err, 'REGISTRY_AUTH')).toBe(true);
+    expect((err as { hint: string }).hint).toContain(`${file} (credential helper docker-credential-desktop, not run by airgap`);
+  });
+
   it('says which file held refused credentials, never the password', async () => {
     const file = await authFile(reg.user!.name, 'wrong-password-123');
     const err: unknown = await run(file).catch((e: unknown) => e);

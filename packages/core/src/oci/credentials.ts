@@ -40,8 +40,9 @@ function keysFor(registry: string): string[] {
 export async function lookupCredentials(registry: string, files: readonly string[] = authFiles()): Promise<CredentialLookup> {
   const tried: string[] = [];
   for (const file of files) {
-    tried.push(file);
-    const auths = await readAuths(file);
+    const { auths, helper } = await readAuths(file, registry);
+    // A credential helper (docker's credsStore/credHelpers) is a program airgap does not run: say so.
+    tried.push(helper ? `${file} (credential helper ${helper}, not run by airgap: use \`skopeo login --authfile FILE\` and REGISTRY_AUTH_FILE)` : file);
     if (!auths) continue;
     for (const key of keysFor(registry)) {
       const entry = auths[key];
@@ -55,12 +56,12 @@ export async function lookupCredentials(registry: string, files: readonly string
 
 type AuthEntry = { auth?: unknown; username?: unknown; password?: unknown };
 
-async function readAuths(file: string): Promise<Record<string, AuthEntry> | undefined> {
+async function readAuths(file: string, registry: string): Promise<{ auths?: Record<string, AuthEntry>; helper?: string }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new AirgapError('REGISTRY_AUTH', `cannot read the credentials file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { hint: 'fix its permissions, or point REGISTRY_AUTH_FILE at another file' });
   }
   let doc: unknown;
@@ -70,8 +71,12 @@ async function readAuths(file: string): Promise<Record<string, AuthEntry> | unde
     // JSON.parse quotes the text around the error: that text may be a password, so it is dropped.
     throw new AirgapError('REGISTRY_AUTH', `the credentials file ${file} is not valid JSON`, { hint: 'rewrite it with `skopeo login` or `docker login`' });
   }
-  const auths = (doc as { auths?: unknown } | null)?.auths;
-  return auths && typeof auths === 'object' ? (auths as Record<string, AuthEntry>) : undefined;
+  const d = doc as { auths?: unknown; credsStore?: unknown; credHelpers?: Record<string, unknown> } | null;
+  const helper = d?.credHelpers?.[registry] ?? d?.credsStore;
+  return {
+    ...(d?.auths && typeof d.auths === 'object' ? { auths: d.auths as Record<string, AuthEntry> } : {}),
+    ...(typeof helper === 'string' && helper !== '' ? { helper: `docker-credential-${helper}` } : {}),
+  };
 }
 
 function decodeEntry(entry: AuthEntry, file: string, key: string): { username: string; password: string } | undefined {
