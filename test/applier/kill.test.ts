@@ -89,6 +89,11 @@ describe('killed at seeded random moments, then re-run', () => {
     expect(await snapshot(node)).toEqual(await snapshot(reference));
     const calls = await node.calls();
     expect(calls.filter((c) => c.startsWith('k8s bootstrap'))).toHaveLength(1);
-    expect(calls.filter((c) => c === 'snap restart k8s')).toHaveLength(1);
+    // At least once, never lost. A kill after `snap restart` ran but before the state recorded it
+    // leaves no trace of it on the node, so the re-run restarts again: a second restart is the
+    // safe side (a lost one would leave containerd on the old proxy settings).
+    const restarts = calls.filter((c) => c === 'snap restart k8s').length;
+    expect(restarts).toBeGreaterThanOrEqual(1);
+    expect(restarts).toBeLessThanOrEqual(2);
   });
 });
