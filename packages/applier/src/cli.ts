@@ -28,6 +28,7 @@ options:
   --dry-run                  apply: only plan
   --json                     machine-readable output
   --join-token T             join the cluster with this token instead of bootstrapping
+                             (or AIRGAP_JOIN_TOKEN=T, which keeps it out of the process list)
   --ctr PATH                 ctr to import images with (default /snap/k8s/current/bin/ctr)
   --containerd-address SOCK  containerd socket (default /run/containerd/containerd.sock)
   --wait-timeout SECONDS     how long to wait for the node to be Ready (default 600)

@@ -37,7 +37,8 @@ export function parseOptions(args: string[], usage: string): CommonOptions {
   if (positionals.length > 1) throw new AirgapError('USAGE', `unexpected arguments: ${positionals.slice(1).join(' ')}`, { hint: `usage: ${usage}` });
   const wait = Number(values['wait-timeout'] ?? 600);
   if (!Number.isFinite(wait) || wait < 0) throw new AirgapError('USAGE', '--wait-timeout takes seconds', { hint: `usage: ${usage}` });
-  const token = values['join-token'];
+  // AIRGAP_JOIN_TOKEN keeps the token out of the process list (`ps` shows arguments to every user).
+  const token = values['join-token'] ?? (process.env.AIRGAP_JOIN_TOKEN || undefined);
   if (token !== undefined && !/^[A-Za-z0-9+/=_.:-]+$/.test(token)) throw new AirgapError('USAGE', '--join-token does not look like a k8s join token', { hint: 'copy it from `k8s get-join-token NAME` on a control-plane node' });
   return {
     bundle: positionals[0],
