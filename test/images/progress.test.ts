@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PullEvent } from '../../packages/bundler/src/oci/pull-events.ts';
-import { createPullProgress, fmtBytes } from '../../packages/bundler/src/pull-progress.ts';
+import { formatBytes } from '@airgap/core';
+import { createPullProgress } from '../../packages/bundler/src/pull-progress.ts';
 
 const EVENTS: PullEvent[] = [
   { type: 'image-resolved', image: 'docker.io/library/a:1', digest: `sha256:${'a'.repeat(64)}`, blobs: 2, bytes: 3 * 1024 * 1024 },
@@ -41,6 +42,6 @@ describe('pull progress', () => {
   });
 
   it('formats sizes', () => {
-    expect([fmtBytes(0), fmtBytes(1536), fmtBytes(5 * 1024 ** 3)]).toEqual(['0 B', '1.5 KiB', '5.0 GiB']);
+    expect([formatBytes(0), formatBytes(1536), formatBytes(5 * 1024 ** 3)]).toEqual(['0 B', '1.5 KiB', '5.0 GiB']);
   });
 });

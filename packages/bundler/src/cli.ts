@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { AirgapError, COMMIT, describeVerified, parseCommandArgs, runMain, verifyCommand, VERSION } from '@airgap/core';
+import { AirgapError, COMMIT, describeVerified, formatBytes, parseCommandArgs, runMain, verifyCommand, VERSION } from '@airgap/core';
 import { build } from './commands/build.ts';
-import { formatBytes, formatInspect, inspect } from './commands/inspect.ts';
+import { formatInspect, inspect } from './commands/inspect.ts';
 import { keygen } from './commands/keygen.ts';
 import { lock } from './commands/lock.ts';
 import { allowlist, formatAllowlist } from './commands/allowlist.ts';

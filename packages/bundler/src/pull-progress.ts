@@ -1,3 +1,4 @@
+import { formatBytes } from '@airgap/core';
 import type { PullEvent, PullListener } from './oci/pull-events.ts';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
@@ -42,7 +43,7 @@ export function createPullProgress(mode: ProgressMode, write: (text: string) => 
     if (mode !== 'tty') return;
     const s = summary();
     const active = [...images.entries()].filter(([, st]) => st.bytes < st.total).slice(0, 4);
-    const lines = [`images: ${fmtBytes(s.done)} / ${fmtBytes(s.total)}  ${fmtBytes(s.rate)}/s  ETA ${fmtTime(s.eta)}`, ...active.map(([name, st]) => `  ${name}  ${fmtBytes(st.bytes)} / ${fmtBytes(st.total)}`)];
+    const lines = [`images: ${formatBytes(s.done)} / ${formatBytes(s.total)}  ${formatBytes(s.rate)}/s  ETA ${fmtTime(s.eta)}`, ...active.map(([name, st]) => `  ${name}  ${formatBytes(st.bytes)} / ${formatBytes(st.total)}`)];
     write(`${drawn > 0 ? `\x1b[${drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}\x1b[J`);
     drawn = lines.length;
   };
@@ -102,17 +103,7 @@ function plainLine(e: PullEvent, images: Map<string, ImageState>): string | unde
   if (e.type === 'retry') return `retry ${e.attempt}: ${e.what}: ${e.reason}`;
   if (e.type !== 'image-done') return undefined;
   const st = images.get(e.image);
-  return `pulled ${e.image} ${e.digest.slice(0, 19)}… ${fmtBytes(st?.total ?? 0)}${st?.cachedBlobs ? ` (${st.cachedBlobs} blob${st.cachedBlobs === 1 ? '' : 's'} from cache)` : ''}`;
-}
-
-export function fmtBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
+  return `pulled ${e.image} ${e.digest.slice(0, 19)}… ${formatBytes(st?.total ?? 0)}${st?.cachedBlobs ? ` (${st.cachedBlobs} blob${st.cachedBlobs === 1 ? '' : 's'} from cache)` : ''}`;
 }
 
 function fmtTime(s: number): string {

@@ -24,3 +24,4 @@ export { encodeHeader } from './bundle/tar-header.ts';
 export { removeStaleTemps, removeStaleTempsIn } from './util/atomic-write.ts';
 export { asIoError } from './util/io-error.ts';
 export * from './oci/index.ts';
+export { formatBytes } from './util/format-bytes.ts';

@@ -1,23 +1,12 @@
-import { AirgapError, readEntry, type BundleImage, type VerifiedBundle } from '@airgap/core';
+import { AirgapError, DIGEST_PATTERN, IMAGE_NAME_ANNOTATION, INDEX_TYPES, MANIFEST_TYPES, readEntry, type BundleImage, type Descriptor, type VerifiedBundle } from '@airgap/core';
 
-const DIGEST = /^sha256:([a-f0-9]{64})$/;
-const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
-const MANIFEST_TYPES = new Set(['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json']);
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  platform?: unknown;
-}
+export type { Descriptor };
 
 const bad = (message: string) => new AirgapError('BUNDLE_INVALID', message, { hint: 'rebuild the bundle with `bundler build`' });
 
 export function blobPath(layout: string, digest: string): string {
-  const m = DIGEST.exec(digest);
-  if (!m) throw bad(`image blob digest ${JSON.stringify(digest)} is not sha256:<64 hex>`);
-  return `${layout}/blobs/sha256/${m[1]}`;
+  if (!DIGEST_PATTERN.test(digest)) throw bad(`image blob digest ${JSON.stringify(digest)} is not sha256:<64 hex>`);
+  return `${layout}/blobs/sha256/${digest.slice('sha256:'.length)}`;
 }
 
 /** The descriptor of each wanted image in the bundle's index.json, matched by ref and digest. */
@@ -26,9 +15,9 @@ export async function imageDescriptors(bundle: VerifiedBundle, images: readonly 
   if (!layout) throw bad('the bundle lists images but has no image layout');
   const index = JSON.parse((await readEntry(bundle, `${layout}/index.json`)).toString('utf8')) as { manifests?: Descriptor[] };
   return images.map((image) => {
-    const d = index.manifests?.find((m) => m.annotations?.['io.containerd.image.name'] === image.ref && m.digest === image.digest);
+    const d = index.manifests?.find((m) => m.annotations?.[IMAGE_NAME_ANNOTATION] === image.ref && m.digest === image.digest);
     if (!d || typeof d.size !== 'number' || typeof d.mediaType !== 'string') throw bad(`${image.ref}@${image.digest} is not in the bundle's ${layout}/index.json`);
-    return { mediaType: d.mediaType, digest: d.digest, size: d.size, ...(d.platform ? { platform: d.platform } : {}), annotations: { 'io.containerd.image.name': image.ref } };
+    return { mediaType: d.mediaType, digest: d.digest, size: d.size, ...(d.platform ? { platform: d.platform } : {}), annotations: { [IMAGE_NAME_ANNOTATION]: image.ref } };
   });
 }
 

@@ -1,22 +1,16 @@
+import { formatBytes } from '@airgap/core';
 import type { PushEvent, PushListener } from './push-events.ts';
 
 const short = (digest: string) => `${digest.slice(0, 19)}…`;
-
-export function fmtBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  for (; n >= 1024 && i < units.length - 1; i++) n /= 1024;
-  return `${i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
-}
 
 /** One plain line per event worth reading (uploads, mounts, images, retries), or undefined. */
 export function plainLine(e: PushEvent): string | undefined {
   switch (e.type) {
     case 'image-start':
-      return `push ${e.image} → ${e.target} (${e.blobs} blob${e.blobs === 1 ? '' : 's'}, ${fmtBytes(e.bytes)})`;
+      return `push ${e.image} → ${e.target} (${e.blobs} blob${e.blobs === 1 ? '' : 's'}, ${formatBytes(e.bytes)})`;
     case 'blob':
-      if (e.action === 'uploaded') return `  uploaded ${short(e.digest)} ${fmtBytes(e.size)}`;
-      if (e.action === 'mounted') return `  mounted  ${short(e.digest)} ${fmtBytes(e.size)} from ${e.from ?? '?'}`;
+      if (e.action === 'uploaded') return `  uploaded ${short(e.digest)} ${formatBytes(e.size)}`;
+      if (e.action === 'mounted') return `  mounted  ${short(e.digest)} ${formatBytes(e.size)} from ${e.from ?? '?'}`;
       return undefined;
     case 'index-refused':
       return `  warning: the registry refused the index ${short(e.index)} (it lists ${e.absent.join(', ')}, which the bundle does not carry); the tag points at the ${e.platform} manifest ${short(e.manifest)} instead, so pulls by the index digest will not find it`;
@@ -25,7 +19,7 @@ export function plainLine(e: PushEvent): string | undefined {
     case 'retry':
       return `  retry ${e.attempt}: ${e.what}: ${e.reason}`;
     case 'done':
-      return `pushed ${e.images} image(s) to ${e.registry} in ${e.seconds.toFixed(1)} s: ${e.blobsUploaded} blob(s) uploaded (${fmtBytes(e.bytesUploaded)}), ${e.blobsMounted} mounted, ${e.blobsPresent} already there; ${e.manifestsPushed} manifest(s) pushed, ${e.manifestsPresent} already there`;
+      return `pushed ${e.images} image(s) to ${e.registry} in ${e.seconds.toFixed(1)} s: ${e.blobsUploaded} blob(s) uploaded (${formatBytes(e.bytesUploaded)}), ${e.blobsMounted} mounted, ${e.blobsPresent} already there; ${e.manifestsPushed} manifest(s) pushed, ${e.manifestsPresent} already there`;
     case 'manifest':
       return undefined;
   }

@@ -1,4 +1,4 @@
-import { readManifestUnverified, type BundleManifest } from '@airgap/core';
+import { formatBytes, readManifestUnverified, type BundleManifest } from '@airgap/core';
 import { applierEntryPlatform } from '../applier-binaries.ts';
 
 export interface InspectResult {
@@ -55,15 +55,4 @@ export function formatInspect(r: InspectResult): string {
     `containerd hosts dir on the node: ${r.hostsDir}`,
   ];
   return lines.join('\n');
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
