@@ -1,6 +1,5 @@
 import { AirgapError, parseReference } from '@airgap/core';
 import type { PullListener } from './oci/pull-events.ts';
-import { imageNames } from './oci/image-layout.ts';
 import { pullImages } from './oci/pull-images.ts';
 import type { PullImages } from './plan-bundle.ts';
 
@@ -38,7 +37,7 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     return {
-      images: imageNames(r.images).map(({ name, image }) => ({ ref: name, digest: image.digest, mediaType: image.mediaType })),
+      images: r.names.map(({ name, image }) => ({ ref: name, digest: image.digest, mediaType: image.mediaType })),
       lock: r.images.map((i) => ({ ref: i.ref, digest: i.digest })),
       sources: r.sources,
       hosts: r.hosts,

@@ -31,13 +31,13 @@ export function imageNames(images: readonly ResolvedImage[]): NamedImage[] {
  * One OCI image layout for all images: each blob once however many images share it, and an
  * index.json entry per image name, which `ctr images import` reads.
  */
-export function imageLayoutSources(images: readonly ResolvedImage[], cache: BlobCache): BundleSource[] {
+export function imageLayoutSources(names: readonly NamedImage[], cache: BlobCache): BundleSource[] {
   const entries = new Map<string, BundleSource>();
-  for (const image of images) {
+  for (const { image } of names) {
     for (const [digest, bytes] of image.manifests) entries.set(digest, { path: blobEntry(digest), data: bytes });
     for (const b of image.blobs) entries.set(b.digest, { path: blobEntry(b.digest), file: cache.pathOf(b.digest), sha256: b.digest.slice(7), size: b.size });
   }
-  const manifests: Descriptor[] = imageNames(images).map(({ name, image: i }) => ({ mediaType: i.mediaType, digest: i.digest, size: i.size, annotations: { [IMAGE_NAME_ANNOTATION]: name } }));
+  const manifests: Descriptor[] = names.map(({ name, image: i }) => ({ mediaType: i.mediaType, digest: i.digest, size: i.size, annotations: { [IMAGE_NAME_ANNOTATION]: name } }));
   return [
     { path: `${IMAGE_LAYOUT}/oci-layout`, data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') },
     { path: `${IMAGE_LAYOUT}/index.json`, data: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests })) },

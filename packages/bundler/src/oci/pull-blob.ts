@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AirgapError, asRegistryError, describeNetworkError, isRetryableError, retryDelay, sleep, type Descriptor, type RegistryClient } from '@airgap/core';
+import { AirgapError, asRegistryError, withRetries, type Descriptor, type RegistryClient } from '@airgap/core';
 import type { BlobCache } from './blob-cache.ts';
 
 export interface PullBlobOptions {
@@ -24,7 +24,7 @@ export interface PullBlobOptions {
 export async function pullBlob(o: PullBlobOptions): Promise<{ fetched: boolean }> {
   const { digest, size } = o.descriptor;
   if (await o.cache.has(digest, size)) return { fetched: false };
-  for (let attempt = 1; ; attempt++) {
+  const attempt = async () => {
     const temp = o.cache.tempFor(digest);
     let received = 0;
     try {
@@ -33,15 +33,18 @@ export async function pullBlob(o: PullBlobOptions): Promise<{ fetched: boolean }
         o.onBytes?.(n);
       });
       await o.cache.commit(temp, digest);
-      return { fetched: true };
     } catch (err) {
       await o.cache.discard(temp);
       if (received > 0) o.onBytes?.(-received);
-      if (!isRetryableError(err) || attempt > o.client.retry.retries) throw asRegistryError(err, o.client.endpoint, { method: 'GET', repository: o.repository, what: `${o.image} blob ${digest}` });
-      o.onRetry?.(`${o.image} blob ${digest.slice(7, 19)}`, attempt, err instanceof AirgapError ? err.message : describeNetworkError(err));
-      await sleep(retryDelay(o.client.retry, attempt));
+      throw err;
     }
+  };
+  try {
+    await withRetries(o.client.retry, `${o.image} blob ${digest.slice(7, 19)}`, attempt, o.onRetry);
+  } catch (err) {
+    throw asRegistryError(err, o.client.endpoint, { method: 'GET', repository: o.repository, what: `${o.image} blob ${digest}` });
   }
+  return { fetched: true };
 }
 
 async function download(o: PullBlobOptions, temp: string, count: (n: number) => void): Promise<void> {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { AirgapError, INDEX_TYPES, MANIFEST_TYPES, isRetryableError, retryDelay, sleep, type Descriptor, type ImageIndexDoc, type ImageManifestDoc, type ImageReference, type RegistryClient } from '@airgap/core';
+import { AirgapError, DIGEST_PATTERN, INDEX_TYPES, MANIFEST_TYPES, withRetries, type Descriptor, type ImageIndexDoc, type ImageManifestDoc, type ImageReference, type RegistryClient } from '@airgap/core';
 import type { BlobCache } from './blob-cache.ts';
 import { fetchManifest, type FetchedManifest } from './fetch-manifest.ts';
 import type { PullListener } from './pull-events.ts';
@@ -30,7 +30,7 @@ export interface ResolveImageOptions {
 /** Fetch the manifests of one image (the root, then the wanted platforms' manifests). */
 export async function resolveImage(o: ResolveImageOptions): Promise<ResolvedImage> {
   const image = o.ref.name;
-  const get = (reference: string) => withRetry(o, () => fetchManifest({ client: o.client, cache: o.cache, repository: o.ref.repository, reference, image }));
+  const get = (reference: string) => withRetries(o.client.retry, `${image} manifest`, () => fetchManifest({ client: o.client, cache: o.cache, repository: o.ref.repository, reference, image }), (what, attempt, reason) => o.onEvent?.({ type: 'retry', what, attempt, reason }));
   const root = await get(o.pinned ?? o.ref.digest ?? o.ref.tag!);
   const manifests = new Map<string, Buffer>([[root.digest, root.bytes]]);
   let platformManifests: FetchedManifest[] = [root];
@@ -52,7 +52,7 @@ export async function resolveImage(o: ResolveImageOptions): Promise<ResolvedImag
     if (!doc.config) throw new AirgapError('REGISTRY_FAILED', `${image}: manifest ${m.digest} has no config`);
     for (const d of [doc.config, ...(doc.layers ?? [])]) {
       if (typeof d.digest !== 'string' || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw new AirgapError('REGISTRY_FAILED', `${image}: manifest ${m.digest} has a malformed descriptor`);
-      if (!/^sha256:[a-f0-9]{64}$/.test(d.digest)) throw new AirgapError('REGISTRY_FAILED', `${image}: blob ${d.digest} is not a sha256 digest`, { hint: 'airgap carries sha256 content only' });
+      if (!DIGEST_PATTERN.test(d.digest)) throw new AirgapError('REGISTRY_FAILED', `${image}: blob ${d.digest} is not a sha256 digest`, { hint: 'airgap carries sha256 content only' });
       blobs.set(d.digest, { mediaType: d.mediaType, digest: d.digest, size: d.size });
     }
   }
@@ -72,18 +72,6 @@ export async function checkSinglePlatform(image: ResolvedImage, cache: BlobCache
   const have = { os: config.os ?? '', architecture: config.architecture ?? '', ...(config.variant ? { variant: config.variant } : {}) };
   if (!platforms.some((p) => platformMatches(have, parsePlatform(p)))) {
     throw new AirgapError('PLATFORM_NOT_FOUND', `${image.ref} is a single ${formatPlatform(have)} image, not ${platforms.join(' or ')}`, { hint: 'use an image built for the bundle platforms, or change images.platforms' });
-  }
-}
-
-async function withRetry<T>(o: ResolveImageOptions, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!isRetryableError(err) || attempt > o.client.retry.retries) throw err;
-      o.onEvent?.({ type: 'retry', what: `${o.ref.name} manifest`, attempt, reason: (err as Error).message });
-      await sleep(retryDelay(o.client.retry, attempt));
-    }
   }
 }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { asIoError, authFiles, createRegistryClient, lookupCredentials, parseReference, type BundleSource, type Descriptor, type ImageReference, type RegistryClient, type RegistrySource, type RetryPolicy } from '@airgap/core';
 import { openBlobCache } from './blob-cache.ts';
-import { imageLayoutSources } from './image-layout.ts';
+import { imageLayoutSources, imageNames, type NamedImage } from './image-layout.ts';
 import { limit } from './limit.ts';
 import type { PullListener } from './pull-events.ts';
 import { pullBlob } from './pull-blob.ts';
@@ -30,6 +30,8 @@ export interface PullImagesOptions {
 
 export interface PullImagesResult {
   images: ResolvedImage[];
+  /** Every name the images go in under: each ref, and `repo@digest` for tagged ones. */
+  names: NamedImage[];
   /** Every host contacted, sorted: what a forward proxy must allow. */
   hosts: string[];
   /** The OCI image layout entries for the bundle (empty with resolveOnly). */
@@ -106,7 +108,8 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
         }),
       );
     }
-    return { images, hosts: [...hosts].sort(), sources: o.resolveOnly ? [] : imageLayoutSources(images, cache), fetched, cached: cachedCount };
+    const names = imageNames(images);
+    return { images, names, hosts: [...hosts].sort(), sources: o.resolveOnly ? [] : imageLayoutSources(names, cache), fetched, cached: cachedCount };
   } catch (err) {
     failed = true;
     // Other downloads may still be running: cut them off, then let each remove its temp file, so

@@ -3,7 +3,7 @@ import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { AirgapError } from '../errors.ts';
 import type { Credentials } from './credentials.ts';
 import { authHint, authorize, type AuthContext } from './registry-auth.ts';
-import { DEFAULT_RETRY, isRetryableError, isRetryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.ts';
+import { DEFAULT_RETRY, describeNetworkError, isRetryableError, isRetryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.ts';
 
 /** Where a registry's API is reached, and how. */
 export interface RegistryEndpoint {
@@ -150,11 +150,6 @@ export function createRegistryClient(o: RegistryClientOptions): RegistryClient {
 
 export function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
-}
-
-export function describeNetworkError(err: unknown): string {
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  return e.cause?.code ?? e.code ?? e.message ?? String(err);
 }
 
 /** A transport failure as the user should see it: which registry, what failed, what to check. */

@@ -39,3 +39,25 @@ export function retryDelay(policy: RetryPolicy, attempt: number, retryAfter?: st
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The short reason a failure is retried: our own message, or the network error's code. */
+export function describeNetworkError(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.code ?? e.message ?? String(err);
+}
+
+/**
+ * `fn` again after each retryable failure, up to `policy.retries` more times, with backoff; the
+ * last failure is thrown as it is. Each attempt must start from scratch (clean up in `fn`).
+ */
+export async function withRetries<T>(policy: RetryPolicy, what: string, fn: () => Promise<T>, onRetry?: (what: string, attempt: number, reason: string) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isRetryableError(err) || attempt > policy.retries) throw err;
+      onRetry?.(what, attempt, err instanceof AirgapError ? err.message : describeNetworkError(err));
+      await sleep(retryDelay(policy, attempt));
+    }
+  }
+}
