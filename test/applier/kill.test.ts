@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { recordFigures } from '../hardening/report.ts';
 import { seededRandom } from '../hardening/random.ts';
 import { makeBundle, makeKeys, type BundleFixtureOptions } from '../support/bundle-fixture.ts';
-import { makeNode, nodeSnapshot as snapshot } from './node-env.ts';
+import { makeNode, nodeSnapshot as snapshot, type TestNode } from './node-env.ts';
 
 const OPTIONS: Omit<BundleFixtureOptions, 'dir'> = {
   hosts: { 'docker.io/hosts.toml': 'server = "https://registry-1.docker.io"\n', 'quay.io/hosts.toml': 'server = "https://quay.io"\n' },
@@ -13,6 +13,30 @@ const OPTIONS: Omit<BundleFixtureOptions, 'dir'> = {
   proxy: { http: 'http://proxy:3128', noProxy: [] },
   bootstrap: 'cluster-config:\n  network:\n    enabled: true\n',
 };
+
+/** A node converged by one uninterrupted apply (and how long that took), and a fresh node with the same bundle, to be killed. */
+async function referenceAndNode() {
+  const keys = makeKeys();
+  const reference = await makeNode();
+  const ref = await makeBundle({ dir: reference.work, keys, ...OPTIONS });
+  const started = Date.now();
+  expect((await reference.applier(['apply', ref.file, '--pub', ref.pubFile])).exitCode).toBe(0);
+  const duration = Date.now() - started;
+  const node = await makeNode();
+  const b = await makeBundle({ dir: node.work, keys, ...OPTIONS });
+  return { reference, node, b, duration };
+}
+
+/** Re-run apply on the killed node: it succeeds, ends as the reference did, bootstraps once; its calls, for more checks. */
+async function rerunConvergesLike(reference: TestNode, node: TestNode, b: { file: string; pubFile: string }): Promise<string[]> {
+  const rerun = await node.applier(['apply', b.file, '--pub', b.pubFile]);
+  expect(rerun.stderr).toBe('');
+  expect(rerun.exitCode).toBe(0);
+  expect(await snapshot(node)).toEqual(await snapshot(reference));
+  const calls = await node.calls();
+  expect(calls.filter((c) => c.startsWith('k8s bootstrap'))).toHaveLength(1);
+  return calls;
+}
 
 const BOUNDARIES = [
     'before:snaps',
@@ -28,13 +52,7 @@ const BOUNDARIES = [
 
 describe('killed mid-apply, then re-run', () => {
   test.each(BOUNDARIES)('SIGKILL at %s: the re-run converges to the same state as an uninterrupted run', async (point) => {
-    const keys = makeKeys();
-    const reference = await makeNode();
-    const ref = await makeBundle({ dir: reference.work, keys, ...OPTIONS });
-    expect((await reference.applier(['apply', ref.file, '--pub', ref.pubFile])).exitCode).toBe(0);
-
-    const node = await makeNode();
-    const b = await makeBundle({ dir: node.work, keys, ...OPTIONS });
+    const { reference, node, b } = await referenceAndNode();
     const child = node.spawnApplier(['apply', b.file, '--pub', b.pubFile], { AIRGAP_TEST_PAUSE_AT: point });
     let stderr = '';
     await new Promise<void>((resolve, reject) => {
@@ -48,12 +66,7 @@ describe('killed mid-apply, then re-run', () => {
     const killed = await child;
     expect(killed.signal).toBe('SIGKILL');
 
-    const rerun = await node.applier(['apply', b.file, '--pub', b.pubFile]);
-    expect(rerun.stderr).toBe('');
-    expect(rerun.exitCode).toBe(0);
-    expect(await snapshot(node)).toEqual(await snapshot(reference));
-    const calls = await node.calls();
-    expect(calls.filter((c) => c.startsWith('k8s bootstrap'))).toHaveLength(1);
+    const calls = await rerunConvergesLike(reference, node, b);
     // The proxy changed, so k8s is restarted exactly once over both runs; a kill before the restart must not lose it.
     expect(calls.filter((c) => c === 'snap restart k8s')).toHaveLength(1);
     const third = await node.applier(['apply', b.file, '--pub', b.pubFile]);
@@ -68,27 +81,14 @@ describe('killed at seeded random moments, then re-run', () => {
   afterAll(() => recordFigures('crashes', { stepBoundaryPoints: BOUNDARIES.length, randomMoments: moments.length, killedMidRun: outcomes.filter((o) => o === 'killed').length, finishedBeforeKill: outcomes.filter((o) => o === 'finished').length }));
 
   test.each(moments.map((m) => [m.toFixed(3)]))('SIGKILL at %s of an uninterrupted run: the re-run converges to the same state', async (fraction) => {
-    const keys = makeKeys();
-    const reference = await makeNode();
-    const ref = await makeBundle({ dir: reference.work, keys, ...OPTIONS });
-    const started = Date.now();
-    expect((await reference.applier(['apply', ref.file, '--pub', ref.pubFile])).exitCode).toBe(0);
-    const duration = Date.now() - started;
-
-    const node = await makeNode();
-    const b = await makeBundle({ dir: node.work, keys, ...OPTIONS });
+    const { reference, node, b, duration } = await referenceAndNode();
     const child = node.spawnApplier(['apply', b.file, '--pub', b.pubFile], {});
     const timer = setTimeout(() => child.kill('SIGKILL'), Math.round(Number(fraction) * duration));
     const ended = await child;
     clearTimeout(timer);
     outcomes.push(ended.signal === 'SIGKILL' ? 'killed' : 'finished');
 
-    const rerun = await node.applier(['apply', b.file, '--pub', b.pubFile]);
-    expect(rerun.stderr).toBe('');
-    expect(rerun.exitCode).toBe(0);
-    expect(await snapshot(node)).toEqual(await snapshot(reference));
-    const calls = await node.calls();
-    expect(calls.filter((c) => c.startsWith('k8s bootstrap'))).toHaveLength(1);
+    const calls = await rerunConvergesLike(reference, node, b);
     // At least once, never lost. A kill after `snap restart` ran but before the state recorded it
     // leaves no trace of it on the node, so the re-run restarts again: a second restart is the
     // safe side (a lost one would leave containerd on the old proxy settings).

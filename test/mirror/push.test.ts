@@ -236,7 +236,10 @@ describe('applier push: the bundle into a private registry, pulled back by a rea
     });
     child.kill('SIGKILL');
     expect((await child).signal).toBe('SIGKILL');
-    const log1 = await reg.requests();
+    // An upload the kill cut short may still be finishing inside the registry: read its log once it
+    // stops growing, so every blob it committed counts as sent before the re-run.
+    let log1 = await reg.requests();
+    for (let again = await settle(reg); again.length !== log1.length; again = await settle(reg)) log1 = again;
     const sent1 = committed(log1);
     const all = blobDigests(fixture);
     expect(sent1.size).toBeGreaterThan(0);
@@ -275,4 +278,9 @@ async function jsonPushOf(fixture: BundleFixture, reg: TestRegistry): Promise<st
   expect(r.exitCode).toBe(0);
   expect(done(r.stdout)).toMatchObject({ blobsUploaded: 0, manifestsPushed: 0 });
   return r.stdout;
+}
+
+async function settle(reg: TestRegistry): Promise<RegistryRequestLog[]> {
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return reg.requests();
 }

@@ -95,14 +95,19 @@ export async function startRegistry(o: { tls?: boolean; auth?: boolean; token?: 
     }
     return out;
   };
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) break;
-    const status = await request(`${url}/v2/`, { dispatcher: new Agent({ connect: certs ? { ca: await readFile(certs.caFile) } : {} }) }).then(
-      async (r) => (await r.body.dump(), r.statusCode),
-      () => 0,
-    );
-    if (status === 200 || status === 401) return { host, url, ...(certs ? { certs } : {}), ...(user ? { user } : {}), requests, stop };
-    await sleep(100);
+  const probe = new Agent({ connect: certs ? { ca: await readFile(certs.caFile) } : {} });
+  try {
+    for (let i = 0; i < 100; i++) {
+      if (child.exitCode !== null) break;
+      const status = await request(`${url}/v2/`, { dispatcher: probe }).then(
+        async (r) => (await r.body.dump(), r.statusCode),
+        () => 0,
+      );
+      if (status === 200 || status === 401) return { host, url, ...(certs ? { certs } : {}), ...(user ? { user } : {}), requests, stop };
+      await sleep(100);
+    }
+  } finally {
+    await probe.close();
   }
   const text = await readFile(logFile, 'utf8').catch(() => '');
   await stop();

@@ -1,6 +1,6 @@
 import { createSign, generateKeyPairSync, randomUUID, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -29,7 +29,7 @@ export async function startTokenServer(dir: string, user: { name: string; passwo
   const certFile = path.join(dir, 'token.crt');
   await writeFile(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
   await execa('openssl', ['req', '-x509', '-key', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=airgap test token issuer']);
-  const cert = new X509Certificate(await import('node:fs/promises').then((fs) => fs.readFile(certFile)));
+  const cert = new X509Certificate(await readFile(certFile));
   const service = 'airgap-test-registry';
   const issuer = 'airgap-test-issuer';
   const requests: TokenServer['requests'] = [];
