@@ -8,6 +8,7 @@ import { startFaultProxy, type FaultProxy, type FaultRule } from '../support/fau
 import { makeImage, type MadeImage } from '../support/oci-images.ts';
 import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { testdir } from '../support/tmpdir.ts';
+import { mountTmpfs } from '../support/tmpfs.ts';
 
 // Fast retries so the always-failing cases end in well under a second of waiting.
 const retry = { retries: 3, baseDelayMs: 20, maxDelayMs: 100 };
@@ -105,6 +106,16 @@ describe('pulls through a fault-injecting proxy in front of a real registry', ()
     const names = await readdir(blobs);
     expect(names).not.toContain(dead);
     expect(names).toContain(live);
+  });
+
+  it('a full image cache fails as IO_FAILED naming the cache, with nothing half-written', async () => {
+    const cacheDir = await testdir();
+    await mountTmpfs(cacheDir, 256 * 1024); // the 200 KB and 150 KB layers cannot both fit
+    proxy.setRules([]);
+    const err: unknown = await pullImages({ refs: [`${proxy.host}/library/faulty:1`], platforms: ['linux/amd64'], registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } }, specDir: cacheDir, cacheDir, retry }).catch((e: unknown) => e);
+    expect(isAirgapError(err, 'IO_FAILED')).toBe(true);
+    expect((err as Error).message).toContain(`cannot write to the image cache ${path.join(cacheDir, 'blobs', 'sha256')}: no space left on the device (ENOSPC)`);
+    expect((await readdir(path.join(cacheDir, 'blobs', 'sha256'))).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   it('retries only the blob that failed', async () => {

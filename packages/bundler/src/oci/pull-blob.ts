@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AirgapError, asRegistryError, withRetries, type Descriptor, type RegistryClient } from '@airgap/core';
+import { AirgapError, asIoError, asRegistryError, withRetries, type Descriptor, type RegistryClient } from '@airgap/core';
 import type { BlobCache } from './blob-cache.ts';
 
 export interface PullBlobOptions {
@@ -42,7 +43,9 @@ export async function pullBlob(o: PullBlobOptions): Promise<{ fetched: boolean }
   try {
     await withRetries(o.client.retry, `${o.image} blob ${digest.slice(7, 19)}`, attempt, o.onRetry);
   } catch (err) {
-    throw asRegistryError(err, o.client.endpoint, { method: 'GET', repository: o.repository, what: `${o.image} blob ${digest}` });
+    // A full or read-only cache is the disk's fault, not the registry's: say so (IO_FAILED).
+    const io = asIoError(err, 'write to the image cache', path.dirname(o.cache.pathOf(digest)));
+    throw io !== err ? io : asRegistryError(err, o.client.endpoint, { method: 'GET', repository: o.repository, what: `${o.image} blob ${digest}` });
   }
   return { fetched: true };
 }
