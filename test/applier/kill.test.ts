@@ -48,6 +48,7 @@ const BOUNDARIES = [
     'after:images',
     'before:restart',
     'before:cluster',
+    'cluster:done',
 ];
 
 describe('killed mid-apply, then re-run', () => {

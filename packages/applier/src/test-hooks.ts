@@ -2,6 +2,7 @@
  * For the kill-and-re-run tests only: when AIRGAP_TEST_PAUSE_AT names this point, say so on
  * stderr and hang, so a test can SIGKILL the applier at an exact point of an apply.
  * Points: `before:<step>`, `after:<step>`, `claimed:<node path>` (state saved, file not yet written),
+ * `cluster:done` (bootstrap or join returned, the state not yet saved),
  * `push:uploaded` (a push has just sent a blob; other uploads of the image may still be in flight).
  */
 export async function testPause(point: string): Promise<void> {

@@ -5,7 +5,8 @@ import { STATE_DIR } from '../state/state-store.ts';
 import { writeOwned } from '../state/owned-files.ts';
 import { nodePath } from '../node/node-path.ts';
 import { k8sBootstrap, k8sInCluster, k8sJoin, k8sNodeReady } from '../tools/k8s.ts';
-import type { Node, Step } from '../types.ts';
+import { testPause } from '../test-hooks.ts';
+import type { Change, Node, Step } from '../types.ts';
 
 const BOOTSTRAP_CONFIG = `${STATE_DIR}/bootstrap.yaml`;
 const POLL_MS = Number(process.env.AIRGAP_READY_POLL_MS ?? 5000);
@@ -28,16 +29,27 @@ export const cluster: Step = {
         { action: 'wait-ready', target: node.nodeName, why: 'after joining' },
       ];
     }
+    const changes: Change[] = [];
+    // A run killed after `k8s bootstrap`/`join-cluster` returned but before the state save: the
+    // node is in the cluster and the state does not say so yet.
+    if (!node.state.value.cluster) changes.push({ action: 'record', target: 'cluster', why: 'in a cluster the state does not record (an earlier run stopped before saving)' });
     const ready = await k8sNodeReady(node.nodeName);
-    return ready === 'True' ? [] : [{ action: 'wait-ready', target: node.nodeName, why: `node Ready is ${ready ?? 'not reported yet'}` }];
+    if (ready !== 'True') changes.push({ action: 'wait-ready', target: node.nodeName, why: `node Ready is ${ready ?? 'not reported yet'}` });
+    return changes;
   },
   async apply(node, changes) {
+    const intent = clusterIntent(node);
     for (const c of changes) {
       if (c.action === 'bootstrap') await bootstrap(node);
       if (c.action === 'join') {
         node.progress('  joining the cluster');
         await k8sJoin(node.joinToken!);
+        await testPause('cluster:done');
         node.state.value.cluster = 'joined';
+        await node.state.save();
+      }
+      if (c.action === 'record') {
+        node.state.value.cluster = intent === 'join' ? 'joined' : 'bootstrapped';
         await node.state.save();
       }
       if (c.action === 'wait-ready') await waitReady(node);
@@ -54,6 +66,7 @@ async function bootstrap(node: Node): Promise<void> {
   }
   node.progress(`  bootstrapping${file ? ` with ${file}` : ''}`);
   await k8sBootstrap({ file });
+  await testPause('cluster:done');
   node.state.value.cluster = 'bootstrapped';
   await node.state.save();
 }
