@@ -29,8 +29,12 @@ options:
   --json                     machine-readable output
   --join-token T             join the cluster with this token instead of bootstrapping
                              (or AIRGAP_JOIN_TOKEN=T, which keeps it out of the process list)
+  --address IP               the address k8s advertises for this node (default: cluster.address
+                             of the bundle's spec, else k8s picks the first interface's)
+  --k8s PATH                 the k8s CLI (default /snap/bin/k8s: sudo's PATH has no /snap/bin)
   --ctr PATH                 ctr to import images with (default /snap/k8s/current/bin/ctr)
-  --containerd-address SOCK  containerd socket (default /run/containerd/containerd.sock)
+  --containerd-address SOCK  containerd socket (default: run/containerd/containerd.sock under the
+                             node's containerd base, / for the classic snap)
   --wait-timeout SECONDS     how long to wait for the node to be Ready (default 600)
   --version                  print version and commit
   --verbose                  stack traces on errors

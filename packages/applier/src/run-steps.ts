@@ -1,6 +1,7 @@
 import { AirgapError, asIoError, isAirgapError } from '@airgap/core';
 import { checkStep } from './plan.ts';
 import { formatStep } from './format-plan.ts';
+import { bundleRelease } from './node/k8s-release.ts';
 import { resetScratch } from './node/extract-entry.ts';
 import { STATE_FILE } from './state/state-store.ts';
 import { STEPS } from './steps/index.ts';
@@ -36,7 +37,8 @@ export async function runSteps(node: Node, print: (line: string) => void): Promi
     // stay there, taking the space the re-run needs.
     await resetScratch(node);
   }
-  node.state.value.bundle = { name: node.bundle.manifest.name, digest: `sha256:${node.bundle.digest}` };
+  const k8sRelease = bundleRelease(node.bundle.manifest);
+  node.state.value.bundle = { name: node.bundle.manifest.name, digest: `sha256:${node.bundle.digest}`, ...(k8sRelease ? { k8sRelease } : {}) };
   // Outside every step, so not worded by guard(): a full disk here is still a user error, not a crash.
   await node.state.save().catch((err: unknown) => {
     throw asIoError(err, 'write', STATE_FILE);

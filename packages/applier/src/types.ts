@@ -1,4 +1,5 @@
 import type { VerifiedBundle } from '@airgap/core';
+import type { ContainerdPaths } from './node/containerd-paths.ts';
 import type { StateStore } from './state/state-store.ts';
 
 export type StepId = 'preflight' | 'default-route' | 'snaps' | 'containerd-hosts' | 'proxy' | 'images' | 'restart' | 'cluster';
@@ -18,10 +19,17 @@ export interface Node {
   root: string;
   bundle: VerifiedBundle;
   state: StateStore;
-  /** Unix socket of the k8s snap's containerd. */
+  /** Unix socket of the k8s snap's containerd, as this process reaches it (under root, or --containerd-address). */
   containerdAddress: string;
+  /** Where the k8s snap's containerd keeps its files on this node (node paths). */
+  containerd: ContainerdPaths;
   ctrPath: string;
+  /** The k8s CLI, run by path (--k8s). */
+  k8s: string;
   joinToken: string | undefined;
+  /** --address: what k8s advertises for this node; else cluster.address from the spec, else k8s picks. */
+  addressFlag: string | undefined;
+  /** The hostname as k8s cleans it: the node's name in the cluster. */
   nodeName: string;
   waitTimeoutMs: number;
   dryRun: boolean;

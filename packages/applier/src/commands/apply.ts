@@ -3,7 +3,7 @@ import { runSteps } from '../run-steps.ts';
 import type { Plan, StepPlan } from '../types.ts';
 import { nodeFor, verifyFor, type CommonOptions } from './options.ts';
 
-export const APPLY_USAGE = 'applier apply bundle.tar [--pub KEY.pub] [--root DIR] [--dry-run] [--json] [--join-token T] [--ctr PATH] [--containerd-address SOCK] [--wait-timeout SECONDS]';
+export const APPLY_USAGE = 'applier apply bundle.tar [--pub KEY.pub] [--root DIR] [--dry-run] [--json] [--join-token T] [--address IP] [--k8s PATH] [--ctr PATH] [--containerd-address SOCK] [--wait-timeout SECONDS]';
 
 export interface ApplyReport {
   bundle: Plan['bundle'];

@@ -2,12 +2,14 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { hostname } from 'node:os';
 import { AirgapError, loadTrustedKeys, parseCommandArgs, TRUSTED_KEYS_DIR, verifyBundle, type VerifiedBundle } from '@airgap/core';
+import { containerdPaths } from '../node/containerd-paths.ts';
+import { cleanHostname } from '../node/node-name.ts';
 import { nodePath } from '../node/node-path.ts';
+import { DEFAULT_K8S } from '../tools/k8s.ts';
 import { loadState } from '../state/state-store.ts';
 import type { Node } from '../types.ts';
 
 export const DEFAULT_CTR = '/snap/k8s/current/bin/ctr';
-export const DEFAULT_CONTAINERD_ADDRESS = '/run/containerd/containerd.sock';
 
 export const OPTIONS = {
   pub: { type: 'string', multiple: true },
@@ -16,6 +18,8 @@ export const OPTIONS = {
   json: { type: 'boolean' },
   'join-token': { type: 'string' },
   ctr: { type: 'string' },
+  k8s: { type: 'string' },
+  address: { type: 'string' },
   'containerd-address': { type: 'string' },
   'wait-timeout': { type: 'string' },
 } as const;
@@ -28,7 +32,10 @@ export interface CommonOptions {
   json: boolean;
   joinToken: string | undefined;
   ctr: string;
-  containerdAddress: string;
+  k8s: string;
+  address: string | undefined;
+  /** --containerd-address; otherwise the socket follows the node's containerd base. */
+  containerdAddress: string | undefined;
   waitTimeoutMs: number;
 }
 
@@ -48,7 +55,9 @@ export function parseOptions(args: string[], usage: string): CommonOptions {
     json: values.json ?? false,
     joinToken: token,
     ctr: values.ctr ?? DEFAULT_CTR,
-    containerdAddress: values['containerd-address'] ?? DEFAULT_CONTAINERD_ADDRESS,
+    k8s: values.k8s ?? DEFAULT_K8S,
+    address: values.address,
+    containerdAddress: values['containerd-address'],
     waitTimeoutMs: wait * 1000,
   };
 }
@@ -63,14 +72,19 @@ export async function verifyFor(o: Pick<CommonOptions, 'bundle' | 'pubs' | 'root
 export async function nodeFor(o: CommonOptions, bundle: VerifiedBundle, progress: (line: string) => void): Promise<Node> {
   const root = await stat(o.root).catch(() => undefined);
   if (!root?.isDirectory()) throw new AirgapError('USAGE', `--root ${o.root} is not a directory`, { hint: 'create it first, or leave --root out to apply to /' });
+  const bootstraps = !o.joinToken && Boolean(bundle.manifest.spec.cluster?.bootstrap);
+  const containerd = await containerdPaths({ root: o.root, manifest: bundle.manifest, bootstraps });
   return {
     root: o.root,
     bundle,
     state: await loadState(o.root, { dryRun: o.dryRun }),
-    containerdAddress: o.containerdAddress,
+    containerdAddress: o.containerdAddress ?? nodePath(o.root, containerd.socket),
+    containerd,
     ctrPath: o.ctr,
+    k8s: o.k8s,
     joinToken: o.joinToken,
-    nodeName: hostname(),
+    addressFlag: o.address,
+    nodeName: cleanHostname(hostname()),
     waitTimeoutMs: o.waitTimeoutMs,
     dryRun: o.dryRun,
     changedSteps: new Set(),

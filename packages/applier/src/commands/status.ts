@@ -1,20 +1,28 @@
 import { hostname } from 'node:os';
+import { bundleRelease } from '../node/k8s-release.ts';
+import { cleanHostname } from '../node/node-name.ts';
+import { nodeReadiness } from '../node/readiness.ts';
 import { loadState, type AirgapState } from '../state/state-store.ts';
-import { k8sInCluster, k8sNodeReady } from '../tools/k8s.ts';
+import { k8sMembership, type ClusterRole } from '../tools/k8s.ts';
 import { planApply } from '../plan.ts';
 import type { Plan } from '../types.ts';
 import { nodeFor, verifyFor, type CommonOptions } from './options.ts';
 
-export const STATUS_USAGE = 'applier status [bundle.tar] [--pub KEY.pub] [--root DIR] [--json]';
+export const STATUS_USAGE = 'applier status [bundle.tar] [--pub KEY.pub] [--root DIR] [--k8s PATH] [--json]';
 
 export interface StatusReport {
   state: AirgapState;
   /** The name this node has (or will have) in the cluster: what `k8s get-join-token NAME` needs. */
   nodeName: string;
-  /** `k8s status` succeeds: the node has bootstrapped or joined a cluster. */
+  /** `k8s local-node-status` says the node has bootstrapped or joined a cluster. */
   member: boolean;
-  /** The node's Ready condition is True. */
+  role: ClusterRole | null;
+  /** Ready as `readyCheck` decided it. */
   ready: boolean;
+  /** How readiness was decided (it depends on the role and the release), or why it was not checked. */
+  readyCheck: string;
+  /** What the check saw. */
+  readyDetail: string;
   /** The digest of the last bundle that converged fully, or null. */
   bundleDigest: string | null;
   /** With a bundle: what would still change to converge to it. */
@@ -24,18 +32,26 @@ export interface StatusReport {
 
 export async function statusCommand(o: CommonOptions): Promise<StatusReport> {
   const state = (await loadState(o.root, { dryRun: true })).value;
-  const head = { state, ...(await membership()), bundleDigest: state.bundle?.digest ?? null };
-  if (!o.bundle) return head;
-  const bundle = await verifyFor(o, STATUS_USAGE);
+  const bundle = o.bundle ? await verifyFor(o, STATUS_USAGE) : undefined;
+  const head = { state, ...(await membership(o.k8s, bundle ? bundleRelease(bundle.manifest) : state.bundle?.k8sRelease)), bundleDigest: state.bundle?.digest ?? null };
+  if (!bundle) return head;
   const plan = await planApply(await nodeFor({ ...o, dryRun: true }, bundle, () => undefined));
   return { ...head, plan, converged: plan.steps.every((s) => s.status === 'ok' || s.status === 'skip') };
 }
 
-/** Cluster membership as fleet tools need it; a node without the k8s snap is simply not a member. */
-async function membership(): Promise<{ nodeName: string; member: boolean; ready: boolean }> {
-  const nodeName = hostname();
-  const member = await k8sInCluster().catch(() => false);
-  return { nodeName, member, ready: member && (await k8sNodeReady(nodeName).catch(() => undefined)) === 'True' };
+type Membership = Pick<StatusReport, 'nodeName' | 'member' | 'role' | 'ready' | 'readyCheck' | 'readyDetail'>;
+
+/**
+ * Membership and readiness as fleet tools need them. A node without the k8s snap is not a member;
+ * any other k8s failure is an error, not "not a member": a play must never join a node twice.
+ * Readiness depends on the release: the bundle's, else the last applied one's.
+ */
+async function membership(k8s: string, release: string | undefined): Promise<Membership> {
+  const nodeName = cleanHostname(hostname());
+  const m = await k8sMembership(k8s);
+  if (!m.member) return { nodeName, member: false, role: null, ready: false, readyCheck: `${k8s} local-node-status`, readyDetail: m.why };
+  const r = await nodeReadiness(k8s, release, m);
+  return { nodeName: m.name, member: true, role: m.role, ready: r.ready, readyCheck: r.check, readyDetail: r.detail };
 }
 
 export function formatStatus(r: StatusReport): string {
@@ -43,7 +59,8 @@ export function formatStatus(r: StatusReport): string {
   const lines = [
     `last applied  ${s.bundle ? `${s.bundle.name} ${s.bundle.digest}` : 'nothing yet'}`,
     `snaps         ${Object.entries(s.snaps).map(([n, rev]) => `${n}=${rev}`).join(' ') || '-'}`,
-    `cluster       ${s.cluster ?? '-'} (node ${r.nodeName}: ${r.member ? `member, ${r.ready ? 'Ready' : 'not Ready'}` : 'not a member'})`,
+    `cluster       ${s.cluster ?? '-'} (node ${r.nodeName}: ${r.member ? `${r.role ?? ''} member, ${r.ready ? 'Ready' : `not Ready: ${r.readyDetail}`}` : 'not a member'})`,
+    `ready check   ${r.readyCheck}`,
     `owned files   ${Object.keys(s.files).length}`,
     ...Object.entries(s.files).map(([abs, f]) => `  ${f.step.padEnd(16)} ${abs}`),
   ];

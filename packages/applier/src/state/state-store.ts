@@ -11,13 +11,14 @@ export const STATE_FILE = `${STATE_DIR}/state.json`;
 export interface AirgapState {
   stateVersion: 1;
   /** The last bundle that converged fully. */
-  bundle?: { name: string; digest: string };
+  /** The last bundle that converged fully; its k8s release decides how `status` checks readiness. */
+  bundle?: { name: string; digest: string; k8sRelease?: string };
   /** Node path → the sha256 the applier wrote there (`symlink:<target>` for links), and which step. */
   files: Record<string, { sha256: string; step: StepId }>;
   /** Keys the applier set in /etc/environment. */
   envKeys: string[];
   snaps: Record<string, number>;
-  /** Set before proxy config is written, cleared after `snap restart k8s`: survives a crash in between. */
+  /** Set before proxy config is written, cleared once containerd restarted (or was not running): survives a crash in between. */
   restartPending: boolean;
   cluster?: 'bootstrapped' | 'joined';
 }

@@ -6,7 +6,8 @@ import type { Change, Node, Step } from '../types.ts';
 
 /** Node path → bundle entry of every hosts.toml and CA file, each target kept inside the hosts dir. */
 function wanted(node: Node): Map<string, { entry: string; sha256: string }> {
-  const { hostsDir, files } = node.bundle.manifest.containerd;
+  const { files } = node.bundle.manifest.containerd;
+  const { hostsDir } = node.containerd;
   const dirOnNode = nodePath(node.root, hostsDir);
   const out = new Map<string, { entry: string; sha256: string }>();
   for (const f of files) {

@@ -5,7 +5,7 @@ import { clusterIntent } from '../node/cluster-intent.ts';
 import { nodePath } from '../node/node-path.ts';
 import { pathExists } from '../node/path-exists.ts';
 import { defaultRoutes } from '../tools/ip.ts';
-import { k8sInCluster } from '../tools/k8s.ts';
+import { k8sMembership } from '../tools/k8s.ts';
 import { snapVersion } from '../tools/snap.ts';
 import type { Change, Step } from '../types.ts';
 
@@ -30,8 +30,13 @@ export const preflight: Step = {
     } catch (err) {
       problems.push(refuse('snap', `snapd is not usable: ${(err as Error).message}`));
     }
-    if (clusterIntent(node) && (await pathExists(nodePath(node.root, '/run/containerd'))) && !(await inCluster())) {
-      problems.push(refuse('/run/containerd', 'another containerd (or Docker) owns /run/containerd; the k8s snap refuses to bootstrap or join then: remove it first'));
+    // The k8s pre-init check (k8s-cli-contract.md, "Pre-init checks"): only a node that is not a
+    // member yet will bootstrap or join; on a member the snap's own containerd made that folder.
+    const { runDir } = node.containerd;
+    if (clusterIntent(node) && (await pathExists(nodePath(node.root, runDir)))) {
+      const m = await k8sMembership(node.k8s).catch((err: unknown) => err as Error);
+      if (m instanceof Error) problems.push(refuse('k8s', `cannot tell whether this node is a cluster member: ${m.message}`));
+      else if (!m.member) problems.push(refuse(runDir, `another containerd (or Docker) owns ${runDir}; the k8s snap refuses to bootstrap or join then: remove it first`));
     }
     if ((await defaultRoutes()).length === 0 && !m.spec.network?.defaultRoute) {
       problems.push(refuse('default route', 'the node has no default route and the bundle sets no network.defaultRoute; Kubernetes needs one'));
@@ -42,10 +47,6 @@ export const preflight: Step = {
     return Promise.reject(new AirgapError('PREFLIGHT_FAILED', `preflight: ${changes.map((c) => c.why).join('; ')}`, { hint: 'fix the above and run the applier again; nothing was changed' }));
   },
 };
-
-async function inCluster(): Promise<boolean> {
-  return k8sInCluster().catch(() => false);
-}
 
 function mib(bytes: number): string {
   return `${Math.ceil(bytes / 1024 / 1024)} MiB`;

@@ -27,3 +27,15 @@ export async function snapInstall(snapFile: string, o: { classic: boolean }): Pr
 export async function snapRestart(name: string): Promise<void> {
   await runTool('snap', ['restart', name], { timeout: SLOW });
 }
+
+/** `snap services NAME`: `NAME.service → Current` (active/inactive), from the Service/Startup/Current/Notes table. */
+export async function snapServices(name: string): Promise<Map<string, string>> {
+  const r = await probe('snap', ['services', name]);
+  const out = new Map<string, string>();
+  if (!r.ok) return out;
+  for (const line of r.stdout.split('\n').slice(1)) {
+    const [service, , current] = line.trim().split(/\s+/);
+    if (service?.startsWith(`${name}.`) && current) out.set(service.slice(name.length + 1), current);
+  }
+  return out;
+}
