@@ -14,18 +14,26 @@ import { addNodeNetns, type FleetNet } from './fleet-net.ts';
  *   the node's Python (ansible_python_interpreter, airgap_python) is a wrapper that runs in that
  *   namespace, so every module, the port preflight's listeners and connections, and the applier
  *   run there, and a firewall rule in one node's namespace blocks what it would on a real node;
- * - a hostname: the applier wrapper runs in its own UTS namespace (`unshare --uts`) named after
- *   the node, so the applier's node name and the fake k8s's join-token check see the node's name;
+ * - a hostname: the applier wrapper runs in its own UTS namespace (`unshare --uts`) with the
+ *   node's hostname, which may differ from its inventory name and be mixed-case (`Worker-B`, whose
+ *   name in k8s is `worker-b`), so the applier's node name and the fake k8s's join-token check
+ *   see what a real node would;
+ * - its release: the fake k8s behaves as FAKE_K8S_RELEASE (1.32 refuses `k8s kubectl` on workers);
  * - its own fake snapd/k8s state ($FAKE_NODE_DIR), while join tokens live in a registry shared by
  *   the cluster ($FAKE_CLUSTER_DIR), as a real cluster shares them through its datastore.
  */
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const fakeBin = path.join(repo, 'test/fixtures/bin');
+/** The fake k8s, by path as the role runs it (airgap_k8s; /snap/bin/k8s on a real node). */
+export const FAKE_K8S = path.join(fakeBin, 'k8s');
 export const PLAYBOOK_DIR = path.join(repo, 'examples/ansible');
 
 export interface FleetNode {
+  /** Inventory name. */
   name: string;
+  /** The node's hostname: its name in k8s is this, lowercased. */
+  hostname: string;
   group: 'control_plane' | 'workers';
   address: string;
   netns: string;
@@ -36,9 +44,20 @@ export interface FleetNode {
   calls(): Promise<string[]>;
 }
 
+export interface FleetNodeOptions {
+  index: number;
+  group: FleetNode['group'];
+  net: FleetNet;
+  /** Defaults to the inventory name, `node<index>`. */
+  hostname?: string;
+  /** The fake k8s's release (FAKE_K8S_RELEASE); 1.32 unless given. */
+  release?: string;
+}
+
 /** A node's tree and fake-tool state under work/NAME; tokens shared through work/cluster. */
-export async function makeFleetNode(work: string, o: { index: number; group: FleetNode['group']; net: FleetNet }): Promise<FleetNode> {
+export async function makeFleetNode(work: string, o: FleetNodeOptions): Promise<FleetNode> {
   const name = `node${o.index}`;
+  const hostname = o.hostname ?? name;
   const dir = path.join(work, name);
   const root = path.join(dir, 'root');
   await mkdir(root, { recursive: true });
@@ -53,17 +72,18 @@ export async function makeFleetNode(work: string, o: { index: number; group: Fle
     FAKE_CLUSTER_DIR: path.join(work, 'cluster'),
     FAKE_ROOT: root,
     AIRGAP_READY_POLL_MS: '10',
-    FLEET_NODE_NAME: name,
+    FAKE_K8S_RELEASE: o.release ?? '1.32',
+    FLEET_HOSTNAME: hostname,
   };
   const calls = async () => (await readFile(env.FAKE_CALL_LOG, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  return { name, group: o.group, address, netns, python, root, env, calls };
+  return { name, hostname, group: o.group, address, netns, python, root, env, calls };
 }
 
 /** Stand-in for the standalone applier: the built CLI, run under the node's own hostname. */
 export async function writeApplierWrapper(work: string): Promise<string> {
   const file = path.join(work, 'applier');
   const script = `exec "$0" ${JSON.stringify(path.join(repo, 'dist/applier.mjs'))} "$@"`;
-  await writeFile(file, `#!/bin/sh\nexec unshare --uts /bin/sh -c 'hostname "$FLEET_NODE_NAME" && ${script}' ${JSON.stringify(process.execPath)} "$@"\n`);
+  await writeFile(file, `#!/bin/sh\nexec unshare --uts /bin/sh -c 'hostname "$FLEET_HOSTNAME" && ${script}' ${JSON.stringify(process.execPath)} "$@"\n`);
   await chmod(file, 0o755);
   return file;
 }
@@ -82,7 +102,14 @@ export async function writeInventory(work: string, nodes: FleetNode[], files: Fl
         .filter((n) => n.group === group)
         .map((n) => [
           n.name,
-          { ansible_host: n.address, ansible_python_interpreter: n.python, airgap_python: n.python, airgap_root: n.root, airgap_environment: n.env },
+          {
+            ansible_host: n.address,
+            ansible_python_interpreter: n.python,
+            airgap_python: n.python,
+            airgap_root: n.root,
+            airgap_environment: n.env,
+            airgap_k8s: FAKE_K8S,
+          },
         ]),
     );
   const inventory = {

@@ -46,7 +46,10 @@ export async function addNodeNetns(net: FleetNet, index: number): Promise<{ netn
   const address = `${SUBNET}.${10 + index}`;
   const port = `n${index}`;
   await ip(['netns', 'add', netns]);
-  cleanups.push(() => ip(['netns', 'delete', netns]));
+  cleanups.push(async () => {
+    await endProcessesIn(netns);
+    await ip(['netns', 'delete', netns]);
+  });
   await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
   await ip(['-n', netns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', `${net.prefix}-switch`]);
   await ip(['-n', `${net.prefix}-switch`, 'link', 'set', port, 'master', 'br0', 'up']);
@@ -56,16 +59,44 @@ export async function addNodeNetns(net: FleetNet, index: number): Promise<{ netn
   return { netns, address };
 }
 
+/**
+ * Everything the test left running in a node's namespace: the fake's kubelet stand-ins (one per
+ * bootstrap or join), a port-check stand-in a failed play did not stop. Each was started by this
+ * test inside the namespace, so its pid is in `ip netns pids`; a process left there would keep
+ * the namespace alive after `ip netns delete` and answer on the next test's addresses.
+ */
+async function endProcessesIn(netns: string): Promise<void> {
+  const pids = async () => String((await ip(['netns', 'pids', netns])).stdout).split('\n').filter(Boolean).map(Number);
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    const left = await pids();
+    if (left.length === 0) return;
+    for (const pid of left) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+    for (let i = 0; i < 100 && (await pids()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  }
+  const stuck = await pids();
+  if (stuck.length > 0) throw new Error(`processes ${stuck.join(', ')} in ${netns} outlived SIGKILL`);
+}
+
 interface NetNode {
   name: string;
   netns: string;
   address: string;
 }
 
-/** Firewall of `node`: TCP to `port` from `from` (every node if omitted) rejected (refused) or dropped (no answer). */
-export async function block(node: NetNode, o: { port: number; from?: NetNode; how: 'reject' | 'drop' }): Promise<void> {
-  const match = `${o.from ? `ip saddr ${o.from.address} ` : ''}tcp dport ${o.port}`;
-  const verdict = o.how === 'reject' ? 'reject with tcp reset' : 'drop';
+/**
+ * Firewall of `node`: TCP (or UDP) to `port` from `from` (every node if omitted) rejected
+ * (refused: a TCP reset, or ICMP port-unreachable for UDP) or dropped (no answer).
+ */
+export async function block(node: NetNode, o: { port: number; proto?: 'tcp' | 'udp'; from?: NetNode; how: 'reject' | 'drop' }): Promise<void> {
+  const proto = o.proto ?? 'tcp';
+  const match = `${o.from ? `ip saddr ${o.from.address} ` : ''}${proto} dport ${o.port}`;
+  const verdict = o.how === 'drop' ? 'drop' : proto === 'tcp' ? 'reject with tcp reset' : 'reject';
   // Added to the table a call before made, if any.
   const ruleset = `table inet fleet-test {\n chain input {\n  type filter hook input priority 0; policy accept;\n  ${match} ${verdict}\n }\n}\n`;
   await execa('ip', ['netns', 'exec', node.netns, 'nft', '-f', '-'], { input: ruleset });
