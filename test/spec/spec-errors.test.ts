@@ -28,6 +28,15 @@ const cases: [string, string, string][] = [
   ['relative hostsDir', HEAD + K8S + 'containerd:\n  hostsDir: etc/containerd\n', 'airgap.yaml:7:13: containerd.hostsDir: "etc/containerd" is not an absolute path'],
   ['proxy with a space', HEAD + K8S + 'proxy:\n  noProxy: ["10.0.0.0/8, localhost"]\n', 'airgap.yaml:7:13: proxy.noProxy[0]: "10.0.0.0/8, localhost" is not a host, domain or CIDR'],
   ['bad interface name', HEAD + K8S + 'network:\n  defaultRoute: {interface: "eth 0"}\n', 'airgap.yaml:7:29: network.defaultRoute.interface: "eth 0" is not a network interface name'],
+  ['address with both forms', HEAD + K8S + 'cluster:\n  address: {fromInterface: eth1, cidr: 10.0.0.0/24}\n', 'airgap.yaml:7:12: cluster.address: must NOT have more than 1 properties'],
+  ['address with neither form', HEAD + K8S + 'cluster:\n  address: {}\n', 'airgap.yaml:7:12: cluster.address: must NOT have fewer than 1 properties'],
+  ['address with a typo', HEAD + K8S + 'cluster:\n  address: {fromInterfaces: eth1}\n', 'airgap.yaml:7:13: cluster.address.fromInterfaces: unknown key "fromInterfaces"; did you mean "fromInterface"?'],
+  ['address cidr without a prefix', HEAD + K8S + 'cluster:\n  address: {cidr: 10.0.0.0}\n', 'airgap.yaml:7:19: cluster.address.cidr: "10.0.0.0" is not an IPv4 or IPv6 network like 10.0.0.0/24'],
+  ['address cidr octet over 255', HEAD + K8S + 'cluster:\n  address: {cidr: 10.0.300.0/24}\n', 'airgap.yaml:7:19: cluster.address.cidr: "10.0.300.0/24" is not an IPv4 or IPv6 network'],
+  ['address cidr IPv4 prefix over 32', HEAD + K8S + 'cluster:\n  address: {cidr: 10.0.0.0/33}\n', 'airgap.yaml:7:19: cluster.address.cidr: "10.0.0.0/33" is not an IPv4 or IPv6 network'],
+  ['address cidr bad IPv6', HEAD + K8S + 'cluster:\n  address: {cidr: "fd00:::1/64"}\n', 'airgap.yaml:7:19: cluster.address.cidr: "fd00:::1/64" is not an IPv4 or IPv6 network'],
+  ['address cidr IPv6 prefix over 128', HEAD + K8S + 'cluster:\n  address: {cidr: "fd00::/129"}\n', 'airgap.yaml:7:19: cluster.address.cidr: "fd00::/129" is not an IPv4 or IPv6 network'],
+  ['address interface with a space', HEAD + K8S + 'cluster:\n  address: {fromInterface: "eth 1"}\n', 'airgap.yaml:7:28: cluster.address.fromInterface: "eth 1" is not a network interface name'],
   ['snap classic not boolean', HEAD + K8S + 'snaps:\n  - {name: helm, classic: yes}\n', 'airgap.yaml:7:27: snaps[0].classic: must be boolean, got string'],
   ['duplicate key', HEAD + K8S + 'k8s:\n  channel: 1.33-classic/stable\n', 'airgap.yaml:6:1: YAML: Map keys must be unique'],
   ['tab indentation', HEAD + 'k8s:\n\tchannel: x\n', 'airgap.yaml:5:1: YAML:'],
@@ -41,6 +50,12 @@ describe('spec validation errors name file:line:column, the field and what is al
     expect(r.value).toBeUndefined();
     const first = r.errors[0]!;
     expect(`${first.file}:${first.line}:${first.column}: ${first.path ? `${first.path}: ` : ''}${first.message}`).toContain(expected);
+  });
+
+  it.each([['10.0.0.0/24'], ['0.0.0.0/0'], ['192.168.10.0/32'], ['fd00:10::/64'], ['2001:db8::1/128'], ['::/0']])('a valid cluster.address.cidr: %s', (cidr) => {
+    const r = validateSpecText(HEAD + K8S + `cluster:\n  address: {cidr: "${cidr}"}\n`, 'airgap.yaml');
+    expect(r.errors).toEqual([]);
+    expect(r.value?.cluster?.address).toEqual({ cidr });
   });
 
   it('reports every problem, not just the first, in source order', () => {

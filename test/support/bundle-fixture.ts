@@ -2,7 +2,20 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'n
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tarLayer } from './oci-images.ts';
-import { fingerprintOf, generateSigningKeyPair, writeBundle, type BundleImage, type BundleManifest, type BundleSnap, type BundleSource, type SnapRole, type Spec } from '@airgap/core';
+import {
+  fingerprintOf,
+  generateSigningKeyPair,
+  writeBundle,
+  type BundleImage,
+  type BundleManifest,
+  type BundleSnap,
+  type BundleSource,
+  type ClusterAddress,
+  type K8sDatastore,
+  type K8sRelease,
+  type SnapRole,
+  type Spec,
+} from '@airgap/core';
 import { makeSnap } from './snap-fixture.ts';
 
 export interface FixtureKeys {
@@ -25,7 +38,7 @@ export interface FixtureSnap {
   classic?: boolean;
 }
 
-/** snapd, core22 and a classic k8s on core22: what a 1.34 bundle carries. */
+/** snapd, core22 and a classic k8s on core22: what a 1.34 bundle carries (its version follows `release`). */
 export const STANDARD_SNAPS: FixtureSnap[] = [
   { name: 'snapd', revision: 21759, role: 'snapd', type: 'snapd' },
   { name: 'core22', revision: 1722, role: 'base', type: 'base' },
@@ -59,6 +72,20 @@ export interface BundleFixtureOptions {
   defaultRouteInterface?: string;
   /** Bootstrap config text, or true to bootstrap without a config file. */
   bootstrap?: string | true;
+  /**
+   * The bundle's k8s release (default 1.34): the spec's channel is `<release>-classic/stable`, the
+   * k8s snap's version `v<release>.0`, and manifest.k8s.release says it. A string outside
+   * 1.32–1.36 still goes into the manifest as given (for tests of refusal).
+   */
+  release?: K8sRelease | (string & {});
+  /** manifest.k8s.datastore (default etcd), as the bundler reads it from the bootstrap config. */
+  datastore?: K8sDatastore;
+  /** manifest.k8s.containerdBaseDir; the default hosts dir follows it, as the bundler does. */
+  containerdBaseDir?: string;
+  /** A manifest from before manifest.k8s existed (older bundlers): no `k8s` field. */
+  omitK8s?: boolean;
+  /** spec.cluster.address. */
+  clusterAddress?: ClusterAddress;
   platforms?: string[];
   createdAt?: string;
 }
@@ -76,8 +103,9 @@ export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture
   const sources: BundleSource[] = [];
   const snaps: BundleSnap[] = [];
   const snapDir = path.join(o.dir, 'snap-cache');
+  const release = o.release ?? '1.34';
   for (const s of o.snaps ?? STANDARD_SNAPS) {
-    const made = await cachedSnap(snapDir, s);
+    const made = await cachedSnap(snapDir, s, s.role === 'k8s' ? `v${release}.0` : undefined);
     const snapPath = `snaps/${s.name}_${s.revision}.snap`;
     const assertPath = `snaps/${s.name}_${s.revision}.assert`;
     sources.push({ path: snapPath, file: made.snapPath }, { path: assertPath, file: made.assertPath });
@@ -100,11 +128,19 @@ export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture
     apiVersion: 'airgap/v1alpha1',
     kind: 'Bundle',
     metadata: { name: o.name ?? 'fixture' },
-    k8s: { channel: '1.34-classic/stable', snapd: true },
+    k8s: { channel: `${release}-classic/stable`, snapd: true },
     ...(o.proxy ? { proxy: o.proxy } : {}),
     ...(o.defaultRouteInterface ? { network: { defaultRoute: { interface: o.defaultRouteInterface } } } : {}),
-    ...(o.bootstrap ? { cluster: { bootstrap: typeof o.bootstrap === 'string' ? { config: 'bootstrap.yaml' } : {} } } : {}),
+    ...(o.bootstrap || o.clusterAddress
+      ? {
+          cluster: {
+            ...(o.bootstrap ? { bootstrap: typeof o.bootstrap === 'string' ? { config: 'bootstrap.yaml' } : {} } : {}),
+            ...(o.clusterAddress ? { address: o.clusterAddress } : {}),
+          },
+        }
+      : {}),
   };
+  const hostsDir = o.hostsDir ?? (o.containerdBaseDir ? `${o.containerdBaseDir}/etc/containerd/hosts.d` : '/etc/containerd/hosts.d');
   const manifest: Omit<BundleManifest, 'entries'> = {
     formatVersion: 1,
     name: o.name ?? 'fixture',
@@ -118,8 +154,9 @@ export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture
     snaps,
     images,
     ...(images.length ? { imageLayout: 'images' } : {}),
-    containerd: { hostsDir: o.hostsDir ?? '/etc/containerd/hosts.d', files: hostsFiles.map((h) => ({ path: h.path, target: h.target })) },
+    containerd: { hostsDir, files: hostsFiles.map((h) => ({ path: h.path, target: h.target })) },
     ...(bootstrapConfig ? { bootstrapConfig } : {}),
+    ...(o.omitK8s ? {} : { k8s: { release: release as K8sRelease, datastore: o.datastore ?? 'etcd', ...(o.containerdBaseDir ? { containerdBaseDir: o.containerdBaseDir } : {}) } }),
   };
   await mkdir(o.dir, { recursive: true });
   const file = path.join(o.dir, o.out ?? 'bundle.tar');
@@ -129,9 +166,9 @@ export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture
   return { file, pubFile, keys, manifest: written.manifest };
 }
 
-async function cachedSnap(dir: string, s: FixtureSnap) {
+async function cachedSnap(dir: string, s: FixtureSnap, version: string | undefined) {
   const snapPath = path.join(dir, `${s.name}_${s.revision}.snap`);
-  const made = await makeSnap({ dir, name: s.name, revision: s.revision, type: s.type ?? 'app', base: s.base, confinement: s.classic ? 'classic' : 'strict' });
+  const made = await makeSnap({ dir, name: s.name, revision: s.revision, type: s.type ?? 'app', base: s.base, confinement: s.classic ? 'classic' : 'strict', version });
   return { ...made, snapPath };
 }
 

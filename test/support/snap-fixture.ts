@@ -12,6 +12,13 @@ export interface SnapFixtureOptions {
   type?: 'app' | 'base' | 'snapd';
   base?: string;
   confinement?: 'strict' | 'classic';
+  /**
+   * meta/snap.yaml `version`. Default: `<revision>.0`, except the k8s snap, whose version is the
+   * Kubernetes version it was built from, as upstream's snapcraft.yaml sets it (`v1.32.0` by
+   * default, the site fixture's channel; pass e.g. `v1.36.0` for another release, or `3001.0`
+   * for a snap whose version names no release).
+   */
+  version?: string;
   /** Lines of images.txt at the snap's root (the k8s snap carries one). */
   images?: string[];
   /** Extra payload so sizes differ; bytes of pseudo-random content. */
@@ -37,7 +44,8 @@ export async function makeSnap(o: SnapFixtureOptions): Promise<SnapFixture> {
   const tree = await mkdtemp(path.join(tmpdir(), 'airgap-snap-'));
   try {
     await mkdir(path.join(tree, 'meta'), { recursive: true });
-    const yaml = [`name: ${o.name}`, `version: '${o.revision}.0'`, `type: ${o.type ?? 'app'}`];
+    const version = o.version ?? (o.name === 'k8s' ? 'v1.32.0' : `${o.revision}.0`);
+    const yaml = [`name: ${o.name}`, `version: '${version}'`, `type: ${o.type ?? 'app'}`];
     if (o.base) yaml.push(`base: ${o.base}`);
     yaml.push(`confinement: ${o.confinement ?? 'strict'}`, 'summary: test fixture');
     await writeFile(path.join(tree, 'meta', 'snap.yaml'), `${yaml.join('\n')}\n`);

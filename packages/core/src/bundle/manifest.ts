@@ -45,6 +45,27 @@ export interface HostsFile {
   target: string;
 }
 
+/** The k8s releases whose bootstrap config and node behaviour this format knows. */
+export const K8S_RELEASES = ['1.32', '1.33', '1.34', '1.35', '1.36'] as const;
+export type K8sRelease = (typeof K8S_RELEASES)[number];
+
+export const K8S_DATASTORES = ['etcd', 'k8s-dqlite', 'external'] as const;
+export type K8sDatastore = (typeof K8S_DATASTORES)[number];
+
+/** What the node's k8s will be, read at build time from the snap and the bootstrap config. */
+export interface BundleK8s {
+  /** The minor release of the k8s snap, e.g. `1.32` (from its version, else its channel). */
+  release: K8sRelease;
+  /** The bootstrap config's `datastore-type`; `etcd` when it does not set one. */
+  datastore: K8sDatastore;
+  /**
+   * containerd's base dir when the bootstrap config sets `containerd-base-dir`: the socket is
+   * `<base>/run/containerd/containerd.sock`, the config `<base>/etc/containerd`. Absent: the
+   * snap's default (`/` for the classic snap).
+   */
+  containerdBaseDir?: string;
+}
+
 export interface BundleManifest {
   formatVersion: typeof FORMAT_VERSION;
   name: string;
@@ -64,5 +85,7 @@ export interface BundleManifest {
   imageLayout?: string;
   containerd: { hostsDir: string; files: HostsFile[] };
   bootstrapConfig?: string;
+  /** Absent in bundles built before it was recorded, and for releases outside K8S_RELEASES. */
+  k8s?: BundleK8s;
   entries: ManifestEntry[];
 }

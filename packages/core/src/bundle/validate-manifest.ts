@@ -2,9 +2,13 @@ import { AirgapError } from '../errors.ts';
 import { INDEX_TYPES, MANIFEST_TYPES } from '../oci/media-types.ts';
 import { DIGEST_PATTERN, parseReference } from '../oci/reference.ts';
 import { entryPathProblem } from './entry-path.ts';
-import { FORMAT_VERSION, MANIFEST_PATH, SIGNATURE_PATH, SUMS_PATH, type BundleManifest } from './manifest.ts';
+import { FORMAT_VERSION, K8S_DATASTORES, K8S_RELEASES, MANIFEST_PATH, SIGNATURE_PATH, SUMS_PATH, type BundleManifest } from './manifest.ts';
 
 const HEX64 = /^[a-f0-9]{64}$/;
+
+function isCleanAbsolutePath(p: unknown): p is string {
+  return typeof p === 'string' && p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '.');
+}
 
 function isImageReference(ref: string): boolean {
   try {
@@ -44,7 +48,20 @@ export function validateManifest(value: unknown): BundleManifest {
   });
   if (m.entries[0]?.path !== SUMS_PATH) fail(`first entry must be ${SUMS_PATH}`);
   const hostsDir = m.containerd.hostsDir;
-  if (typeof hostsDir !== 'string' || !hostsDir.startsWith('/') || hostsDir.split('/').some((s) => s === '..' || s === '.')) fail(`containerd hosts dir ${JSON.stringify(hostsDir)} is not a clean absolute path`);
+  if (!isCleanAbsolutePath(hostsDir)) fail(`containerd hosts dir ${JSON.stringify(hostsDir)} is not a clean absolute path`);
+  // The applier picks datastore ports and containerd's socket from this: only known values.
+  if (m.k8s !== undefined) {
+    const k = m.k8s as unknown as Partial<Record<string, unknown>> | null;
+    if (typeof k !== 'object' || k === null || Array.isArray(k)) fail('k8s is not an object');
+    else {
+      const extra = Object.keys(k).filter((key) => !['release', 'datastore', 'containerdBaseDir'].includes(key));
+      if (extra.length > 0) fail(`k8s has unknown field ${extra.map((e) => JSON.stringify(e)).join(', ')}`);
+      if (!(K8S_RELEASES as readonly unknown[]).includes(k.release)) fail(`k8s release ${JSON.stringify(k.release)} is not one of ${K8S_RELEASES.join(', ')}`);
+      if (!(K8S_DATASTORES as readonly unknown[]).includes(k.datastore)) fail(`k8s datastore ${JSON.stringify(k.datastore)} is not one of ${K8S_DATASTORES.join(', ')}`);
+      if (k.datastore === 'k8s-dqlite' && k.release === '1.36') fail('k8s datastore k8s-dqlite does not exist in 1.36');
+      if (k.containerdBaseDir !== undefined && !isCleanAbsolutePath(k.containerdBaseDir)) fail(`k8s containerd base dir ${JSON.stringify(k.containerdBaseDir)} is not a clean absolute path`);
+    }
+  }
   for (const f of m.containerd.files) {
     const problem = typeof f.target === 'string' ? entryPathProblem(f.target) : 'missing';
     if (problem) throw new AirgapError('PATH_TRAVERSAL', `hosts file target ${JSON.stringify(f.target)} is refused: ${problem}`, { hint: 'the bundle is malformed or hostile' });

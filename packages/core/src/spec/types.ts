@@ -20,8 +20,14 @@ export interface Spec {
   };
   proxy?: { http?: string; https?: string; noProxy: string[] };
   network?: { defaultRoute?: { interface: string } };
-  cluster?: { bootstrap?: { config?: string } };
+  cluster?: { bootstrap?: { config?: string }; address?: ClusterAddress };
 }
+
+/**
+ * The address each node advertises to the cluster (`k8s bootstrap|join-cluster --address`),
+ * resolved on the node: its global address on an interface, or its address inside a network.
+ */
+export type ClusterAddress = { fromInterface: string } | { cidr: string };
 
 export interface ExtraSnap {
   name: string;
