@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing airgap need on a fresh Debian machine: the Debian tools the
 # tests run for real (containerd, docker-registry, skopeo, umoci, squashfs-tools, openssl,
-# iproute2, nftables, apache2-utils for htpasswd), pnpm, and the npm packages from the lock file.
+# iproute2, nftables, apache2-utils for htpasswd, squid for the proxy tests), pnpm, and the npm
+# packages from the lock file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,7 @@ declare -A pkg_for=(
   [mksquashfs]=squashfs-tools [unsquashfs]=squashfs-tools [openssl]=openssl [containerd]=containerd
   [ctr]=containerd [docker-registry]=docker-registry [skopeo]=skopeo [umoci]=umoci [ip]=iproute2
   [htpasswd]=apache2-utils [tar]=tar [sha256sum]=coreutils [/usr/bin/time]=time [ansible-playbook]=ansible-core
-  [nft]=nftables
+  [nft]=nftables [squid]=squid
 )
 missing=()
 for cmd in "${!pkg_for[@]}"; do

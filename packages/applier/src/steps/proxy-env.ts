@@ -2,9 +2,20 @@ import type { Spec } from '@airgap/core';
 
 /**
  * What containerd and the shell must not send through the proxy: the k8s snap's default pod and
- * service CIDRs and loopback (ERRATA), plus the bundle's noProxy (the nodes' own network).
+ * service CIDRs and loopback (ERRATA), plus the bundle's noProxy (the nodes' own network) and
+ * the hosts of its containerd mirrors.
  */
 export const DEFAULT_NO_PROXY = ['10.1.0.0/16', '10.152.183.0/24', '127.0.0.1', 'localhost'];
+
+/**
+ * The hosts of the bundle's containerd mirrors, for NO_PROXY: a mirror sits on the site's own
+ * network, and containerd would otherwise send its pulls through the proxy (which usually refuses
+ * inside hosts or does not route to them). Hostname only, so every port of it is covered; IPv6
+ * without brackets, as Go's and curl's NO_PROXY matching expect.
+ */
+export function mirrorHosts(spec: Spec): string[] {
+  return (spec.containerd?.mirrors ?? []).map((m) => new URL(m.endpoint).hostname.replace(/^\[|\]$/g, ''));
+}
 
 /** Proxy variables in upper and lower case; empty when the bundle sets no proxy. */
 export function proxyVariables(spec: Spec): [string, string][] {
@@ -13,7 +24,7 @@ export function proxyVariables(spec: Spec): [string, string][] {
   const vars: [string, string][] = [];
   if (p.http) vars.push(['HTTP_PROXY', p.http], ['http_proxy', p.http]);
   if (p.https) vars.push(['HTTPS_PROXY', p.https], ['https_proxy', p.https]);
-  const noProxy = [...new Set([...p.noProxy, ...DEFAULT_NO_PROXY])].join(',');
+  const noProxy = [...new Set([...p.noProxy, ...DEFAULT_NO_PROXY, ...mirrorHosts(spec)])].join(',');
   vars.push(['NO_PROXY', noProxy], ['no_proxy', noProxy]);
   for (const [k, v] of vars) if (/["\\\n\r$`]/.test(v)) throw new Error(`proxy value for ${k} has a character that cannot be quoted safely`);
   return vars;

@@ -51,6 +51,11 @@ export interface Mirror {
   capabilities: Capability[];
   skipVerify: boolean;
   overridePath: boolean;
+  /**
+   * False: hosts.toml's `server` is this mirror, so the node never reaches for the upstream
+   * registry. The schema defaults it to true; absent (true) in bundles built before it existed.
+   */
+  fallback?: boolean;
 }
 
 /** A problem found in a source file, pointing at the exact place. */
