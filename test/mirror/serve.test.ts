@@ -39,7 +39,7 @@ describe('applier serve: a read-only registry straight from the bundle', () => {
     });
     const bundle = await verifyBundle(fixture.file, { keys: [await loadPublicKey(fixture.pubFile)] });
     const log: string[] = [];
-    const server = await serveBundle({ registry: await bundleRegistry(bundle), host: '127.0.0.1', port: 0, log: (l) => log.push(l) });
+    const server = await serveBundle({ registry: await bundleRegistry(bundle), host: '127.0.0.1', port: 0, log: (e) => log.push('dropped' in e ? 'dropped' : `${e.method} ${e.url} ${e.status}`) });
     cleanups.push(() => new Promise((r) => server.close(() => r())));
     const port = (server.address() as AddressInfo).port;
 

@@ -15,8 +15,10 @@ commands:
   plan bundle.tar     verify, then show what apply would change (ok / change / skip and why)
   apply bundle.tar    verify, then converge this node; safe to re-run after any failure
   status [bundle.tar] what the applier owns and last applied; with a bundle, whether converged
-  serve bundle.tar --listen HOST:PORT
-                      verify, then serve the bundle's images as a read-only OCI registry (plain HTTP)
+  serve bundle.tar --listen HOST:PORT [--tls-cert FILE --tls-key FILE] [--max-connections 256]
+       [--json] [--quiet]
+                      verify, then serve the bundle's images as a read-only OCI registry (HTTPS
+                      with --tls-*, else plain HTTP); one access-log line per request on stderr
   push bundle.tar --registry HOST[:PORT] [--prefix PATH/] [--plain-http] [--ca FILE]
        [--user USER --password-stdin] [--chunk-size 64M]
                       verify, then push the bundle's images to a registry (same names, tags and
@@ -60,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command === 'serve') {
-    const r = await serveCommand(rest, out);
+    const r = await serveCommand(rest, (line) => void process.stderr.write(`${line}\n`));
     out(`serving ${r.images} image(s) from ${rest[0] ?? ''} at ${r.url} (read-only; Ctrl-C to stop)`);
     await new Promise<void>((resolve) => {
       const stop = () => r.server.close(() => resolve());

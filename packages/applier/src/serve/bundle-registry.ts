@@ -21,6 +21,8 @@ export interface BlobHandle {
 export interface BundleRegistry {
   manifest(repo: string, reference: string, ns: string | undefined): Promise<ServedManifest | undefined>;
   blob(digest: string): BlobHandle | undefined;
+  /** The tags of `repo` (of registry `ns` when given), or undefined when no image has that name. */
+  tags(repo: string, ns: string | undefined): string[] | undefined;
   imageCount: number;
 }
 
@@ -52,6 +54,11 @@ export async function bundleRegistry(bundle: VerifiedBundle): Promise<BundleRegi
       const declared = (JSON.parse(body.toString('utf8')) as { mediaType?: unknown }).mediaType;
       mediaType ??= typeof declared === 'string' ? declared : 'application/vnd.oci.image.manifest.v1+json';
       return { mediaType, digest, body };
+    },
+    tags(repo, ns) {
+      const named = tagged.filter((t) => t.repo === repo && (ns === undefined || t.registry === ns));
+      if (named.length === 0) return undefined;
+      return named.flatMap((t) => (t.tag === undefined ? [] : [t.tag]));
     },
     blob(digest) {
       const entry = entryFor(digest);

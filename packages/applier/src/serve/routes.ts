@@ -2,11 +2,13 @@
 export type Route =
   | { kind: 'base' }
   | { kind: 'manifest'; repo: string; reference: string }
-  | { kind: 'blob'; repo: string; digest: string };
+  | { kind: 'blob'; repo: string; digest: string }
+  | { kind: 'tags'; repo: string };
 
 const REPO = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*';
 const MANIFEST = new RegExp(`^/v2/(${REPO})/manifests/([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$`);
 const BLOB = new RegExp(`^/v2/(${REPO})/blobs/(sha256:[a-f0-9]{64})$`);
+const TAGS = new RegExp(`^/v2/(${REPO})/tags/list$`);
 
 /** Pure: the route of a URL path, or undefined (404). */
 export function route(pathname: string): Route | undefined {
@@ -15,6 +17,8 @@ export function route(pathname: string): Route | undefined {
   if (m) return { kind: 'manifest', repo: m[1]!, reference: m[2]! };
   const b = BLOB.exec(pathname);
   if (b) return { kind: 'blob', repo: b[1]!, digest: b[2]! };
+  const t = TAGS.exec(pathname);
+  if (t) return { kind: 'tags', repo: t[1]! };
   return undefined;
 }
 

@@ -1,10 +1,12 @@
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AirgapError, loadTrustedKeys, parseCommandArgs, verifyBundle } from '@airgap/core';
+import { formatLogEntry } from './access-log.ts';
 import { bundleRegistry } from './bundle-registry.ts';
-import { serveBundle } from './serve.ts';
+import { DEFAULT_MAX_CONNECTIONS, serveBundle } from './serve.ts';
 
-export const SERVE_USAGE = 'applier serve bundle.tar --pub KEY.pub --listen 127.0.0.1:5000';
+export const SERVE_USAGE = 'applier serve bundle.tar --pub KEY.pub --listen 127.0.0.1:5000 [--tls-cert FILE --tls-key FILE] [--max-connections N] [--json] [--quiet]';
 
 export interface ServeCommandResult {
   server: Server;
@@ -12,17 +14,57 @@ export interface ServeCommandResult {
   images: number;
 }
 
-/** `applier serve`: verify the bundle, then answer pulls from it until stopped. */
+const usage = (message: string) => new AirgapError('USAGE', message, { hint: `usage: ${SERVE_USAGE}` });
+
+async function readPem(file: string, flag: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new AirgapError('USAGE', `cannot read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { hint: `give ${flag} a PEM file this user can read`, cause: err });
+  }
+}
+
+/**
+ * `applier serve`: verify the bundle, then answer pulls from it until stopped. `log` gets one
+ * access-log line per request (text, or JSON with --json); --quiet turns it off.
+ */
 export async function serveCommand(args: string[], log: (line: string) => void): Promise<ServeCommandResult> {
-  const { values, positionals } = parseCommandArgs(args, { pub: { type: 'string', multiple: true }, listen: { type: 'string' }, quiet: { type: 'boolean' } }, SERVE_USAGE);
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      pub: { type: 'string', multiple: true },
+      listen: { type: 'string' },
+      quiet: { type: 'boolean' },
+      json: { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'max-connections': { type: 'string' },
+    },
+    SERVE_USAGE,
+  );
   const file = positionals[0];
-  if (!file) throw new AirgapError('USAGE', 'serve needs the bundle path', { hint: `usage: ${SERVE_USAGE}` });
+  if (!file) throw usage('serve needs the bundle path');
   const m = /^(\[[0-9a-f:]+\]|[^:]+):(\d{1,5})$/i.exec(values.listen ?? '127.0.0.1:5000');
-  if (!m) throw new AirgapError('USAGE', `--listen ${values.listen ?? ''} is not HOST:PORT`, { hint: `usage: ${SERVE_USAGE}` });
+  if (!m) throw usage(`--listen ${values.listen ?? ''} is not HOST:PORT`);
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if ((certFile === undefined) !== (keyFile === undefined)) throw usage('--tls-cert and --tls-key go together');
+  const maxRaw = values['max-connections'];
+  const maxConnections = maxRaw === undefined ? DEFAULT_MAX_CONNECTIONS : Number(maxRaw);
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) throw usage(`--max-connections ${maxRaw ?? ''} is not a whole number of at least 1`);
+  const tls = certFile && keyFile ? { cert: await readPem(certFile, '--tls-cert'), key: await readPem(keyFile, '--tls-key') } : undefined;
   const bundle = await verifyBundle(file, { keys: await loadTrustedKeys(values.pub ?? []) });
   const registry = await bundleRegistry(bundle);
-  const server = await serveBundle({ registry, host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]), log: values.quiet ? undefined : log });
+  const json = values.json === true;
+  const server = await serveBundle({
+    registry,
+    host: m[1]!.replace(/^\[|\]$/g, ''),
+    port: Number(m[2]),
+    maxConnections,
+    ...(tls ? { tls } : {}),
+    ...(values.quiet ? {} : { log: (e) => log(formatLogEntry(e, json)) }),
+  });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return { server, url: `http://${host}:${address.port}`, images: registry.imageCount };
+  return { server, url: `${tls ? 'https' : 'http'}://${host}:${address.port}`, images: registry.imageCount };
 }

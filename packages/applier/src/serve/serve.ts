@@ -1,25 +1,60 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { AirgapError } from '@airgap/core';
+import type { ServeLogEntry } from './access-log.ts';
 import type { BundleRegistry } from './bundle-registry.ts';
+import { parseRange } from './byte-range.ts';
 import { route } from './routes.ts';
+import { sliceStream } from './slice-stream.ts';
+import { parsePageSize, tagsPage } from './tags-list.ts';
+
+/** Enough for a few hundred nodes pulling at once (containerd opens a few per pull), well under the usual 1024 open files. */
+export const DEFAULT_MAX_CONNECTIONS = 256;
 
 export interface ServeOptions {
   registry: BundleRegistry;
   host: string;
   port: number;
-  /** One line per request, for the operator. */
-  log?: (line: string) => void;
+  /** PEM certificate chain and key: HTTPS instead of plain HTTP. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Connections beyond this are closed as they arrive (default DEFAULT_MAX_CONNECTIONS). */
+  maxConnections?: number;
+  /** One entry per request, and per connection turned away. */
+  log?: (entry: ServeLogEntry) => void;
 }
 
 /** A read-only OCI registry (distribution API v2: GET and HEAD) answering from the bundle. */
 export async function serveBundle(o: ServeOptions): Promise<Server> {
-  const server = createServer((req, res) => {
-    handle(o.registry, req, res).catch((err: unknown) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const started = Date.now();
+    const sent = { bytes: 0 };
+    handle(o.registry, req, res, sent).catch((err: unknown) => {
       if (!res.headersSent) error(res, 500, 'UNKNOWN', String(err));
       else res.destroy(err as Error);
     });
-    res.on('finish', () => o.log?.(`${req.method ?? '?'} ${req.url ?? '?'} ${res.statusCode}`));
-  });
+    res.on('close', () =>
+      o.log?.({
+        time: new Date().toISOString(),
+        remote: req.socket.remoteAddress ?? '?',
+        method: req.method ?? '?',
+        url: req.url ?? '?',
+        status: res.statusCode,
+        bytes: sent.bytes,
+        ms: Date.now() - started,
+        completed: res.writableFinished,
+        ...(res.statusCode === 206 && typeof req.headers.range === 'string' ? { range: req.headers.range } : {}),
+      }),
+    );
+  };
+  let server: Server;
+  try {
+    server = o.tls ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest) : createHttpServer(onRequest);
+  } catch (err) {
+    throw new AirgapError('USAGE', `cannot use the TLS certificate and key: ${(err as Error).message}`, { hint: 'give a PEM certificate (chain) with --tls-cert and its private key with --tls-key', cause: err });
+  }
+  const max = o.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  server.maxConnections = max;
+  server.on('drop', (d?: { remoteAddress?: string }) => o.log?.({ time: new Date().toISOString(), remote: d?.remoteAddress ?? '?', dropped: 'max-connections', maxConnections: max }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new AirgapError('IO_FAILED', `cannot listen on ${o.host}:${o.port}: ${err.code ?? err.message}`, { hint: 'choose a free --listen address', cause: err })),
@@ -29,30 +64,65 @@ export async function serveBundle(o: ServeOptions): Promise<Server> {
   return server;
 }
 
-async function handle(registry: BundleRegistry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(registry: BundleRegistry, req: IncomingMessage, res: ServerResponse, sent: { bytes: number }): Promise<void> {
   res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
   if (req.method !== 'GET' && req.method !== 'HEAD') return error(res, 405, 'UNSUPPORTED', 'this registry is read-only');
   const url = new URL(req.url ?? '/', 'http://bundle');
+  const ns = url.searchParams.get('ns') ?? undefined;
   const r = route(url.pathname);
   if (!r) return error(res, 404, 'NAME_UNKNOWN', 'not found');
-  if (r.kind === 'base') {
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    return void res.end('{}');
+  const body = (status: number, headers: Record<string, string | number>, data: Buffer) => {
+    res.writeHead(status, { ...headers, 'Content-Length': data.length });
+    if (req.method !== 'HEAD') sent.bytes += data.length;
+    res.end(req.method === 'HEAD' ? undefined : data);
+  };
+  switch (r.kind) {
+    case 'base':
+      return body(200, { 'Content-Type': 'application/json' }, Buffer.from('{}'));
+    case 'tags': {
+      const all = registry.tags(r.repo, ns);
+      if (!all) return error(res, 404, 'NAME_UNKNOWN', `repository ${r.repo} is not in the bundle`);
+      const n = parsePageSize(url.searchParams.get('n'));
+      if (Number.isNaN(n)) return error(res, 400, 'PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer');
+      const page = tagsPage(all, n, url.searchParams.get('last') ?? undefined);
+      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      if (page.next !== undefined) {
+        const next = new URLSearchParams({ ...(ns ? { ns } : {}), n: String(n), last: page.next });
+        headers.Link = `</v2/${r.repo}/tags/list?${next.toString()}>; rel="next"`;
+      }
+      return body(200, headers, Buffer.from(JSON.stringify({ name: r.repo, tags: page.tags })));
+    }
+    case 'manifest': {
+      const m = await registry.manifest(r.repo, r.reference, ns);
+      if (!m) return error(res, 404, 'MANIFEST_UNKNOWN', `manifest ${r.repo}:${r.reference} is not in the bundle`);
+      return body(200, { 'Content-Type': m.mediaType, 'Docker-Content-Digest': m.digest }, m.body);
+    }
+    case 'blob':
+      return sendBlob(registry, r.digest, req, res, sent);
   }
-  if (r.kind === 'manifest') {
-    const m = await registry.manifest(r.repo, r.reference, url.searchParams.get('ns') ?? undefined);
-    if (!m) return error(res, 404, 'MANIFEST_UNKNOWN', `manifest ${r.repo}:${r.reference} is not in the bundle`);
-    res.writeHead(200, { 'Content-Type': m.mediaType, 'Content-Length': m.body.length, 'Docker-Content-Digest': m.digest });
-    return void res.end(req.method === 'HEAD' ? undefined : m.body);
+}
+
+function sendBlob(registry: BundleRegistry, digest: string, req: IncomingMessage, res: ServerResponse, sent: { bytes: number }): void {
+  const blob = registry.blob(digest);
+  if (!blob) return error(res, 404, 'BLOB_UNKNOWN', `blob ${digest} is not in the bundle`);
+  const common = { 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': digest, 'Accept-Ranges': 'bytes' };
+  // Range applies to GET only (RFC 9110 §14.2); a HEAD is answered as for the whole blob.
+  const range = req.method === 'GET' ? parseRange(req.headers.range, blob.size) : { kind: 'whole' as const };
+  if (range.kind === 'unsatisfiable') {
+    res.writeHead(416, { ...common, 'Content-Range': `bytes */${blob.size}`, 'Content-Length': 0 });
+    return void res.end();
   }
-  const blob = registry.blob(r.digest);
-  if (!blob) return error(res, 404, 'BLOB_UNKNOWN', `blob ${r.digest} is not in the bundle`);
-  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': blob.size, 'Docker-Content-Digest': r.digest });
+  if (range.kind === 'partial') res.writeHead(206, { ...common, 'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}`, 'Content-Length': range.end - range.start + 1 });
+  else res.writeHead(200, { ...common, 'Content-Length': blob.size });
   if (req.method === 'HEAD') return void res.end();
   const stream = blob.open();
   // A digest mismatch surfaces as a stream error: cut the connection so the client never gets a clean end.
   stream.on('error', (err) => res.destroy(err));
-  stream.pipe(res);
+  // A client that goes away mid-blob: stop reading the bundle for it.
+  res.on('close', () => stream.destroy());
+  const out = range.kind === 'partial' ? stream.pipe(sliceStream(range.start, range.end)) : stream;
+  out.on('data', (chunk: Buffer) => (sent.bytes += chunk.length));
+  out.pipe(res);
 }
 
 function error(res: ServerResponse, status: number, code: string, message: string): void {

@@ -1,6 +1,7 @@
 import { request, type Dispatcher } from 'undici';
 import { AirgapError } from '../errors.ts';
 import type { Credentials } from './credentials.ts';
+import { proxyRefusalError } from './proxy-errors.ts';
 import { parseChallenges } from './www-authenticate.ts';
 
 export interface AuthContext {
@@ -54,7 +55,7 @@ async function fetchToken(ctx: AuthContext, realm: string, service: string | und
   try {
     res = await request(url, { method: 'GET', headers, dispatcher: ctx.dispatcher, headersTimeout: ctx.timeoutMs, bodyTimeout: ctx.timeoutMs });
   } catch (err) {
-    throw new AirgapError('REGISTRY_FAILED', `cannot reach the token service ${url.host} of ${ctx.registry}: ${(err as Error).message}`, { hint: 'check the network path (HTTPS_PROXY, NO_PROXY, `bundler allowlist`)', cause: err });
+    throw proxyRefusalError(err, url, `the token service of ${ctx.registry}`) ?? new AirgapError('REGISTRY_FAILED', `cannot reach the token service ${url.host} of ${ctx.registry}: ${(err as Error).message}`, { hint: 'check the network path (HTTPS_PROXY, NO_PROXY, `bundler allowlist`)', cause: err });
   }
   if (res.statusCode === 401 || res.statusCode === 403) {
     await res.body.dump();

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { AirgapError } from '../errors.ts';
 import type { Credentials } from './credentials.ts';
+import { proxyRefusalError } from './proxy-errors.ts';
 import { authHint, authorize, type AuthContext } from './registry-auth.ts';
 import { DEFAULT_RETRY, describeNetworkError, isRetryableError, isRetryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.ts';
 
@@ -91,6 +92,7 @@ export function createRegistryClient(o: RegistryClientOptions): RegistryClient {
       const token = tokens.get(scopeKey);
       if (sameOrigin && token) headers.authorization = token;
       o.onHost?.(url.host);
+      const target = url;
       const res = await request(url, {
         method: req.method,
         headers,
@@ -98,6 +100,9 @@ export function createRegistryClient(o: RegistryClientOptions): RegistryClient {
         dispatcher: sameOrigin ? dispatcher : redirectDispatcher,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
+      }).catch((err: unknown) => {
+        // A proxy that refused the tunnel: say so (an AirgapError without `retryable` is not retried).
+        throw proxyRefusalError(err, target, req.what ?? `${req.method} ${req.repository} from ${o.endpoint.registry}`) ?? err;
       });
       const location = res.headers.location;
       if (req.followRedirects && res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string' && hops < 5) {
