@@ -81,6 +81,9 @@ describe('bundler build', () => {
 
   it('uses the pre-1.32 hosts dir for older channels, and containerd.hostsDir when given', async () => {
     const old = await site({ channel: '1.31-classic/stable' });
+    // A real 1.31 snap, and no bootstrap config: its keys are known from 1.32 on (test/bundler/bootstrap-config.test.ts).
+    await makeSnap({ dir: path.join(old, 'downloads'), name: 'k8s', revision: 30, base: 'core20', confinement: 'classic', version: 'v1.31.9' });
+    await writeFile(path.join(old, 'airgap.yaml'), specText({ channel: '1.31-classic/stable' }).replace('cluster:\n  bootstrap: {config: ./bootstrap.yaml}\n', ''));
     expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: old })).exitCode).toBe(0);
     expect(JSON.parse((await cli('bundler', ['inspect', 'a.tar', '--json'], { cwd: old })).stdout)).toMatchObject({ hostsDir: '/var/snap/k8s/common/etc/containerd/hosts.d' });
     const custom = await site();

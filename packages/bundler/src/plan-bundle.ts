@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
 import {
   AirgapError,
   LOCK_VERSION,
@@ -19,6 +18,7 @@ import {
 } from '@airgap/core';
 import { defaultHostsDir } from './containerd/hosts-dir.ts';
 import { renderHostsFiles } from './containerd/render-hosts.ts';
+import { planK8s } from './k8s/plan-k8s.ts';
 import { snapDigestExpectation } from './snaps/check-snap.ts';
 import { resolveSnaps, type ResolvedSnap } from './snaps/resolve-snaps.ts';
 import { readSnapImages } from './snaps/snap-meta.ts';
@@ -71,11 +71,14 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
 
   const snaps = await resolveSnaps({ spec, specDir: o.loaded.dir, lock: previousLock, frozen: o.frozen, cacheDir: o.cacheDir, deferDigestCheck: o.deferDigestCheck ?? true });
   const k8s = snaps.find((s) => s.role === 'k8s')!;
+  // Before the image pulls: a bootstrap config the node would refuse fails the build at once.
+  const k8sPlan = await planK8s({ spec, specDir: o.loaded.dir, snapVersion: k8s.meta.version });
   const featureImages = spec.images?.k8sFeatures ? await readSnapImages(k8s.snapPath) : [];
   const refs = [...new Set([...(spec.images?.refs ?? []), ...featureImages])];
   const images: ImagesResult = refs.length > 0 ? await o.pullImages(refs, { loaded: o.loaded, lock: previousLock, frozen: o.frozen, cacheDir: o.cacheDir }) : { images: [], lock: [], sources: [], hosts: [] };
 
-  const hostsDir = spec.containerd?.hostsDir ?? defaultHostsDir(spec.k8s.channel);
+  const base = k8sPlan.k8s?.containerdBaseDir;
+  const hostsDir = spec.containerd?.hostsDir ?? (base ? `${base}/etc/containerd/hosts.d` : defaultHostsDir(spec.k8s.channel));
   const caData = new Map<string, Buffer>();
   for (const m of spec.containerd?.mirrors ?? []) if (m.ca) caData.set(m.ca, await readFile(path.resolve(o.loaded.dir, m.ca)));
   const hostsFiles = renderHostsFiles({ mirrors: spec.containerd?.mirrors ?? [], hostsDir, caData }).map((f) => ({ ...f, path: `containerd/hosts.d/${f.target}` }));
@@ -87,9 +90,9 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
     ...(o.extraSources ?? []),
   ];
   let bootstrapConfig: string | undefined;
-  if (spec.cluster?.bootstrap?.config) {
+  if (k8sPlan.bootstrapConfig) {
     bootstrapConfig = 'config/bootstrap.yaml';
-    sources.push({ path: bootstrapConfig, data: await readBootstrapConfig(path.resolve(o.loaded.dir, spec.cluster.bootstrap.config)) });
+    sources.push({ path: bootstrapConfig, data: k8sPlan.bootstrapConfig });
   }
 
   const lock: Lock = {
@@ -113,6 +116,7 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
     ...(images.sources.length > 0 ? { imageLayout: 'images' } : {}),
     containerd: { hostsDir, files: hostsFiles.map((f) => ({ path: f.path, target: f.target })) },
     ...(bootstrapConfig ? { bootstrapConfig } : {}),
+    ...(k8sPlan.k8s ? { k8s: k8sPlan.k8s } : {}),
   };
   return { manifest, sources, lock, lockFile, previousLock };
 }
@@ -151,16 +155,4 @@ function bundleSnap(s: ResolvedSnap): BundleSnap {
     snapPath: `snaps/${s.name}_${s.revision}.snap`,
     assertPath: `snaps/${s.name}_${s.revision}.assert`,
   };
-}
-
-/** `k8s bootstrap --file` rejects what it cannot parse on the node; catch it here, with a position. */
-async function readBootstrapConfig(file: string): Promise<Buffer> {
-  const data = await readFile(file);
-  const doc = parseDocument(data.toString('utf8'), { prettyErrors: false });
-  const err = doc.errors[0];
-  if (err) {
-    const pos = err.linePos?.[0];
-    throw new AirgapError('SPEC_INVALID', `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: bootstrap config is not valid YAML: ${err.message.split('\n')[0] ?? ''}`, { hint: 'fix the file named by cluster.bootstrap.config' });
-  }
-  return data;
 }

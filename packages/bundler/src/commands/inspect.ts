@@ -1,4 +1,4 @@
-import { formatBytes, readManifestUnverified, type BundleManifest } from '@airgap/core';
+import { formatBytes, readManifestUnverified, type BundleK8s, type BundleManifest } from '@airgap/core';
 import { applierEntryPlatform } from '../applier-binaries.ts';
 
 export interface InspectResult {
@@ -14,6 +14,8 @@ export interface InspectResult {
   appliers: { platform: string; path: string; size: number; sha256: string }[];
   totalBytes: number;
   hostsDir: string;
+  /** The k8s release, datastore and containerd base dir the bundle was built for (absent in older bundles). */
+  k8s?: BundleK8s;
 }
 
 /** What a bundle holds, from its manifest. Does not check the signature: that is `verify`. */
@@ -37,6 +39,7 @@ export function summarize(file: string, m: BundleManifest): InspectResult {
     }),
     totalBytes: m.entries.reduce((n, e) => n + e.size, 0),
     hostsDir: m.containerd.hostsDir,
+    ...(m.k8s ? { k8s: m.k8s } : {}),
   };
 }
 
@@ -46,6 +49,7 @@ export function formatInspect(r: InspectResult): string {
     `created  ${r.createdAt}`,
     `signer   ${r.signer}  (claimed by the manifest; check it with \`verify --pub\`)`,
     `payload  ${r.files.length} files, ${formatBytes(r.totalBytes)}`,
+    ...(r.k8s ? [`k8s      ${r.k8s.release}, datastore ${r.k8s.datastore}${r.k8s.containerdBaseDir ? `, containerd base ${r.k8s.containerdBaseDir}` : ''}`] : []),
     `snaps:`,
     ...r.snaps.map((s) => `  ${s.name.padEnd(12)} rev ${String(s.revision).padEnd(8)} ${s.role.padEnd(6)} ${s.classic ? 'classic ' : ''}${formatBytes(s.size)}`),
     `images:${r.images.length === 0 ? ' none' : ''}`,

@@ -7,9 +7,11 @@ export interface SnapMeta {
   type: string;
   base?: string;
   confinement: string;
+  /** The snap's version; for k8s the Kubernetes version it was built from, e.g. `v1.32.2`. */
+  version?: string;
 }
 
-/** meta/snap.yaml of a snap file: its real name, base and confinement. */
+/** meta/snap.yaml of a snap file: its real name, base, confinement and version. */
 export async function readSnapMeta(snapPath: string): Promise<SnapMeta> {
   const text = await catFromSquashfs(snapPath, 'meta/snap.yaml');
   if (text === undefined) throw new AirgapError('SNAP_INVALID', `${snapPath} has no meta/snap.yaml`, { hint: 'this is not a snap; download it again' });
@@ -20,6 +22,7 @@ export async function readSnapMeta(snapPath: string): Promise<SnapMeta> {
     type: typeof y.type === 'string' ? y.type : 'app',
     base: typeof y.base === 'string' ? y.base : undefined,
     confinement: typeof y.confinement === 'string' ? y.confinement : 'strict',
+    ...(typeof y.version === 'string' ? { version: y.version } : {}),
   };
 }
 
