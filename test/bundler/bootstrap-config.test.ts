@@ -135,6 +135,15 @@ describe('bootstrap config checked at build time, strictly, per k8s release', ()
   });
 });
 
+describe('the examples', () => {
+  it('examples/quickstart/bootstrap.yaml is accepted by its k8s release and every later one', async () => {
+    const text = await readFile(path.resolve(import.meta.dirname, '../../examples/quickstart/bootstrap.yaml'), 'utf8');
+    for (const release of ['1.32', '1.33', '1.34', '1.35', '1.36'] as const) {
+      expect(checkBootstrapConfig({ text, file: 'bootstrap.yaml', release })).toMatchObject({ issues: [], facts: { datastore: 'etcd' } });
+    }
+  });
+});
+
 describe('bootstrap-config-keys.json', () => {
   const releases = keys.releases as Record<string, { source: string; keys: Record<string, unknown>; values: Record<string, string[]> }>;
 
