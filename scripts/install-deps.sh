@@ -10,7 +10,7 @@ declare -A pkg_for=(
   [mksquashfs]=squashfs-tools [unsquashfs]=squashfs-tools [openssl]=openssl [containerd]=containerd
   [ctr]=containerd [docker-registry]=docker-registry [skopeo]=skopeo [umoci]=umoci [ip]=iproute2
   [htpasswd]=apache2-utils [tar]=tar [sha256sum]=coreutils [/usr/bin/time]=time [ansible-playbook]=ansible-core
-  [nft]=nftables [squid]=squid
+  [nft]=nftables [squid]=squid [zstd]=zstd
 )
 missing=()
 for cmd in "${!pkg_for[@]}"; do

@@ -56,8 +56,12 @@ describe('pull from a plain-HTTP registry', () => {
       expect(sha256(bytes)).toBe(`sha256:${path.basename(s.path)}`);
     }
     const index = JSON.parse(Buffer.from((r.sources.find((s) => s.path === 'images/index.json') as { data: Uint8Array }).data).toString()) as { manifests: { digest: string; annotations: Record<string, string> }[] };
+    // The amd64 pick of the two-platform index also gets a subset index, listed without an image name.
+    const subset = r.images[0]!.subset!;
+    expect(subset.platforms).toEqual(['linux/amd64']);
+    expect(index.manifests.filter((m) => !m.annotations['io.containerd.image.name'])).toEqual([{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: subset.digest, size: subset.size, annotations: { 'dev.airgap.subset-of': multi.digest } }]);
     // Each tagged image also under repo@digest, so a pod asking for image@sha256:… resolves.
-    expect(index.manifests.map((m) => [m.annotations['io.containerd.image.name'], m.digest])).toEqual(
+    expect(index.manifests.filter((m) => m.annotations['io.containerd.image.name']).map((m) => [m.annotations['io.containerd.image.name'], m.digest])).toEqual(
       [
         [`${reg.host}/library/app:1.0`, multi.digest],
         [`${reg.host}/library/app@${multi.digest}`, multi.digest],

@@ -20,9 +20,10 @@ commands:
                       verify, then serve the bundle's images as a read-only OCI registry (HTTPS
                       with --tls-*, else plain HTTP); one access-log line per request on stderr
   push bundle.tar --registry HOST[:PORT] [--prefix PATH/] [--plain-http] [--ca FILE]
-       [--user USER --password-stdin] [--chunk-size 64M]
+       [--user USER --password-stdin] [--chunk-size 64M] [--strict]
                       verify, then push the bundle's images to a registry (same names, tags and
-                      digests; only what is missing; credentials from stdin or the auth files)
+                      digests; only what is missing; credentials from stdin or the auth files);
+                      --strict: exit 1 when the registry cannot hold a repo@sha256:<index> name
 
 options:
   --pub FILE                 trusted public key (repeatable); default: every *.pub in /etc/airgap/trusted.d
@@ -72,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'push') {
-    await pushCommand(rest, { readPassword, write: out });
+    await pushCommand(rest, { readPassword, write: out, ...(process.stdout.isTTY ? { terminal: (text: string) => void process.stdout.write(text) } : {}) });
     return 0;
   }
   const o = parseOptions(rest, `applier ${command} ...`);

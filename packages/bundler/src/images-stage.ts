@@ -1,4 +1,5 @@
-import { AirgapError, parseReference } from '@airgap/core';
+import { AirgapError, imageRefName, parseReference, type BundleImage, type Spec } from '@airgap/core';
+import type { NamedImage } from './oci/image-layout.ts';
 import type { PullListener } from './oci/pull-events.ts';
 import { pullImages } from './oci/pull-images.ts';
 import type { PullImages } from './plan-bundle.ts';
@@ -29,6 +30,8 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
     const r = await pullImages({
       refs,
       platforms: spec.images?.platforms ?? ['linux/amd64'],
+      platformsFor: perImagePlatforms(spec),
+      attestations: (spec.images?.attestations ?? 'keep') === 'keep',
       ...(spec.sources?.registries ? { registries: spec.sources.registries } : {}),
       specDir: o.loaded.dir,
       cacheDir: o.cacheDir,
@@ -37,12 +40,34 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     return {
-      images: r.names.map(({ name, image }) => ({ ref: name, digest: image.digest, mediaType: image.mediaType })),
+      images: r.names.map(bundleImage),
       lock: r.images.map((i) => ({ ref: i.ref, digest: i.digest })),
       sources: r.sources,
       hosts: r.hosts,
     };
   };
+}
+
+/** A name of the bundle; a tagged name of a partial index also records its subset index. */
+function bundleImage({ name, image, tagged }: NamedImage): BundleImage {
+  const s = tagged ? image.subset : undefined;
+  return { ref: name, digest: image.digest, mediaType: image.mediaType, ...(s ? { subset: { digest: s.digest, size: s.size, platforms: s.platforms } } : {}) };
+}
+
+/** `images.refs[]` given as `{ref, platforms}`; the same ref twice with different platforms is refused. */
+function perImagePlatforms(spec: Spec): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  const general = spec.images?.platforms ?? ['linux/amd64'];
+  for (const entry of spec.images?.refs ?? []) {
+    const ref = imageRefName(entry);
+    const platforms = typeof entry === 'string' ? general : entry.platforms;
+    const before = out.get(ref);
+    if (before && before.join(',') !== platforms.join(',')) {
+      throw new AirgapError('SPEC_INVALID', `images.refs lists ${ref} twice, for ${before.join(', ')} and for ${platforms.join(', ')}`, { hint: 'keep one entry per image' });
+    }
+    out.set(ref, platforms);
+  }
+  return out;
 }
 
 export const pullImagesForSpec: PullImages = imagesStage();

@@ -3,10 +3,13 @@ import path from 'node:path';
 import {
   AirgapError,
   LOCK_VERSION,
+  NODE_PLATFORMS,
   VERSION,
   lockPathFor,
+  isAllPlatforms,
   lockProblems,
   readLock,
+  specImageRefs,
   type BundleImage,
   type BundleManifest,
   type BundleSnap,
@@ -74,7 +77,7 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
   // Before the image pulls: a bootstrap config the node would refuse fails the build at once.
   const k8sPlan = await planK8s({ spec, specDir: o.loaded.dir, snapVersion: k8s.meta.version });
   const featureImages = spec.images?.k8sFeatures ? await readSnapImages(k8s.snapPath) : [];
-  const refs = [...new Set([...(spec.images?.refs ?? []), ...featureImages])];
+  const refs = [...new Set([...specImageRefs(spec), ...featureImages])];
   const images: ImagesResult = refs.length > 0 ? await o.pullImages(refs, { loaded: o.loaded, lock: previousLock, frozen: o.frozen, cacheDir: o.cacheDir }) : { images: [], lock: [], sources: [], hosts: [] };
 
   const base = k8sPlan.k8s?.containerdBaseDir;
@@ -123,7 +126,9 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
 
 /** The platforms a bundle is for: `images.platforms`, or linux/amd64 when the spec has no `images`. */
 export function bundlePlatforms(spec: Spec): string[] {
-  return spec.images?.platforms ?? ['linux/amd64'];
+  const platforms = spec.images?.platforms ?? ['linux/amd64'];
+  // `all` carries every image platform: the bundle is then for any node platform airgap knows.
+  return isAllPlatforms(platforms) ? [...NODE_PLATFORMS] : platforms;
 }
 
 /**

@@ -2,6 +2,7 @@ export * from './errors.ts';
 export * from './spec/types.ts';
 export { validateSpecText, type SpecValidation } from './spec/validate-spec.ts';
 export { loadSpec, formatIssues, MAX_SPEC_BYTES } from './spec/load-spec.ts';
+export { ALL_PLATFORMS, NODE_PLATFORMS, imageRefName, isAllPlatforms, specImageRefs } from './spec/image-refs.ts';
 export * from './lock/types.ts';
 export * from './bundle/manifest.ts';
 export * from './bundle/keys.ts';

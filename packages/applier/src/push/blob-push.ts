@@ -14,6 +14,8 @@ export interface BlobPushOptions {
   /** Repositories that got this blob earlier in this run: a mount source. */
   elsewhere: readonly string[];
   onRetry?: (what: string, attempt: number, reason: string) => void;
+  /** Bytes read from the bundle into an upload, as they go (progress). */
+  onBytes?: (n: number) => void;
 }
 
 /** Upload attempts per blob; each starts a new session (a broken one cannot be trusted). */
@@ -48,7 +50,7 @@ export async function pushBlob(o: BlobPushOptions): Promise<{ action: BlobAction
     if (start.status !== 202 || !location) throw await unexpected(start, `POST of a blob upload for ${o.blob.digest}`, where);
     await start.body.dump();
     try {
-      await uploadBlob({ client: o.client, bundle: o.bundle, blob: o.blob, repository: o.repository, location, chunkSize: o.chunkSize, image: o.image });
+      await uploadBlob({ client: o.client, bundle: o.bundle, blob: o.blob, repository: o.repository, location, chunkSize: o.chunkSize, image: o.image, ...(o.onBytes ? { onBytes: o.onBytes } : {}) });
       return { action: 'uploaded' };
     } catch (err) {
       // Wrong bytes and refused credentials do not get better by trying again.

@@ -15,6 +15,8 @@ export interface UploadOptions {
   /** Blobs larger than this go up in PATCH chunks of this size; others in one PUT. */
   chunkSize: number;
   image: string;
+  /** Bytes read into the request bodies, as they go (progress; a retried range counts again). */
+  onBytes?: (n: number) => void;
 }
 
 const absolute = (client: RegistryClient, location: string) => new URL(location, client.endpoint.url);
@@ -25,7 +27,7 @@ const absolute = (client: RegistryClient, location: string) => new URL(location,
  * read, and the session is only committed when they match the bundle's digest.
  */
 export async function uploadBlob(o: UploadOptions): Promise<void> {
-  if (o.blob.size <= o.chunkSize) return commit(o, o.location, o.blob.size, () => openEntry(o.bundle, o.blob.entry));
+  if (o.blob.size <= o.chunkSize) return commit(o, o.location, o.blob.size, () => counted(openEntry(o.bundle, o.blob.entry), o.onBytes));
   const rehash = positionalHash();
   let location = o.location;
   for (let start = 0; start < o.blob.size; start += o.chunkSize) {
@@ -36,7 +38,7 @@ export async function uploadBlob(o: UploadOptions): Promise<void> {
       repository: o.repository,
       scope: 'push,pull',
       headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end}`, 'content-length': String(end - start + 1) },
-      body: () => rangeOf(o, start, end).pipe(rehash.at(start)),
+      body: () => counted(rangeOf(o, start, end).pipe(rehash.at(start)), o.onBytes),
     });
     if (res.status !== 202 || typeof res.headers.location !== 'string') throw await unexpected(res, `PATCH of bytes ${start}-${end} of blob ${o.blob.digest}`, { image: o.image, registry: o.client.endpoint.registry });
     await res.body.dump();
@@ -60,6 +62,19 @@ async function commit(o: UploadOptions, location: string, length: number, body?:
   });
   if (res.status !== 201) throw await unexpected(res, `PUT of blob ${o.blob.digest} (${o.blob.size} bytes)`, { image: o.image, registry: o.client.endpoint.registry });
   await res.body.dump();
+}
+
+/** `src` through a pass-through that reports each chunk's length; an error of `src` (a digest mismatch) ends it too. */
+function counted(src: Readable, onBytes: ((n: number) => void) | undefined): Readable {
+  if (!onBytes) return src;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      onBytes(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  src.on('error', (err) => t.destroy(err));
+  return src.pipe(t);
 }
 
 /** Bytes start..end (inclusive) of the blob's entry, straight from the bundle file. */

@@ -19,9 +19,15 @@ export async function manifestDigest(o: ManifestOptions, reference: string): Pro
 
 /**
  * PUT the manifest's bundle bytes unchanged under `reference`. `children-missing` when the registry
- * refuses an index because manifests it lists are not there (MANIFEST_BLOB_UNKNOWN).
+ * refuses an index because manifests it lists are not there: distribution answers
+ * MANIFEST_BLOB_UNKNOWN with the child's digest (v2.8.3 registry/storage/manifestlisthandler.go:80-88,
+ * registry/handlers/manifests.go:361-362; main: manifestlisthandler.go:80-95, manifests.go:311-312).
+ * With `partial` (an index listing children the bundle does not carry), MANIFEST_INVALID counts
+ * too: registries not built on distribution say it that way. DIGEST_INVALID is never this: it is
+ * distribution's answer to bytes that do not hash to the digest they are put under (v2.8.3
+ * manifests.go:317; main manifests.go:267).
  */
-export async function putManifest(o: ManifestOptions & { bundle: VerifiedBundle }, reference: string, m: PlannedManifest): Promise<'pushed' | 'children-missing'> {
+export async function putManifest(o: ManifestOptions & { bundle: VerifiedBundle }, reference: string, m: PlannedManifest, partial = false): Promise<'pushed' | 'children-missing'> {
   const body = await readEntry(o.bundle, m.entry);
   const res = await o.client.request({
     method: 'PUT',
@@ -34,7 +40,7 @@ export async function putManifest(o: ManifestOptions & { bundle: VerifiedBundle 
   const where = { image: o.image, registry: o.client.endpoint.registry };
   if (res.status === 400) {
     const { codes, text } = await replyErrors(res);
-    if (codes.includes('MANIFEST_BLOB_UNKNOWN')) return 'children-missing';
+    if (codes.includes('MANIFEST_BLOB_UNKNOWN') || (partial && codes.includes('MANIFEST_INVALID'))) return 'children-missing';
     throw new AirgapError('REGISTRY_FAILED', `${o.image}: ${where.registry} refused manifest ${m.digest} (${m.mediaType}) as ${o.repository}:${reference} (HTTP 400${text ? `: ${text}` : ''})`, {
       hint: 'the registry does not accept this manifest type; check that it supports OCI images (distribution 2.7 or later, Harbor 2)',
     });

@@ -4,11 +4,11 @@ import { verifyFor } from '../commands/options.ts';
 import { explainPushError, type ErrorContext } from './push-errors.ts';
 import type { PushListener, PushSummary } from './push-events.ts';
 import { pushImages } from './push-images.ts';
-import { pushPrinter } from './push-output.ts';
+import { createPushProgress, pushPrinter } from './push-output.ts';
 import { planPush } from './push-plan.ts';
 import { normalizePrefix } from './push-target.ts';
 
-export const PUSH_USAGE = 'applier push bundle.tar --registry HOST[:PORT] [--plain-http] [--ca FILE] [--user USER --password-stdin] [--prefix PATH/] [--pub KEY.pub] [--chunk-size 64M] [--json]';
+export const PUSH_USAGE = 'applier push bundle.tar --registry HOST[:PORT] [--plain-http] [--ca FILE] [--user USER --password-stdin] [--prefix PATH/] [--pub KEY.pub] [--chunk-size 64M] [--strict] [--json]';
 
 const DEFAULT_CHUNK = 64 * 1024 * 1024;
 
@@ -17,6 +17,8 @@ export interface PushCommandIo {
   readPassword: () => Promise<string>;
   /** Progress: plain lines, or one JSON event per line with --json. */
   write: (line: string) => void;
+  /** Raw text to a terminal: when set (and without --json), progress is a redrawn block there. */
+  terminal?: (text: string) => void;
 }
 
 /** `applier push`: verify the bundle as apply does, then push its images to a registry. */
@@ -33,6 +35,7 @@ export async function pushCommand(args: string[], io: PushCommandIo): Promise<Pu
       prefix: { type: 'string' },
       pub: { type: 'string', multiple: true },
       'chunk-size': { type: 'string' },
+      strict: { type: 'boolean' },
       json: { type: 'boolean' },
     },
     PUSH_USAGE,
@@ -46,7 +49,6 @@ export async function pushCommand(args: string[], io: PushCommandIo): Promise<Pu
   if (values['plain-http'] && values.ca) throw new AirgapError('USAGE', '--ca and --plain-http do not go together', usage);
   if (Boolean(values['password-stdin']) !== Boolean(values.user)) throw new AirgapError('USAGE', '--user and --password-stdin go together', { hint: `the password is read from stdin only, never from the command line; ${usage.hint}` });
   const prefix = normalizePrefix(values.prefix);
-  const onEvent: PushListener = pushPrinter(values.json ?? false, io.write);
   const chunkSize = parseSize(values['chunk-size']);
 
   const password = values.user ? (await io.readPassword()).replace(/\r?\n$/, '') : undefined;
@@ -56,6 +58,8 @@ export async function pushCommand(args: string[], io: PushCommandIo): Promise<Pu
   // Nothing goes to the registry before the signature and every digest hold.
   const bundle = await verifyFor({ bundle: file, pubs: values.pub ?? [], root: '/' }, PUSH_USAGE);
   const plans = await planPush(bundle, prefix);
+  const progress = io.terminal && !values.json ? createPushProgress({ mode: 'tty', write: io.terminal, images: plans.length, bytes: plans.reduce((n, p) => n + p.bytes, 0) }) : undefined;
+  const onEvent: PushListener = progress?.listener ?? pushPrinter(values.json ?? false, io.write);
 
   const lookup = values.user ? undefined : await lookupCredentials(registry, authFiles());
   const credentials: Credentials | undefined = values.user ? { username: values.user, password: password!, file: 'stdin' } : lookup?.credentials;
@@ -72,8 +76,9 @@ export async function pushCommand(args: string[], io: PushCommandIo): Promise<Pu
     onRetry: (what, attempt, reason) => onEvent({ type: 'retry', what, attempt, reason }),
   });
   let current: string | undefined;
+  let summary: PushSummary;
   try {
-    const summary = await pushImages({
+    summary = await pushImages({
       client,
       bundle,
       plans,
@@ -84,12 +89,19 @@ export async function pushCommand(args: string[], io: PushCommandIo): Promise<Pu
       },
     });
     onEvent({ type: 'done', ...summary });
-    return summary;
   } catch (err) {
     throw explainPushError(err, ctx, current);
   } finally {
+    progress?.finish();
     await client.close();
   }
+  if (summary.failed.length > 0) {
+    throw new AirgapError('REGISTRY_FAILED', `${registry} refused ${summary.failed.length} image(s): ${summary.failed.map((f) => f.image).join(', ')}; every other image was pushed`, { hint: 'see the errors above; re-run `applier push` once fixed: it sends only what is missing' });
+  }
+  if (values.strict && summary.unheld.length > 0) {
+    throw new AirgapError('REGISTRY_FAILED', `--strict: ${registry} cannot hold ${summary.unheld.map((u) => u.image).join(', ')} (partial indexes by digest); every other image was pushed`, { hint: summary.unheld[0]!.hint });
+  }
+  return summary;
 }
 
 /** `--chunk-size 64M` → bytes (K, M, G: powers of 1024). */

@@ -1,4 +1,4 @@
-import { AirgapError, INDEX_TYPES, MANIFEST_TYPES, readEntry, type VerifiedBundle } from '@airgap/core';
+import { AirgapError, INDEX_TYPES, MANIFEST_TYPES, readEntry, type BundleImage, type VerifiedBundle } from '@airgap/core';
 import { blobPath, imageDescriptors, type Descriptor } from '../images/image-closure.ts';
 import { checkCollisions, pushTarget, type PushTarget } from './push-target.ts';
 
@@ -25,8 +25,13 @@ export interface PlannedImage {
   blobs: PlannedBlob[];
   /** Manifests below the root, children before parents (pushed by digest). */
   children: PlannedManifest[];
-  /** Children of an index the bundle does not carry (other platforms), as `os/arch`. */
+  /** Children of an index the bundle does not carry: `os/arch` of other platforms, `attestation` for an attestation manifest. */
   absent: string[];
+  /**
+   * A tagged name of a partial index: the bundler's index of the carried children, which the tag
+   * gets where the registry refuses `root` for its missing children.
+   */
+  subset?: PlannedManifest & { platforms: string[] };
   bytes: number;
 }
 
@@ -59,7 +64,7 @@ export async function planPush(bundle: VerifiedBundle, prefix: string): Promise<
         const index = JSON.parse((await readEntry(bundle, entry)).toString('utf8')) as { manifests?: Descriptor[] };
         for (const child of index.manifests ?? []) {
           if (sizes.has(blobPath(layout, child.digest))) await walk(child, false);
-          else plan.absent.push(platformOf(child) ?? child.digest);
+          else plan.absent.push(child.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ? 'attestation' : (platformOf(child) ?? child.digest));
         }
       } else if (MANIFEST_TYPES.has(d.mediaType)) {
         const manifest = JSON.parse((await readEntry(bundle, entry)).toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
@@ -74,10 +79,28 @@ export async function planPush(bundle: VerifiedBundle, prefix: string): Promise<
       if (!isRoot) plan.children.push({ digest: d.digest, mediaType: d.mediaType, entry, ...(platform ? { platform } : {}) });
     };
     await walk(root, true);
+    if (image.subset) plan.subset = await checkedSubset(bundle, layout, image, plan);
     plan.blobs = [...blobs.values()];
     plan.bytes = plan.blobs.reduce((n, b) => n + b.size, 0);
     plans.push(plan);
   }
   checkCollisions(plans.map((p) => ({ target: p.target, digest: p.root.digest })));
-  return plans;
+  // Tags first: how the registry takes a partial index under a tag tells how it will take one by digest.
+  return [...plans.filter((p) => p.target.tag), ...plans.filter((p) => !p.target.tag)];
+}
+
+/**
+ * The subset index the manifest names, checked before it is pushed: its bytes are the signed
+ * entry, and it lists only children of the upstream index that the bundle carries.
+ */
+async function checkedSubset(bundle: VerifiedBundle, layout: string, image: BundleImage, plan: PlannedImage): Promise<NonNullable<PlannedImage['subset']>> {
+  const subset = image.subset!;
+  const entry = blobPath(layout, subset.digest);
+  const bad = (why: string) => new AirgapError('BUNDLE_INVALID', `${image.ref}: subset index ${subset.digest} ${why}`, { hint: 'rebuild the bundle with `bundler build`' });
+  const listed = bundle.manifest.entries.find((e) => e.path === entry);
+  if (!listed || `sha256:${listed.sha256}` !== subset.digest) throw bad('is not an entry of the bundle under its digest');
+  const doc = JSON.parse((await readEntry(bundle, entry)).toString('utf8')) as { manifests?: Descriptor[] };
+  const carried = new Set(plan.children.map((c) => c.digest));
+  if (!Array.isArray(doc.manifests) || doc.manifests.length === 0 || !doc.manifests.every((d) => carried.has(d.digest))) throw bad('lists manifests the bundle does not carry');
+  return { digest: subset.digest, mediaType: image.mediaType, entry, platforms: subset.platforms };
 }

@@ -1,4 +1,4 @@
-import { AirgapError, defaultEndpoint, loadSpec, lockPathFor, parseReference, readLock } from '@airgap/core';
+import { AirgapError, defaultEndpoint, loadSpec, lockPathFor, parseReference, readLock, specImageRefs } from '@airgap/core';
 
 /** The snap store's API and download CDN, for specs that download snaps instead of using snapsDir. */
 export const SNAP_STORE_HOSTS = ['api.snapcraft.io', '.snapcraftcontent.com'];
@@ -19,7 +19,7 @@ export async function allowlist(specFile: string): Promise<AllowlistResult> {
   const { spec } = loaded;
   const lock = await readLock(lockPathFor(loaded.file));
   const hosts = new Set<string>(lock?.hosts ?? []);
-  for (const ref of [...(spec.images?.refs ?? []), ...(lock?.images.map((i) => i.ref) ?? [])]) {
+  for (const ref of [...(specImageRefs(spec)), ...(lock?.images.map((i) => i.ref) ?? [])]) {
     const { registry } = parseReference(ref);
     hosts.add(new URL(spec.sources?.registries?.[registry]?.endpoint ?? defaultEndpoint(registry)).host);
   }

@@ -9,7 +9,12 @@ export const IMAGE_LAYOUT = 'images';
 export interface NamedImage {
   name: string;
   image: ResolvedImage;
+  /** The name has a tag, so a registry refusing a partial index can hold `image.subset` under it instead. */
+  tagged: boolean;
 }
+
+/** Marks the bundler's subset index in the layout's index.json (it has no image name of its own). */
+export const SUBSET_OF_ANNOTATION = 'dev.airgap.subset-of';
 
 /**
  * Each tagged image also goes in under `repo@<its digest>`: CRI looks a pod's `image@sha256:…` up by
@@ -18,11 +23,12 @@ export interface NamedImage {
 export function imageNames(images: readonly ResolvedImage[]): NamedImage[] {
   const out = new Map<string, NamedImage>();
   for (const image of images) {
-    out.set(image.ref, { name: image.ref, image });
     const at = image.ref.indexOf('@');
-    const repo = (at >= 0 ? image.ref.slice(0, at) : image.ref).replace(/:[^:/]+$/, '');
+    const name = at >= 0 ? image.ref.slice(0, at) : image.ref;
+    const repo = name.replace(/:[^:/]+$/, '');
+    out.set(image.ref, { name: image.ref, image, tagged: repo !== name });
     const alias = `${repo}@${image.digest}`;
-    if (!out.has(alias)) out.set(alias, { name: alias, image });
+    if (!out.has(alias)) out.set(alias, { name: alias, image, tagged: false });
   }
   return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -38,6 +44,9 @@ export function imageLayoutSources(names: readonly NamedImage[], cache: BlobCach
     for (const b of image.blobs) entries.set(b.digest, { path: blobEntry(b.digest), file: cache.pathOf(b.digest), sha256: b.digest.slice(7), size: b.size });
   }
   const manifests: Descriptor[] = names.map(({ name, image: i }) => ({ mediaType: i.mediaType, digest: i.digest, size: i.size, annotations: { [IMAGE_NAME_ANNOTATION]: name } }));
+  const subsets = new Map<string, Descriptor>();
+  for (const { image: i } of names) if (i.subset) subsets.set(i.subset.digest, { mediaType: i.mediaType, digest: i.subset.digest, size: i.subset.size, annotations: { [SUBSET_OF_ANNOTATION]: i.digest } });
+  manifests.push(...subsets.values());
   return [
     { path: `${IMAGE_LAYOUT}/oci-layout`, data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') },
     { path: `${IMAGE_LAYOUT}/index.json`, data: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests })) },

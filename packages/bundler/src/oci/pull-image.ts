@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { AirgapError, DIGEST_PATTERN, INDEX_TYPES, MANIFEST_TYPES, withRetries, type Descriptor, type ImageIndexDoc, type ImageManifestDoc, type ImageReference, type RegistryClient } from '@airgap/core';
+import { AirgapError, DIGEST_PATTERN, INDEX_TYPES, MANIFEST_TYPES, isAllPlatforms, withRetries, type Descriptor, type ImageIndexDoc, type ImageManifestDoc, type ImageReference, type RegistryClient } from '@airgap/core';
 import type { BlobCache } from './blob-cache.ts';
 import { fetchManifest, type FetchedManifest } from './fetch-manifest.ts';
 import type { PullListener } from './pull-events.ts';
-import { formatPlatform, parsePlatform, platformMatches, selectPlatforms } from './select-platforms.ts';
+import { formatPlatform, parsePlatform, platformMatches, selectAttestations, selectPlatforms } from './select-platforms.ts';
+import { subsetIndex, type SubsetIndex } from './subset-index.ts';
 
 /** An image resolved to its digests: manifests in memory (small), blobs described (in the cache once pulled). */
 export interface ResolvedImage {
@@ -15,6 +16,8 @@ export interface ResolvedImage {
   manifests: Map<string, Buffer>;
   /** Configs and layers. */
   blobs: Descriptor[];
+  /** The index of the carried children, when the bundle carries only some (its bytes are in `manifests` too). */
+  subset?: SubsetIndex;
 }
 
 export interface ResolveImageOptions {
@@ -23,7 +26,10 @@ export interface ResolveImageOptions {
   pinned?: string;
   client: RegistryClient;
   cache: BlobCache;
+  /** `os/arch` entries, or `['all']`. */
   platforms: readonly string[];
+  /** Carry the BuildKit attestation manifests of the chosen platforms (default true). */
+  attestations?: boolean;
   onEvent?: PullListener;
 }
 
@@ -34,9 +40,14 @@ export async function resolveImage(o: ResolveImageOptions): Promise<ResolvedImag
   const root = await get(o.pinned ?? o.ref.digest ?? o.ref.tag!);
   const manifests = new Map<string, Buffer>([[root.digest, root.bytes]]);
   let platformManifests: FetchedManifest[] = [root];
+  let subset: SubsetIndex | undefined;
   if (INDEX_TYPES.has(root.mediaType)) {
     const index = parseDoc<ImageIndexDoc>(root.bytes, image);
-    const chosen = selectPlatforms(image, index.manifests ?? [], o.platforms);
+    const children = index.manifests ?? [];
+    const platforms = selectPlatforms(image, children, o.platforms);
+    const chosen = [...platforms, ...selectAttestations(children, platforms, o.attestations ?? true)];
+    subset = subsetIndex(index, chosen);
+    if (subset) manifests.set(subset.digest, subset.bytes);
     platformManifests = [];
     for (const d of chosen) {
       if (!MANIFEST_TYPES.has(d.mediaType)) throw new AirgapError('REGISTRY_FAILED', `${image}: nested index ${d.digest} for ${formatPlatform(d.platform)}`, { hint: 'airgap reads one level of index' });
@@ -58,7 +69,7 @@ export async function resolveImage(o: ResolveImageOptions): Promise<ResolvedImag
   }
   const list = [...blobs.values()];
   o.onEvent?.({ type: 'image-resolved', image, digest: root.digest, blobs: list.length, bytes: list.reduce((n, d) => n + d.size, 0) });
-  return { ref: image, digest: root.digest, mediaType: root.mediaType, size: root.bytes.length, manifests, blobs: list };
+  return { ref: image, digest: root.digest, mediaType: root.mediaType, size: root.bytes.length, manifests, blobs: list, ...(subset ? { subset } : {}) };
 }
 
 /**
@@ -66,7 +77,7 @@ export async function resolveImage(o: ResolveImageOptions): Promise<ResolvedImag
  * in the cache, so an arm64-only image never lands in an amd64 bundle unnoticed.
  */
 export async function checkSinglePlatform(image: ResolvedImage, cache: BlobCache, platforms: readonly string[]): Promise<void> {
-  if (INDEX_TYPES.has(image.mediaType)) return;
+  if (INDEX_TYPES.has(image.mediaType) || isAllPlatforms(platforms)) return;
   const doc = parseDoc<ImageManifestDoc>(image.manifests.get(image.digest)!, image.ref);
   const config = parseDoc<{ os?: string; architecture?: string; variant?: string }>(await readFile(cache.pathOf(doc.config!.digest)), image.ref);
   const have = { os: config.os ?? '', architecture: config.architecture ?? '', ...(config.variant ? { variant: config.variant } : {}) };

@@ -10,7 +10,12 @@ import { endpointFor } from './registry-endpoints.ts';
 
 export interface PullImagesOptions {
   refs: readonly string[];
+  /** `os/arch` entries, or `['all']` (every platform of each image). */
   platforms: readonly string[];
+  /** Per-ref platforms instead of `platforms` (`images.refs[]` as `{ref, platforms}`). */
+  platformsFor?: ReadonlyMap<string, readonly string[]>;
+  /** Carry BuildKit attestation manifests of the carried platforms (default true: `images.attestations: keep`). */
+  attestations?: boolean;
   registries?: Readonly<Record<string, RegistrySource>>;
   /** Folder of airgap.yaml: CA paths in sources.registries are relative to it. */
   specDir: string;
@@ -70,6 +75,7 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
     return c;
   };
 
+  const platformsOf = (ref: string) => o.platformsFor?.get(ref) ?? o.platforms;
   let failed = false;
   const inFlight = new Map<string, Promise<void>>();
   try {
@@ -78,7 +84,7 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
       refs.map((ref) =>
         resolveLimit(async () => {
           const pinned = o.pins?.get(ref.name);
-          return resolveImage({ ref, ...(pinned ? { pinned } : {}), client: await clientFor(ref.registry), cache, platforms: o.platforms, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
+          return resolveImage({ ref, ...(pinned ? { pinned } : {}), client: await clientFor(ref.registry), cache, platforms: platformsOf(ref.name), attestations: o.attestations ?? true, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
         }),
       ),
     );
@@ -103,7 +109,7 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
       await Promise.all(
         images.map(async (image, i) => {
           await Promise.all(image.blobs.map((d) => fetchBlob(refs[i]!, d)));
-          await checkSinglePlatform(image, cache, o.platforms);
+          await checkSinglePlatform(image, cache, platformsOf(image.ref));
           o.onEvent?.({ type: 'image-done', image: image.ref, digest: image.digest });
         }),
       );

@@ -32,10 +32,29 @@ export interface BundleSnap {
   assertPath: string;
 }
 
+/**
+ * One image name of the bundle. `digest` is what upstream had under the name: `ctr images import`
+ * and `applier serve` answer every name with it, and `applier push` puts it first.
+ */
 export interface BundleImage {
   ref: string;
   digest: string;
   mediaType: string;
+  /**
+   * Only on a tagged name whose upstream index lists children the bundle does not carry (other
+   * platforms, dropped attestations): the bundler's index of the carried children alone, in
+   * upstream order, all else as upstream had it. `applier push` sets the tag to it where the
+   * registry refuses `digest` for its missing children. A `repo@sha256:` name has no subset: it
+   * (without a tag) can only ever be `digest`.
+   */
+  subset?: BundleImageSubset;
+}
+
+export interface BundleImageSubset {
+  digest: string;
+  size: number;
+  /** The platforms it lists (`os/arch[/variant]`), without attestation manifests. */
+  platforms: string[];
 }
 
 export interface HostsFile {

@@ -72,12 +72,19 @@ export function validateManifest(value: unknown): BundleManifest {
     if (typeof ref !== 'string' || !isImageReference(ref)) fail(`image name ${JSON.stringify(ref)} is not a valid image reference`);
     if (typeof image.digest !== 'string' || !DIGEST_PATTERN.test(image.digest)) fail(`image ${String(ref)} has digest ${JSON.stringify(image.digest)}, not sha256:<64 hex>`);
     if (!INDEX_TYPES.has(image.mediaType) && !MANIFEST_TYPES.has(image.mediaType)) fail(`image ${String(ref)} has media type ${JSON.stringify(image.mediaType)}`);
+    if (image.subset !== undefined) {
+      const s = image.subset as unknown as Partial<Record<string, unknown>> | null;
+      if (!INDEX_TYPES.has(image.mediaType) || !parseReference(String(ref)).tag) fail(`image ${String(ref)} has a subset but is not a tagged index`);
+      if (typeof s !== 'object' || s === null || typeof s.digest !== 'string' || !DIGEST_PATTERN.test(s.digest) || s.digest === image.digest) fail(`image ${String(ref)} has a malformed subset digest`);
+      else if (!Number.isSafeInteger(s.size) || (s.size as number) <= 0 || !Array.isArray(s.platforms) || !s.platforms.every((p) => typeof p === 'string')) fail(`image ${String(ref)} has a malformed subset`);
+    }
   }
   const listed = new Set(m.entries.map((e) => e.path));
   const mustExist = [
     ...m.snaps.flatMap((s) => [s.snapPath, s.assertPath]),
     ...m.containerd.files.map((f) => f.path),
     ...(m.bootstrapConfig ? [m.bootstrapConfig] : []),
+    ...m.images.flatMap((i) => (i.subset ? [`${String(m.imageLayout)}/blobs/sha256/${i.subset.digest.slice(7)}`] : [])),
   ];
   for (const p of mustExist) if (!listed.has(p)) fail(`${String(p)} is referenced but not an entry`);
   return m as BundleManifest;

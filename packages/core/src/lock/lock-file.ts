@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument, stringify } from 'yaml';
 import { AirgapError } from '../errors.ts';
+import { specImageRefs } from '../spec/image-refs.ts';
 import type { Spec } from '../spec/types.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { LOCK_VERSION, type Lock } from './types.ts';
@@ -66,6 +67,6 @@ export function lockProblems(spec: Spec, lock: Lock): string[] {
     else if (w.revision !== undefined && entry.revision !== w.revision) problems.push(`snap ${w.name} is locked at revision ${entry.revision}, the spec pins ${w.revision}`);
   }
   const locked = new Set(lock.images.map((i) => i.ref));
-  for (const ref of spec.images?.refs ?? []) if (!locked.has(ref)) problems.push(`image ${ref} is not locked`);
+  for (const ref of specImageRefs(spec)) if (!locked.has(ref)) problems.push(`image ${ref} is not locked`);
   return problems;
 }

@@ -10,9 +10,12 @@ export interface Spec {
     registries?: Record<string, RegistrySource>;
   };
   images?: {
+    /** `os/arch[/variant]` entries, or `['all']`: every platform each image has (its index carried exact). */
     platforms: string[];
+    /** BuildKit attestation manifests of the carried platforms: carried (`keep`, default) or left out. */
+    attestations: 'keep' | 'drop';
     k8sFeatures: boolean;
-    refs: string[];
+    refs: ImageRefSpec[];
   };
   containerd?: {
     hostsDir?: string;
@@ -28,6 +31,13 @@ export interface Spec {
  * resolved on the node: its global address on an interface, or its address inside a network.
  */
 export type ClusterAddress = { fromInterface: string } | { cidr: string };
+
+/**
+ * One entry of `images.refs`: a reference, or a reference with its own platforms (the odd
+ * amd64-only image in a two-platform bundle).
+ * @example { ref: 'docker.io/library/tool:1', platforms: ['linux/amd64'] }
+ */
+export type ImageRefSpec = string | { ref: string; platforms: string[] };
 
 export interface ExtraSnap {
   name: string;

@@ -57,7 +57,8 @@ export function validateSpecText(text: string, file: string): SpecValidation {
 
   const seen = new Set<string>();
   const errors: SourceIssue[] = [];
-  const described = (validate.errors ?? []).map((e) => ({ e, issue: describe(e) }));
+  // An `if` failure only repeats the then/else errors beside it (images.refs[] string or object).
+  const described = (validate.errors ?? []).filter((e) => e.keyword !== 'if').map((e) => ({ e, issue: describe(e) }));
   // "missing channel" beside "unknown chanel, did you mean channel?" says the same thing twice.
   const typoFor = new Set(described.filter((d) => d.issue.suggests).map((d) => `${d.e.instancePath}|${d.issue.suggests}`));
   for (const { e, issue } of described) {
