@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
-import { exists, makeBundle, makeKeys, STANDARD_SNAPS } from '../support/bundle-fixture.ts';
+import { exists, makeBundle, makeKeys, STANDARD_SNAPS, type BundleFixtureOptions } from '../support/bundle-fixture.ts';
 import { testdir } from '../support/tmpdir.ts';
 import { FAKE_K8S, makeFleetNode, runPlaybook, writeApplierWrapper, writeInventory, type FleetNode, type FleetNodeOptions } from './fleet-env.ts';
 import { block, createFleetNet, holdPort, processesIn } from './fleet-net.ts';
@@ -31,8 +31,9 @@ const clusterCalls = (calls: string[]) => calls.filter((c) => /^k8s (bootstrap|j
 /** The node's name in k8s: its hostname, cleaned (lowercased) as k8s does. */
 const k8sName = (n: FleetNode) => n.hostname.toLowerCase();
 
+/** `applier status --json` as the node runs it: in its network namespace (kubelet's healthz is on its 127.0.0.1). */
 async function nodeStatus(node: FleetNode, applier: string): Promise<NodeStatus> {
-  const r = await execa(applier, ['status', '--root', node.root, '--k8s', FAKE_K8S, '--json'], { env: node.env });
+  const r = await execa('ip', ['netns', 'exec', node.netns, applier, 'status', '--root', node.root, '--k8s', FAKE_K8S, '--json'], { env: node.env });
   return JSON.parse(String(r.stdout)) as NodeStatus;
 }
 
@@ -41,12 +42,12 @@ const standins = async (nodes: FleetNode[]) => (await Promise.all(nodes.map(proc
 
 type NodeSpec = Pick<FleetNodeOptions, 'group' | 'hostname'>;
 
-async function fleet(specs: NodeSpec[], release = '1.32') {
+async function fleet(specs: NodeSpec[], release = '1.32', bundleOptions: Partial<BundleFixtureOptions> = {}) {
   const work = await testdir();
   const net = await createFleetNet();
   const nodes = await Promise.all(specs.map((s, i) => makeFleetNode(work, { ...s, index: i + 1, net, release })));
   const keys = makeKeys();
-  const bundle = await makeBundle({ dir: work, keys, bootstrap: true, release });
+  const bundle = await makeBundle({ dir: work, keys, bootstrap: true, release, ...bundleOptions });
   const files = { bundle: bundle.file, pub: bundle.pubFile, applier: await writeApplierWrapper(work) };
   return { work, net, nodes, files, keys };
 }
@@ -180,6 +181,40 @@ describe('examples/ansible port preflight and failures', () => {
       expect(await n.calls()).toEqual([]);
       expect(await exists(path.join(n.root, 'var'))).toBe(false);
     }
+  }, 300_000);
+
+  test('the datastore ports probed between control planes are the bundle manifest ones: 9000 for k8s-dqlite, etcd 2379/2380 for a manifest that does not say', async () => {
+    const { work, nodes, files, keys } = await fleet([cp(), cp(), worker()], '1.32', { datastore: 'k8s-dqlite' });
+    const [, n2] = nodes as [FleetNode, FleetNode, FleetNode];
+    for (const port of [9000, 2380]) await block(n2, { port, how: 'reject' });
+    const dqlite = await runPlaybook(work, await writeInventory(work, nodes, files));
+    expect(dqlite.exitCode).not.toBe(0);
+    expect(dqlite.stdout).toContain('1 node-to-node connection(s) failed');
+    expect(dqlite.stdout).toContain(`node1 -> node2:9000 (${n2.address}: connection refused)`);
+
+    // A bundle from before manifest.k8s: the role assumes etcd, the default on every release.
+    const older = await makeBundle({ dir: work, out: 'bundle-old.tar', keys, bootstrap: true, release: '1.32', omitK8s: true });
+    const etcd = await runPlaybook(work, await writeInventory(work, nodes, { ...files, bundle: older.file }));
+    expect(etcd.exitCode).not.toBe(0);
+    expect(etcd.stdout).toContain('1 node-to-node connection(s) failed');
+    expect(etcd.stdout).toContain(`node1 -> node2:2380 (${n2.address}: connection refused)`);
+    expect(await standins(nodes)).toEqual([]);
+    for (const n of nodes) expect(await n.calls()).toEqual([]);
+  }, 300_000);
+
+  test('a node the cluster does not see Ready fails the play naming the node and what kubectl on the first control plane said', async () => {
+    const { work, nodes, files } = await fleet([cp(), worker('Worker-B')]);
+    const [n1] = nodes as [FleetNode, FleetNode];
+    // What the first control plane runs for the others (tokens, kubectl get node) sees every node
+    // NotReady; the nodes' own checks, the applier's, are not touched: each node is Ready by itself.
+    const clusterView = { ...n1.env, FAKE_K8S_NOT_READY_POLLS: '1000' };
+    const run = await runPlaybook(work, await writeInventory(work, nodes, files), ['-e', JSON.stringify({ airgap_first_environment: clusterView, airgap_ready_retries: 2, airgap_ready_delay: 1 })]);
+
+    expect(run.exitCode).not.toBe(0);
+    expect(run.recap.node2).toMatchObject({ failed: 1 });
+    expect(run.stdout).toContain(`node2 is not Ready (asked 3 times, 1s apart): \`${FAKE_K8S} kubectl get node worker-b -o json\` on node1 says Ready=False (KubeletNotReady: KubeletNotReady)`);
+    expect(await k8sCalls(n1, 'kubectl get node worker-b')).toHaveLength(3);
+    expect(await k8sCalls(nodes[1]!, 'join-cluster')).toHaveLength(1);
   }, 300_000);
 
   test('a node the preflight fails on (its address does not resolve) stops the play before any change, and the stand-ins of the others stop', async () => {
