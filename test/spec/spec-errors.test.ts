@@ -24,6 +24,7 @@ const cases: [string, string, string][] = [
   ['bad platform', HEAD + K8S + 'images:\n  platforms: [linux/x86]\n', 'airgap.yaml:7:15: images.platforms[0]: "linux/x86" is not os/arch'],
   ['mirror endpoint not a URL', HEAD + K8S + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: 10.0.0.1:5000\n', 'airgap.yaml:9:17: containerd.mirrors[0].endpoint: "10.0.0.1:5000" is not a URL'],
   ['mirror without endpoint', HEAD + K8S + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n', 'airgap.yaml:8:7: containerd.mirrors[0]: missing required key "endpoint"'],
+  ['mirror fallback not boolean', HEAD + K8S + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: https://m:5000\n      fallback: "no"\n', 'airgap.yaml:10:17: containerd.mirrors[0].fallback: must be boolean, got string'],
   ['bad capability', HEAD + K8S + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: https://m:5000\n      capabilities: [pull, fetch]\n', 'airgap.yaml:10:28: containerd.mirrors[0].capabilities[1]: must be one of "pull", "resolve", "push", got "fetch"'],
   ['relative hostsDir', HEAD + K8S + 'containerd:\n  hostsDir: etc/containerd\n', 'airgap.yaml:7:13: containerd.hostsDir: "etc/containerd" is not an absolute path'],
   ['proxy with a space', HEAD + K8S + 'proxy:\n  noProxy: ["10.0.0.0/8, localhost"]\n', 'airgap.yaml:7:13: proxy.noProxy[0]: "10.0.0.0/8, localhost" is not a host, domain or CIDR'],
