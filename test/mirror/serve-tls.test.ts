@@ -136,6 +136,23 @@ describe('applier serve --tls-cert/--tls-key: a mirror a real containerd pulls f
     expect(entries).toContainEqual(expect.objectContaining({ method: 'GET', url: `/v2/library/app/manifests/${app.manifests['linux/amd64']!}?ns=docker.io`, status: 200 }));
   });
 
+  it("serves the bundle's platform-subset index by its digest, whole: skopeo copy --all of it succeeds", async () => {
+    const bundle = await verifyBundle(path.join(keep, 'bundle.tar'), { keys: [await loadPublicKey(path.join(keep, 'site.pub'))] });
+    const image = bundle.manifest.images.find((i) => i.ref === 'docker.io/library/app:1.0')!;
+    // Tags answer with the upstream index (the manifest's `digest`); the subset is there by digest.
+    expect(image.digest).toBe(app.digest);
+    const subset = image.subset!;
+    expect(subset.platforms).toEqual(['linux/amd64']);
+    const head = await request(`${url}/v2/library/app/manifests/${subset.digest}?ns=docker.io`, { method: 'HEAD', dispatcher: ca });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['docker-content-digest']).toBe(subset.digest);
+    await head.body.dump();
+    const out = await testdir();
+    await execa('skopeo', ['copy', '--all', '--preserve-digests', '--src-cert-dir', path.dirname(certs.caFile), `docker://${url.replace('https://', '')}/library/app@${subset.digest}`, `oci:${out}:copied`]);
+    const index = JSON.parse(await readFile(path.join(out, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    expect(index.manifests[0]?.digest).toBe(subset.digest);
+  });
+
   it('skopeo list-tags lists the tags; n/last pages with a Link header as the distribution spec has it', async () => {
     const { stdout } = await execa('skopeo', ['list-tags', '--cert-dir', path.dirname(certs.caFile), `docker://${url.replace('https://', '')}/library/app`]);
     expect(JSON.parse(stdout)).toMatchObject({ Tags: ['1.0', '1.1'] });
