@@ -7,7 +7,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
+    testTimeout: 120_000,
     hookTimeout: 60_000,
     // Real servers (registry, containerd) and CLI runs: two cores, so keep the pool small.
     maxWorkers: 2,

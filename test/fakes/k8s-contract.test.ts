@@ -280,7 +280,7 @@ describe('bootstrap config and containerd', () => {
     expect((await old.run('snap', ['services', 'k8s'])).stdout).toMatch(/k8s\.k8s-dqlite +enabled +active/);
   });
 
-  it('containerd-base-dir moves the base to <dir>/k8s-containerd and writes the lock file (1.36 also the flag)', async () => {
+  it('containerd-base-dir moves the base to <dir>/k8s-containerd (1.32–1.35) or <dir> (1.36, also the flag) and writes the lock file', async () => {
     const node = await makeNode({ release: '1.32' });
     const file = path.join(node.dir, 'config.yaml');
     await writeFile(file, 'containerd-base-dir: /opt/ctr\ncluster-config:\n  network:\n    enabled: true\n');
@@ -290,7 +290,8 @@ describe('bootstrap config and containerd', () => {
     expect(await readFile(path.join(node.root, 'var/snap/k8s/common/lock/.containerd-base-dir'), 'utf8')).toBe('/opt/ctr/k8s-containerd');
     const flagged = await makeNode({ release: '1.36' });
     expect((await flagged.run('k8s', ['bootstrap', '--containerd-base-dir', '/srv/c'])).exitCode).toBe(0);
-    expect(existsSync(path.join(flagged.root, 'srv/c/k8s-containerd/run/containerd'))).toBe(true);
+    expect(existsSync(path.join(flagged.root, 'srv/c/run/containerd'))).toBe(true);
+    expect(await readFile(path.join(flagged.root, 'var/snap/k8s/common/lock/.containerd-base-dir'), 'utf8')).toBe('/srv/c');
     const old = await makeNode({ release: '1.35' });
     expect((await old.run('k8s', ['bootstrap', '--containerd-base-dir', '/srv/c'])).stderr).toContain('Error: unknown flag: --containerd-base-dir');
   });

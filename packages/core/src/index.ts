@@ -26,3 +26,4 @@ export { removeStaleTemps, removeStaleTempsIn } from './util/atomic-write.ts';
 export { asIoError } from './util/io-error.ts';
 export * from './oci/index.ts';
 export { formatBytes } from './util/format-bytes.ts';
+export { closest } from './util/levenshtein.ts';

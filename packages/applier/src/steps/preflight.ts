@@ -62,7 +62,7 @@ async function preInit(node: Node): Promise<Change[]> {
   const ports = preInitPorts(node.bundle.manifest, intent);
   const busy = await portsInUse(ports.keys());
   if (busy.length > 0) {
-    const list = busy.map((p) => `${p} (${ports.get(p) ?? ''})`).join(', ');
+    const list = busy.sort((a, b) => a - b).map((p) => `${p} (${ports.get(p) ?? ''})`).join(', ');
     problems.push(refuse('ports', `something on this node already listens on ${list}; the k8s snap refuses to ${intent} then: stop it first (ss -ltnp shows what)`));
   }
   return problems;

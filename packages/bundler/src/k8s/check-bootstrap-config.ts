@@ -1,7 +1,6 @@
+import { closest } from '@airgap/core';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import type { K8sDatastore, K8sRelease, SourceIssue } from '@airgap/core';
-// TODO(lead): import { closest } from '@airgap/core' once core's index exports it.
-import { closest } from '../../../core/src/util/levenshtein.ts';
 import table from './bootstrap-config-keys.json' with { type: 'json' };
 
 type Leaf = 'string' | 'bool' | 'int' | 'list' | 'map';
