@@ -22,6 +22,12 @@ const cases: [string, string, string][] = [
   ['image without registry', HEAD + K8S + 'images:\n  refs: [nginx]\n', 'airgap.yaml:7:10: images.refs[0]: "nginx" is not a full image reference'],
   ['refs not a list', HEAD + K8S + 'images:\n  refs: docker.io/library/nginx:1.27\n', 'airgap.yaml:7:9: images.refs: must be array, got string'],
   ['bad platform', HEAD + K8S + 'images:\n  platforms: [linux/x86]\n', 'airgap.yaml:7:15: images.platforms[0]: "linux/x86" is not os/arch'],
+  ['all beside a platform', HEAD + K8S + 'images:\n  platforms: [all, linux/amd64]\n', 'airgap.yaml:7:14: images.platforms: must NOT have more than 1 items'],
+  ['attestations not keep or drop', HEAD + K8S + 'images:\n  attestations: yes\n', 'airgap.yaml:7:17: images.attestations: must be one of "keep", "drop", got "yes"'],
+  ['per-image ref without platforms', HEAD + K8S + 'images:\n  refs: [{ref: docker.io/c/d:2}]\n', 'airgap.yaml:7:10: images.refs[0]: missing required key "platforms"'],
+  ['per-image bad platform', HEAD + K8S + 'images:\n  refs: [{ref: docker.io/c/d:2, platforms: [linux/x86]}]\n', 'airgap.yaml:7:45: images.refs[0].platforms[0]: "linux/x86" is not os/arch'],
+  ['per-image platform typo', HEAD + K8S + 'images:\n  refs: [{ref: docker.io/c/d:2, platform: [linux/amd64]}]\n', 'airgap.yaml:7:33: images.refs[0].platform: unknown key "platform"; did you mean "platforms"?'],
+  ['per-image short ref', HEAD + K8S + 'images:\n  refs: [{ref: nginx, platforms: [linux/amd64]}]\n', 'airgap.yaml:7:16: images.refs[0].ref: "nginx" is not a full image reference'],
   ['mirror endpoint not a URL', HEAD + K8S + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: 10.0.0.1:5000\n', 'airgap.yaml:9:17: containerd.mirrors[0].endpoint: "10.0.0.1:5000" is not a URL'],
   ['mirror without endpoint', HEAD + K8S + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n', 'airgap.yaml:8:7: containerd.mirrors[0]: missing required key "endpoint"'],
   ['mirror fallback not boolean', HEAD + K8S + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: https://m:5000\n      fallback: "no"\n', 'airgap.yaml:10:17: containerd.mirrors[0].fallback: must be boolean, got string'],
@@ -51,6 +57,12 @@ describe('spec validation errors name file:line:column, the field and what is al
     expect(r.value).toBeUndefined();
     const first = r.errors[0]!;
     expect(`${first.file}:${first.line}:${first.column}: ${first.path ? `${first.path}: ` : ''}${first.message}`).toContain(expected);
+  });
+
+  it('images: platforms [all], attestations defaulting to keep, refs as strings or {ref, platforms}', () => {
+    const r = validateSpecText(HEAD + K8S + 'images:\n  platforms: [all]\n  refs: [docker.io/a/b:1, {ref: docker.io/c/d:2, platforms: [linux/amd64]}]\n', 'airgap.yaml');
+    expect(r.errors).toEqual([]);
+    expect(r.value?.images).toEqual({ platforms: ['all'], attestations: 'keep', k8sFeatures: true, refs: ['docker.io/a/b:1', { ref: 'docker.io/c/d:2', platforms: ['linux/amd64'] }] });
   });
 
   it.each([['10.0.0.0/24'], ['0.0.0.0/0'], ['192.168.10.0/32'], ['fd00:10::/64'], ['2001:db8::1/128'], ['::/0']])('a valid cluster.address.cidr: %s', (cidr) => {
