@@ -94,6 +94,13 @@ describe('applier push to a strict registry (docker-registry 2.8): multi-platfor
     const subset = JSON.parse((await readEntry(bundle, `images/blobs/sha256/${byRef.get(ref('trio:2'))!.subset!.digest.slice(7)}`)).toString()) as { mediaType: string; schemaVersion: number; manifests: { digest: string }[] };
     expect(subset.mediaType).toBe('application/vnd.oci.image.index.v1+json');
     expect(subset.manifests.map((m) => m.digest)).toEqual([trio.manifests['linux/amd64'], trio.manifests['linux/arm64'], trio.attestations['linux/amd64'], trio.attestations['linux/arm64']]);
+    // The lock holds each ref (string or {ref, platforms}) at its upstream digest; a frozen rebuild makes the same subsets.
+    const lock = await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8');
+    for (const [r, img] of [[ref('pick:3'), pick], [ref('trio:2'), trio]] as const) expect(lock).toContain(`ref: ${r}\n    digest: ${img.digest}`);
+    const frozen = await cli('bundler', ['build', 'airgap.yaml', '-o', 'frozen.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache'), '--frozen'], { cwd: dir });
+    expect(frozen.exitCode).toBe(0);
+    const again = (await verifyBundle(path.join(dir, 'frozen.tar'), { keys: [await loadPublicKey(path.join(dir, 'keys/site.pub'))] })).manifest;
+    expect(again.images).toEqual(manifest.images);
   });
 
   it('push exits 0, the tags of partial indexes hold the subset, repo@sha256 names it cannot hold are reported; a second push writes nothing', async () => {
