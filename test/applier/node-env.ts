@@ -3,11 +3,12 @@ import { lstat, mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach } from 'vitest';
-import { cli, type CliResult } from '../support/cli.ts';
+import type { CliResult } from '../support/cli.ts';
 import { createNetns, type TestNetns } from '../support/netns.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 const fakeBin = path.resolve(import.meta.dirname, '../fixtures/bin');
+const applierJs = path.resolve(import.meta.dirname, '../../dist/applier.mjs');
 const cleanups: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
@@ -24,13 +25,17 @@ export interface TestNode {
   applier(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
   /** The applier as a child process, for tests that kill it. */
   spawnApplier(args: string[], extraEnv?: Record<string, string>): ResultPromise;
+  /** The fake k8s as an admin on this node would run it. */
+  k8s(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
 }
 
 /**
- * A node for one test: a --root tree, a network namespace the applier's `ip` runs in, fake
- * snap/k8s/systemctl with their own state, and no containerd unless the test passes one.
+ * A node for one test: a --root tree, a network namespace the applier (and so the fake k8s and
+ * its kubelet stand-in on 127.0.0.1:10248) runs in, fake snap/k8s/systemctl with their own state,
+ * and no containerd unless the test passes one. `hostname` runs it in a UTS namespace of that name;
+ * `release` is the k8s release the fake behaves as (FAKE_K8S_RELEASE).
  */
-export async function makeNode(o: { defaultRoute?: boolean; clusterDir?: string } = {}): Promise<TestNode> {
+export async function makeNode(o: { defaultRoute?: boolean; clusterDir?: string; hostname?: string; release?: string } = {}): Promise<TestNode> {
   const work = await testdir();
   const root = path.join(work, 'root');
   await mkdir(root);
@@ -43,13 +48,28 @@ export async function makeNode(o: { defaultRoute?: boolean; clusterDir?: string 
     FAKE_CLUSTER_DIR: o.clusterDir ?? path.join(work, 'cluster'),
     FAKE_ROOT: root,
     AIRGAP_READY_POLL_MS: '10',
+    FAKE_K8S_RELEASE: o.release ?? '1.34',
   };
   const calls = async () => (await readFile(env.FAKE_CALL_LOG, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  const fullArgs = (args: string[]) => [...args, '--root', root, ...(args.includes('--containerd-address') ? [] : ['--containerd-address', path.join(work, 'no-containerd.sock')])];
-  const applier = (args: string[], extraEnv: Record<string, string> = {}) => cli('applier', fullArgs(args), { env: { ...env, ...extraEnv } });
+  const fullArgs = (args: string[]) => [
+    ...args,
+    '--root',
+    root,
+    ...(args.includes('--k8s') ? [] : ['--k8s', path.join(fakeBin, 'k8s')]),
+    ...(args.includes('--containerd-address') ? [] : ['--containerd-address', path.join(work, 'no-containerd.sock')]),
+  ];
+  const uts = o.hostname ? ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', o.hostname] : [];
   const spawnApplier = (args: string[], extraEnv: Record<string, string> = {}) =>
-    execa(process.execPath, [path.resolve(import.meta.dirname, '../../dist/applier.mjs'), ...fullArgs(args)], { env: { ...env, ...extraEnv }, reject: false, timeout: 120_000 });
-  return { root, work, netns, env, calls, applier, spawnApplier };
+    execa('ip', ['netns', 'exec', netns.name, ...uts, process.execPath, applierJs, ...fullArgs(args)], { env: { ...env, ...extraEnv }, reject: false, timeout: 120_000 });
+  const applier = async (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => {
+    const r = await spawnApplier(args, extraEnv);
+    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  };
+  const k8s = async (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => {
+    const r = await execa('ip', ['netns', 'exec', netns.name, ...uts, path.join(fakeBin, 'k8s'), ...args], { env: { ...env, ...extraEnv }, reject: false, timeout: 60_000 });
+    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  };
+  return { root, work, netns, env, calls, applier, spawnApplier, k8s };
 }
 
 /** What a converged node looks like: its tree and the snaps and cluster membership of its fake snapd and k8s. */

@@ -1,5 +1,6 @@
 import { open, mkdir, writeFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
 import { makeBundle } from '../support/bundle-fixture.ts';
 import { hashTree, makeNode } from './node-env.ts';
@@ -90,4 +91,29 @@ describe('applier refuses bad bundles before touching the node', () => {
     expect(r.stdout).toMatch(/another containerd \(or Docker\) owns \/run\/containerd/);
     expect(await hashTree(node.root)).toEqual(before);
   });
+
+  test('preflight refuses k8s ports another program holds before bootstrap or join (the k8s pre-init check would, after every other change)', async () => {
+    const node = await makeNode();
+    // Another program on the node listens on 6443 and 10250 (in the node's network namespace).
+    const holder = execa('ip', ['netns', 'exec', node.netns.name, process.execPath, '-e', HOLD, '6443', '10250'], { reject: false });
+    try {
+      await new Promise<void>((resolve) => holder.stdout?.once('data', () => resolve()));
+      const b = await makeBundle({ dir: node.work, bootstrap: true });
+      const r = await node.applier(['apply', b.file, '--pub', b.pubFile]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(/^fail +preflight .*already listens on 6443 \(kube-apiserver\), 10250 \(kubelet\)/m);
+      expect(r.stderr).toContain('error[PREFLIGHT_FAILED]');
+      expect(await hashTree(node.root)).toEqual({});
+      expect((await node.calls()).filter((c) => !/^(snap version|k8s local-node-status)/.test(c))).toEqual([]);
+    } finally {
+      holder.kill();
+      await holder;
+    }
+  });
 });
+
+/** Listens on the ports given as arguments, prints one line once it does, until killed. */
+const HOLD = `const net = require('node:net');
+let n = 0; const ports = process.argv.slice(1);
+for (const p of ports) net.createServer().listen(Number(p), () => { if (++n === ports.length) console.log('listening'); });`;
+
