@@ -108,9 +108,12 @@ export interface HeldPort {
   alive(): boolean;
 }
 
+// SO_REUSEADDR as Go's net.Listen (kube-apiserver, k8sd) sets it: the preflight's probes of a
+// stand-in an earlier run had on this port left it in TIME_WAIT.
 const HOLD = `
 import socket, sys
-s = socket.socket(); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16); print("ready", flush=True)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16); print("ready", flush=True)
 while True:
     c, a = s.accept(); print(a[0], flush=True); c.close()
 `;

@@ -114,6 +114,7 @@ describe.each(['1.32', '1.36'])('examples/ansible, k8s %s: one control plane, tw
     expect(third.exitCode).toBe(0);
     for (const n of nodes) expect(third.recap[n.name]).toMatchObject({ changed: 0, failed: 0 });
     expect(third.recap.node4?.changed).toBeGreaterThan(0);
+    expect(await standins(grown)).toEqual([]);
     expect(await k8sCalls(n4, 'join-cluster')).toHaveLength(1);
     expect(await k8sCalls(n4, 'bootstrap')).toEqual([]);
     for (const [i, n] of nodes.entries()) expect(clusterCalls(await n.calls())).toEqual([...clusterCalls(before[i]!), ...(n === n1 ? ['k8s get-join-token node4 --worker'] : [])]);
