@@ -1,8 +1,9 @@
-import { AirgapError, exitCodeFor } from '../errors.ts';
+import { AirgapError, exitCodeFor, INTERNAL_ERROR_EXIT } from '../errors.ts';
 
 /**
  * The only place that prints errors and sets exit codes. User errors print code, message and
- * hint; a stack trace only with --verbose or for programmer bugs.
+ * hint (exit 1 or 2), with a stack trace only with --verbose. Anything else is a bug: exit 70
+ * with the stack, so it is reported rather than mistaken for the user's fault.
  */
 export async function runMain(main: (argv: string[]) => Promise<number | void>, argv = process.argv.slice(2)): Promise<void> {
   const verbose = argv.includes('--verbose');
@@ -16,8 +17,14 @@ export async function runMain(main: (argv: string[]) => Promise<number | void>, 
       if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exitCode = exitCodeFor(err);
     } else {
-      process.stderr.write(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 70;
+      process.stderr.write(`internal error: this is a bug: please report it, with the output below\n${describeBug(err)}\n`);
+      process.exitCode = INTERNAL_ERROR_EXIT;
     }
   }
+}
+
+function describeBug(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause === undefined ? '' : `\ncaused by: ${describeBug(err.cause)}`;
+  return `${err.stack ?? `${err.name}: ${err.message}`}${cause}`;
 }
