@@ -1,83 +1,62 @@
+import type { ErrorObject } from 'ajv';
 import { AirgapError } from '../errors.ts';
-import { INDEX_TYPES, MANIFEST_TYPES } from '../oci/media-types.ts';
-import { DIGEST_PATTERN, parseReference } from '../oci/reference.ts';
+import { INDEX_TYPES } from '../oci/media-types.ts';
+import { parseReference } from '../oci/reference.ts';
+import { manifestValidate } from '../util/contract-schemas.ts';
+import { describeSchemaError } from '../util/schema-errors.ts';
 import { entryPathProblem } from './entry-path.ts';
-import { FORMAT_VERSION, K8S_DATASTORES, K8S_RELEASES, MANIFEST_PATH, SIGNATURE_PATH, SUMS_PATH, type BundleManifest } from './manifest.ts';
+import { FORMAT_VERSION, MANIFEST_PATH, SIGNATURE_PATH, SUMS_PATH, type BundleManifest } from './manifest.ts';
 
-const HEX64 = /^[a-f0-9]{64}$/;
+/** How many schema errors a refusal names; a hostile manifest can have thousands. */
+const SHOWN_ERRORS = 3;
 
-function isCleanAbsolutePath(p: unknown): p is string {
-  return typeof p === 'string' && p.startsWith('/') && !p.split('/').some((s) => s === '..' || s === '.');
-}
+/** Fields whose value becomes a path under the bundle's root or the node's hosts dir. */
+const PATH_FIELDS = /^\/(?:entries\/\d+\/path|containerd\/files\/\d+\/target)$/;
 
-function isImageReference(ref: string): boolean {
-  try {
-    parseReference(ref);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const malformed = (what: string): AirgapError =>
+  new AirgapError('BUNDLE_INVALID', `bundle manifest is malformed: ${what}`, { hint: 'rebuild the bundle with a matching `bundler build`' });
 
 /**
- * Structural checks of a signed manifest. A trusted signer is not trusted to be bug-free: every
- * path and size is checked before anything is read or written with it.
+ * The whole signed manifest, checked once before anything reads it: its shape against
+ * schemas/bundle-manifest.schema.json (every name, path, digest and mode that reaches a path, an
+ * argument or a command), then what a schema cannot say (no entry twice, every referenced entry
+ * carried). A trusted signer is not trusted to be bug-free; steps then trust the types they get.
  */
 export function validateManifest(value: unknown): BundleManifest {
-  const fail = (what: string): never => {
-    throw new AirgapError('BUNDLE_INVALID', `bundle manifest is malformed: ${what}`, { hint: 'rebuild the bundle with a matching `bundler build`' });
-  };
-  if (typeof value !== 'object' || value === null) return fail('not an object');
-  const m = value as Partial<BundleManifest>;
-  if (m.formatVersion !== FORMAT_VERSION) return fail(`format version ${String(m.formatVersion)}, this applier reads ${FORMAT_VERSION}`);
-  if (!Array.isArray(m.entries) || m.entries.length === 0) return fail('no entries');
-  if (!Array.isArray(m.snaps) || !Array.isArray(m.images) || typeof m.containerd !== 'object') return fail('missing snaps, images or containerd');
+  const version = (value as { formatVersion?: unknown } | null)?.formatVersion;
+  // Another format's manifest would fail the schema everywhere: say what it is instead.
+  if (typeof value === 'object' && value !== null && !Array.isArray(value) && version !== FORMAT_VERSION) {
+    throw malformed(`format version ${String(version)}, this applier reads ${FORMAT_VERSION}`);
+  }
+  const validate = manifestValidate();
+  if (!validate(value)) throw schemaRefusal(validate.errors ?? []);
+  checkEntries(value);
+  checkImages(value);
+  return value;
+}
+
+/** An escaping path is PATH_TRAVERSAL, whatever else is wrong; any other problem BUNDLE_INVALID. */
+function schemaRefusal(errors: readonly ErrorObject[]): AirgapError {
+  for (const e of errors) {
+    if (!PATH_FIELDS.test(e.instancePath) || typeof e.data !== 'string') continue;
+    const problem = entryPathProblem(e.data);
+    if (!problem) continue;
+    const what = e.instancePath.startsWith('/entries/') ? 'bundle entry' : 'hosts file target';
+    return new AirgapError('PATH_TRAVERSAL', `${what} ${JSON.stringify(e.data)} is refused: ${problem}`, { hint: 'the bundle is malformed or hostile' });
+  }
+  // An `if` failure only repeats the `then` error beside it.
+  const shown = errors.filter((e) => e.keyword !== 'if');
+  const words = shown.slice(0, SHOWN_ERRORS).map((e) => `${e.instancePath || '/'}: ${describeSchemaError(e).message}`);
+  const more = shown.length > SHOWN_ERRORS ? `; and ${shown.length - SHOWN_ERRORS} more` : '';
+  return malformed(`${words.join('; ')}${more}`);
+}
+
+function checkEntries(m: BundleManifest): void {
+  if (m.entries[0]?.path !== SUMS_PATH) throw malformed(`first entry must be ${SUMS_PATH}`);
   const seen = new Set<string>([MANIFEST_PATH, SIGNATURE_PATH]);
-  m.entries.forEach((e, i) => {
-    if (typeof e !== 'object' || e === null) fail(`entry ${i} is not an object`);
-    if (typeof e.path !== 'string') return fail(`entry ${i} has no path`);
-    const problem = entryPathProblem(e.path);
-    if (problem) {
-      throw new AirgapError('PATH_TRAVERSAL', `bundle entry ${JSON.stringify(e.path)} is refused: ${problem}`, { hint: 'the bundle is malformed or hostile' });
-    }
-    if (seen.has(e.path)) fail(`${e.path} is listed twice`);
+  for (const e of m.entries) {
+    if (seen.has(e.path)) throw malformed(`${e.path} is listed twice`);
     seen.add(e.path);
-    if (!Number.isSafeInteger(e.size) || e.size < 0) fail(`${e.path} has an invalid size`);
-    if (typeof e.sha256 !== 'string' || !HEX64.test(e.sha256)) fail(`${e.path} has an invalid sha256`);
-    if (e.mode !== 0o644 && e.mode !== 0o755) fail(`${e.path} has mode ${String(e.mode)}; only 0644 and 0755 are allowed`);
-  });
-  if (m.entries[0]?.path !== SUMS_PATH) fail(`first entry must be ${SUMS_PATH}`);
-  const hostsDir = m.containerd.hostsDir;
-  if (!isCleanAbsolutePath(hostsDir)) fail(`containerd hosts dir ${JSON.stringify(hostsDir)} is not a clean absolute path`);
-  // The applier picks datastore ports and containerd's socket from this: only known values.
-  if (m.k8s !== undefined) {
-    const k = m.k8s as unknown as Partial<Record<string, unknown>> | null;
-    if (typeof k !== 'object' || k === null || Array.isArray(k)) fail('k8s is not an object');
-    else {
-      const extra = Object.keys(k).filter((key) => !['release', 'datastore', 'containerdBaseDir'].includes(key));
-      if (extra.length > 0) fail(`k8s has unknown field ${extra.map((e) => JSON.stringify(e)).join(', ')}`);
-      if (!(K8S_RELEASES as readonly unknown[]).includes(k.release)) fail(`k8s release ${JSON.stringify(k.release)} is not one of ${K8S_RELEASES.join(', ')}`);
-      if (!(K8S_DATASTORES as readonly unknown[]).includes(k.datastore)) fail(`k8s datastore ${JSON.stringify(k.datastore)} is not one of ${K8S_DATASTORES.join(', ')}`);
-      if (k.datastore === 'k8s-dqlite' && k.release === '1.36') fail('k8s datastore k8s-dqlite does not exist in 1.36');
-      if (k.containerdBaseDir !== undefined && !isCleanAbsolutePath(k.containerdBaseDir)) fail(`k8s containerd base dir ${JSON.stringify(k.containerdBaseDir)} is not a clean absolute path`);
-    }
-  }
-  for (const f of m.containerd.files) {
-    const problem = typeof f.target === 'string' ? entryPathProblem(f.target) : 'missing';
-    if (problem) throw new AirgapError('PATH_TRAVERSAL', `hosts file target ${JSON.stringify(f.target)} is refused: ${problem}`, { hint: 'the bundle is malformed or hostile' });
-  }
-  // Image names reach ctr's command line and containerd's store: only well-formed references.
-  for (const image of m.images) {
-    const ref = (image as { ref?: unknown } | null)?.ref;
-    if (typeof ref !== 'string' || !isImageReference(ref)) fail(`image name ${JSON.stringify(ref)} is not a valid image reference`);
-    if (typeof image.digest !== 'string' || !DIGEST_PATTERN.test(image.digest)) fail(`image ${String(ref)} has digest ${JSON.stringify(image.digest)}, not sha256:<64 hex>`);
-    if (!INDEX_TYPES.has(image.mediaType) && !MANIFEST_TYPES.has(image.mediaType)) fail(`image ${String(ref)} has media type ${JSON.stringify(image.mediaType)}`);
-    if (image.subset !== undefined) {
-      const s = image.subset as unknown as Partial<Record<string, unknown>> | null;
-      if (!INDEX_TYPES.has(image.mediaType) || !parseReference(String(ref)).tag) fail(`image ${String(ref)} has a subset but is not a tagged index`);
-      if (typeof s !== 'object' || s === null || typeof s.digest !== 'string' || !DIGEST_PATTERN.test(s.digest) || s.digest === image.digest) fail(`image ${String(ref)} has a malformed subset digest`);
-      else if (!Number.isSafeInteger(s.size) || (s.size as number) <= 0 || !Array.isArray(s.platforms) || !s.platforms.every((p) => typeof p === 'string')) fail(`image ${String(ref)} has a malformed subset`);
-    }
   }
   const listed = new Set(m.entries.map((e) => e.path));
   const mustExist = [
@@ -86,6 +65,13 @@ export function validateManifest(value: unknown): BundleManifest {
     ...(m.bootstrapConfig ? [m.bootstrapConfig] : []),
     ...m.images.flatMap((i) => (i.subset ? [`${String(m.imageLayout)}/blobs/sha256/${i.subset.digest.slice(7)}`] : [])),
   ];
-  for (const p of mustExist) if (!listed.has(p)) fail(`${String(p)} is referenced but not an entry`);
-  return m as BundleManifest;
+  for (const p of mustExist) if (!listed.has(p)) throw malformed(`${p} is referenced but not an entry`);
+}
+
+function checkImages(m: BundleManifest): void {
+  for (const image of m.images) {
+    if (!image.subset) continue;
+    if (!INDEX_TYPES.has(image.mediaType) || !parseReference(image.ref).tag) throw malformed(`image ${image.ref} has a subset but is not a tagged index`);
+    if (image.subset.digest === image.digest) throw malformed(`image ${image.ref} has a subset digest equal to its own`);
+  }
 }

@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDocument, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { AirgapError } from '../errors.ts';
 import { specImageRefs } from '../spec/image-refs.ts';
+import { formatIssues } from '../spec/load-spec.ts';
 import type { Spec } from '../spec/types.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { LOCK_VERSION, type Lock } from './types.ts';
+import { validateLockText } from './validate-lock.ts';
 
 export const LOCK_FILE_NAME = 'airgap.lock.yaml';
 
@@ -22,19 +24,12 @@ export async function readLock(file: string): Promise<Lock | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new AirgapError('LOCK_INVALID', `cannot read ${file}`, { cause: err });
   }
-  const doc = parseDocument(text, { uniqueKeys: true });
-  const bad = (why: string) => new AirgapError('LOCK_INVALID', `${file}: ${why}`, { hint: 'delete it and run `bundler lock` again; never edit it by hand' });
-  if (doc.errors.length > 0) throw bad(doc.errors[0]!.message.split('\n')[0] ?? 'not YAML');
-  const v = doc.toJS({ maxAliasCount: 0 }) as Partial<Lock> | null;
-  if (!v || v.lockVersion !== LOCK_VERSION) throw bad(`lockVersion must be ${LOCK_VERSION}`);
-  if (!Array.isArray(v.snaps) || !Array.isArray(v.images)) throw bad('snaps and images must be lists');
-  for (const s of v.snaps) {
-    if (typeof s.name !== 'string' || !Number.isSafeInteger(s.revision) || typeof s['sha3-384'] !== 'string' || !Number.isSafeInteger(s.size)) throw bad(`snap entry ${JSON.stringify(s)} is incomplete`);
+  const result = validateLockText(text, file);
+  if (!result.value) {
+    throw new AirgapError('LOCK_INVALID', `${file} is invalid:\n${formatIssues(result.errors)}`, { hint: 'delete it and run `bundler lock` again; never edit it by hand' });
   }
-  for (const i of v.images) {
-    if (typeof i.ref !== 'string' || typeof i.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(i.digest)) throw bad(`image entry ${JSON.stringify(i)} is incomplete`);
-  }
-  return { lockVersion: LOCK_VERSION, snaps: v.snaps, images: v.images, ...(Array.isArray(v.hosts) ? { hosts: v.hosts } : {}) };
+  const v = result.value;
+  return { lockVersion: LOCK_VERSION, snaps: v.snaps, images: v.images, ...(v.hosts ? { hosts: v.hosts } : {}) };
 }
 
 /** Deterministic text: same lock, same bytes, so git diffs show only real changes. */

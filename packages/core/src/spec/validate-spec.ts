@@ -1,7 +1,7 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import schema from '../../../../schemas/airgap.schema.json' with { type: 'json' };
-import { closest } from '../util/levenshtein.ts';
+import { describeSchemaError as describe, pointerToPath } from '../util/schema-errors.ts';
 import { formatPath, locate } from './locate.ts';
 import type { SourceIssue, Spec } from './types.ts';
 
@@ -73,51 +73,6 @@ export function validateSpecText(text: string, file: string): SpecValidation {
   }
   errors.sort((a, b) => a.line - b.line || a.column - b.column);
   return { value: undefined, errors, issueAt };
-}
-
-function describe(e: ErrorObject): { key?: string; message: string; suggests?: string; missing?: string } {
-  const parent = (e.parentSchema ?? {}) as { 'x-hint'?: string; properties?: Record<string, unknown> };
-  const got = JSON.stringify(e.data);
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const key = String((e.params as { additionalProperty: string }).additionalProperty);
-      const allowed = Object.keys(parent.properties ?? {});
-      const guess = closest(key, allowed);
-      const suggestion = guess ? `; did you mean "${guess}"?` : '';
-      return { key, message: `unknown key "${key}"${suggestion} (allowed: ${allowed.join(', ')})`, suggests: guess };
-    }
-    case 'required': {
-      const key = String((e.params as { missingProperty: string }).missingProperty);
-      return { message: `missing required key "${key}"`, missing: key };
-    }
-    case 'type':
-      return { message: `must be ${String((e.params as { type: string }).type)}, got ${typeName(e.data)}` };
-    case 'const':
-      return { message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}, got ${got}` };
-    case 'enum':
-      return { message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}, got ${got}` };
-    case 'pattern':
-      return { message: `${got} is not ${parent['x-hint'] ?? `matching ${String((e.params as { pattern: string }).pattern)}`}` };
-    case 'propertyNames':
-      return { message: `invalid key: ${e.message ?? ''}` };
-    default:
-      return { message: `${e.message ?? 'is invalid'}${e.data === undefined ? '' : ` (got ${got})`}` };
-  }
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v === 'number' && Number.isInteger(v) ? 'integer' : typeof v;
-}
-
-function pointerToPath(pointer: string): (string | number)[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
 function firstLine(message: string): string {
