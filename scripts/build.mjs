@@ -12,9 +12,11 @@ try {
   // Not a git checkout (e.g. an exported tree): keep the fallback.
 }
 
-for (const name of ['bundler', 'applier']) {
+// applier-test: the applier with the checkpoint hook the kill tests use (test/support/applier-test-entry.ts).
+const ENTRIES = { bundler: 'packages/bundler/src/cli.ts', applier: 'packages/applier/src/cli.ts', 'applier-test': 'test/support/applier-test-entry.ts' };
+for (const [name, entry] of Object.entries(ENTRIES)) {
   await build({
-    entryPoints: [`packages/${name}/src/cli.ts`],
+    entryPoints: [entry],
     bundle: true,
     platform: 'node',
     target: 'node20',

@@ -1,9 +1,9 @@
 import { execa } from 'execa';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { makeBundle, makeKeys, type FixtureImage } from '../support/bundle-fixture.ts';
-import { startContainerd, type TestContainerd } from '../support/containerd.ts';
+import { startContainerd as start, type TestContainerd } from '../support/containerd.ts';
 import { makeNode } from './node-env.ts';
 
 const IMAGES: FixtureImage[] = [
@@ -11,11 +11,12 @@ const IMAGES: FixtureImage[] = [
   { ref: 'ghcr.io/canonical/k8s-snap/pause:3.10', files: { 'pause.txt': 'pause\n' } },
 ];
 
-let containerd: TestContainerd | undefined;
-afterEach(async () => {
-  await containerd?.stop();
-  containerd = undefined;
-});
+/** A real containerd, stopped when the test finishes. */
+async function startContainerd(): Promise<TestContainerd> {
+  const c = await start();
+  onTestFinished(() => c.stop());
+  return c;
+}
 
 async function k8sImages(address: string): Promise<Record<string, string>> {
   const r = await execa('ctr', ['--address', address, '--namespace', 'k8s.io', 'images', 'ls']);
@@ -30,11 +31,11 @@ async function k8sImages(address: string): Promise<Record<string, string>> {
 
 describe('images into a real containerd', () => {
   test('imports missing images into k8s.io by streaming an OCI tar to ctr; present ones are skipped', async () => {
-    containerd = await startContainerd();
+    const containerd = await startContainerd();
     const node = await makeNode();
     const keys = makeKeys();
     const one = await makeBundle({ dir: node.work, out: 'one.tar', keys, snaps: [], images: IMAGES.slice(0, 1) });
-    const args = (file: string) => ['apply', file, '--pub', one.pubFile, '--ctr', 'ctr', '--containerd-address', containerd!.address];
+    const args = (file: string) => ['apply', file, '--pub', one.pubFile, '--ctr', 'ctr', '--containerd-address', containerd.address];
 
     const first = await node.applier(args(one.file));
     expect(first.stderr).toBe('');
@@ -67,7 +68,7 @@ describe('images into a real containerd', () => {
     const tars = (await readdir(dir)).sort();
     expect(tars).toEqual(b.manifest.images.map((i) => `airgap-${i.digest.slice(7)}.tar`).sort());
     // What the snap does when containerd starts: import each tar.
-    containerd = await startContainerd();
+    const containerd = await startContainerd();
     for (const t of tars) await execa('ctr', ['--address', containerd.address, '--namespace', 'k8s.io', 'images', 'import', path.join(dir, t)]);
     expect(await k8sImages(containerd.address)).toEqual(Object.fromEntries(b.manifest.images.map((i) => [i.ref, i.digest])));
   });

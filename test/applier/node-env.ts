@@ -2,18 +2,15 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { afterEach } from 'vitest';
+import { onTestFinished } from 'vitest';
 import type { CliResult } from '../support/cli.ts';
 import { createNetns, type TestNetns } from '../support/netns.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 const fakeBin = path.resolve(import.meta.dirname, '../fixtures/bin');
 const applierJs = path.resolve(import.meta.dirname, '../../dist/applier.mjs');
-const cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+/** The applier with the checkpoint hook (test/support/applier-test-entry.ts): only for runs stopped at AIRGAP_TEST_PAUSE_AT. */
+const applierTestJs = path.resolve(import.meta.dirname, '../../dist/applier-test.mjs');
 
 export interface TestNode {
   root: string;
@@ -23,7 +20,7 @@ export interface TestNode {
   /** Calls of the fake snap/k8s/systemctl, one "tool args" line each. */
   calls(): Promise<string[]>;
   applier(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
-  /** The applier as a child process, for tests that kill it. */
+  /** The applier as a child process, for tests that kill it; with AIRGAP_TEST_PAUSE_AT, the test build that pauses there. */
   spawnApplier(args: string[], extraEnv?: Record<string, string>): ResultPromise;
   /** The fake k8s as an admin on this node would run it. */
   k8s(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>;
@@ -40,7 +37,7 @@ export async function makeNode(o: { defaultRoute?: boolean; clusterDir?: string;
   const root = path.join(work, 'root');
   await mkdir(root);
   const netns = await createNetns({ defaultRoute: o.defaultRoute ?? true });
-  cleanups.push(() => netns.remove());
+  onTestFinished(() => netns.remove());
   const env = {
     PATH: `${netns.binDir}:${fakeBin}:${process.env.PATH ?? ''}`,
     FAKE_NODE_DIR: path.join(work, 'fake-node'),
@@ -59,8 +56,10 @@ export async function makeNode(o: { defaultRoute?: boolean; clusterDir?: string;
     ...(args.includes('--containerd-address') ? [] : ['--containerd-address', path.join(work, 'no-containerd.sock')]),
   ];
   const uts = o.hostname ? ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', o.hostname] : [];
-  const spawnApplier = (args: string[], extraEnv: Record<string, string> = {}) =>
-    execa('ip', ['netns', 'exec', netns.name, ...uts, process.execPath, applierJs, ...fullArgs(args)], { env: { ...env, ...extraEnv }, reject: false, timeout: 120_000 });
+  const spawnApplier = (args: string[], extraEnv: Record<string, string> = {}) => {
+    const js = 'AIRGAP_TEST_PAUSE_AT' in extraEnv ? applierTestJs : applierJs;
+    return execa('ip', ['netns', 'exec', netns.name, ...uts, process.execPath, js, ...fullArgs(args)], { env: { ...env, ...extraEnv }, reject: false, timeout: 120_000 });
+  };
   const applier = async (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => {
     const r = await spawnApplier(args, extraEnv);
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };

@@ -12,7 +12,8 @@ import { startContainerd, type TestContainerd } from '../support/containerd.ts';
 import { startRegistry, type RegistryRequestLog, type TestRegistry } from '../support/registry.ts';
 import { testdir } from '../support/tmpdir.ts';
 
-const applier = path.resolve(import.meta.dirname, '../../dist/applier.mjs');
+/** The applier with the checkpoint hook (test/support/applier-test-entry.ts), for the run stopped mid-push. */
+const applierTest = path.resolve(import.meta.dirname, '../../dist/applier-test.mjs');
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -225,7 +226,7 @@ describe('applier push: the bundle into a private registry, pulled back by a rea
     const reg = await registry();
     const args = ['push', fixture.file, '--pub', fixture.pubFile, '--registry', reg.host, '--plain-http', '--json'];
     // Paused (test hook) right after its first upload, then killed: no cleanup, sessions left open.
-    const child = execa(process.execPath, [applier, ...args], { reject: false, env: { AIRGAP_TEST_PAUSE_AT: 'push:uploaded' } });
+    const child = execa(process.execPath, [applierTest, ...args], { reject: false, env: { AIRGAP_TEST_PAUSE_AT: 'push:uploaded' } });
     await new Promise<void>((resolve, reject) => {
       child.stderr?.on('data', (chunk: Buffer) => {
         if (chunk.toString().includes('AIRGAP_TEST_PAUSED push:uploaded')) resolve();

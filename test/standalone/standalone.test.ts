@@ -183,6 +183,13 @@ describe('the standalone applier', () => {
     }
   });
 
+  test('holds no test hook: no AIRGAP_TEST string in either executable, its script or dist/applier.mjs (the kill tests use dist/applier-test.mjs)', async () => {
+    const files = [...binaries.map((b) => b.file), path.join(repo, 'dist/applier.sea.cjs'), path.join(repo, 'dist/applier.mjs')];
+    for (const file of files) expect({ file: path.relative(repo, file), hook: (await readFile(file)).includes('AIRGAP_TEST') }).toEqual({ file: path.relative(repo, file), hook: false });
+    // The check itself can see a hook: the test build carries one.
+    expect((await readFile(path.join(repo, 'dist/applier-test.mjs'))).includes('AIRGAP_TEST_PAUSE_AT')).toBe(true);
+  });
+
   test('reproducible: a forced rebuild gives the same bytes; an up-to-date one is left alone', async () => {
     const amd = binaries[0]!;
     const first = sha256(await readFile(amd.file));

@@ -1,3 +1,4 @@
+import { changeCount } from './plan.ts';
 import type { Plan, StepPlan } from './types.ts';
 
 export function formatStep(s: StepPlan): string {
@@ -7,7 +8,7 @@ export function formatStep(s: StepPlan): string {
 }
 
 export function formatPlan(plan: Plan): string {
-  const changes = plan.steps.reduce((n, s) => n + (s.status === 'change' ? s.changes.length : 0), 0);
+  const changes = changeCount(plan.steps);
   const failed = plan.steps.filter((s) => s.status === 'fail').length;
   return [
     `bundle ${plan.bundle.name} ${plan.bundle.digest} (signed by ${plan.bundle.signer})`,

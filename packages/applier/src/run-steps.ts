@@ -1,12 +1,14 @@
 import { AirgapError, asIoError, isAirgapError } from '@airgap/core';
-import { checkStep } from './plan.ts';
+import { checkpoint } from './checkpoint.ts';
 import { formatStep } from './format-plan.ts';
 import { bundleRelease } from './node/k8s-release.ts';
 import { resetScratch } from './node/extract-entry.ts';
+import { changeCount } from './plan.ts';
+import { planPreflight, preflightError } from './preflight.ts';
+import type { Recorder } from './state/recorder.ts';
 import { STATE_FILE } from './state/state-store.ts';
 import { STEPS } from './steps/index.ts';
-import { testPause } from './test-hooks.ts';
-import type { Node, StepPlan } from './types.ts';
+import type { NodeFacts, StepContext, StepPlan } from './types.ts';
 
 export interface RunResult {
   steps: StepPlan[];
@@ -14,23 +16,30 @@ export interface RunResult {
 }
 
 /**
- * Check then apply each step in order, re-checking against the node as the earlier steps left it.
- * A failure names the step; the node stays re-runnable because every step only acts on what its
- * check finds missing, and the state file is saved before each change.
+ * Preflight, then plan and apply each step in order, each planned against the node as the earlier
+ * steps left it. A failure names the step; the node stays re-runnable because every step only
+ * acts on what its check finds missing, and the recorder saves the state before each change.
  */
-export async function runSteps(node: Node, print: (line: string) => void): Promise<RunResult> {
+export async function runSteps(o: { node: NodeFacts; record: Recorder; print: (line: string) => void }): Promise<RunResult> {
+  const { node, record, print } = o;
+  const changed = new Set<string>();
+  const ctx: StepContext = { node, state: record.state, changed, record, progress: print, checkpoint };
   const done: StepPlan[] = [];
   await resetScratch(node);
   try {
+    const pre = await guard('preflight', () => planPreflight(node));
+    print(formatStep(pre));
+    done.push(pre);
+    if (pre.status === 'fail') throw preflightError(pre);
     for (const step of STEPS) {
-      const planned = await guard(step.id, () => checkStep(step, node));
+      const planned = await guard(step.id, () => step.plan(ctx));
       print(formatStep(planned));
       done.push(planned);
-      if (planned.status === 'ok' || planned.status === 'skip') continue;
-      await testPause(`before:${step.id}`);
-      await guard(step.id, () => step.apply(node, planned.changes));
-      node.changedSteps.add(step.id);
-      await testPause(`after:${step.id}`);
+      if (planned.status !== 'change') continue;
+      await checkpoint(`before:${step.id}`);
+      await guard(step.id, () => step.apply(ctx, planned));
+      changed.add(step.id);
+      await checkpoint(`after:${step.id}`);
     }
   } finally {
     // Also when a step fails: a snap half-copied to the scratch folder of a full disk must not
@@ -38,12 +47,11 @@ export async function runSteps(node: Node, print: (line: string) => void): Promi
     await resetScratch(node);
   }
   const k8sRelease = bundleRelease(node.bundle.manifest);
-  node.state.value.bundle = { name: node.bundle.manifest.name, digest: `sha256:${node.bundle.digest}`, ...(k8sRelease ? { k8sRelease } : {}) };
   // Outside every step, so not worded by guard(): a full disk here is still a user error, not a crash.
-  await node.state.save().catch((err: unknown) => {
+  await record.converged({ name: node.bundle.manifest.name, digest: `sha256:${node.bundle.digest}`, ...(k8sRelease ? { k8sRelease } : {}) }).catch((err: unknown) => {
     throw asIoError(err, 'write', STATE_FILE);
   });
-  return { steps: done, changed: done.reduce((n, s) => n + (s.status === 'change' ? s.changes.length : 0), 0) };
+  return { steps: done, changed: changeCount(done) };
 }
 
 async function guard<T>(id: string, fn: () => Promise<T>): Promise<T> {

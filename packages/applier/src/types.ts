@@ -1,24 +1,13 @@
 import type { VerifiedBundle } from '@airgap/core';
 import type { ContainerdPaths } from './node/containerd-paths.ts';
-import type { StateStore } from './state/state-store.ts';
+import type { AirgapState } from './state/state-store.ts';
+import type { Recorder } from './state/recorder.ts';
 
-export type StepId = 'preflight' | 'default-route' | 'snaps' | 'containerd-hosts' | 'proxy' | 'images' | 'restart' | 'cluster';
-
-/** One thing a step would change, as plain data: `plan --json` prints it, `apply` is handed it back. */
-export interface Change {
-  /** Verb: write, remove, install, refresh, record, import, side-load, add-route, restart, bootstrap, join, wait-ready, refuse. */
-  action: string;
-  /** What it acts on: a node path, a snap, an image ref. */
-  target: string;
-  why: string;
-}
-
-/** Everything a step may read or act on. Paths in state and changes are node paths (as under `/`). */
-export interface Node {
-  /** Filesystem root the node's files live under; `/` on a real node. */
+/** The node's fixed facts for one run: read once before planning, never changed by a step. */
+export interface NodeFacts {
+  /** Filesystem root the node's files live under; `/` on a real node. Paths in state and changes are node paths (as under `/`). */
   root: string;
   bundle: VerifiedBundle;
-  state: StateStore;
   /** Unix socket of the k8s snap's containerd, as this process reaches it (under root, or --containerd-address). */
   containerdAddress: string;
   /** Where the k8s snap's containerd keeps its files on this node (node paths). */
@@ -32,30 +21,63 @@ export interface Node {
   /** The hostname as k8s cleans it: the node's name in the cluster. */
   nodeName: string;
   waitTimeoutMs: number;
-  dryRun: boolean;
-  /** Steps that have (or, while planning, would have) changed something in this run. */
-  changedSteps: Set<StepId>;
-  progress: (line: string) => void;
 }
 
-/** A node step (STYLE.md §4): adding a step is one file and one line in steps/index.ts. */
-export interface Step {
-  id: StepId;
-  describe(): string;
-  /** Why the step does not apply to this bundle/node, or undefined when it does. */
-  skip?(node: Node): string | undefined;
-  check(node: Node): Promise<Change[]>;
-  apply(node: Node, changes: Change[]): Promise<void>;
+/** What planning may look at: the facts, the state as loaded (read-only), and the steps before this one that changed (or would change) something. */
+export interface StepView {
+  node: NodeFacts;
+  state: Readonly<AirgapState>;
+  changed: ReadonlySet<string>;
+}
+
+/** What `apply` gets on top: the one recorder that writes state.json, progress lines, and the checkpoint hook. */
+export interface StepContext extends StepView {
+  record: Recorder;
+  progress: (line: string) => void;
+  /** A named point of the run (see checkpoint.ts): a no-op in the product. */
+  checkpoint: (point: string) => Promise<void>;
+}
+
+/** Every change of a step is one of its own kinds, with why the node needs it. */
+export interface StepChange {
+  kind: string;
+  why: string;
+}
+
+/**
+ * A node step (docs/architecture.md, "Adding a step"): `read` looks at the node and changes
+ * nothing, `check` decides from what was read and nothing else, `apply` is an exhaustive `switch`
+ * on the step's own change kinds. Adding a step is one file and one line in steps/index.ts.
+ */
+export interface Step<Id extends string, C extends StepChange, Seen> {
+  id: Id;
+  describe: string;
+  /** Why the step does not apply to this bundle/node, or undefined when it does. Decided from facts and state only. */
+  skip?(view: StepView): string | undefined;
+  read(view: StepView): Promise<Seen>;
+  check(view: StepView, seen: Seen): C[];
+  /** How a change reads in `plan` and `plan --json`: a verb and what it acts on. */
+  show(change: C): { action: string; target: string };
+  apply(ctx: StepContext, changes: readonly C[]): Promise<void>;
+}
+
+/** One change as `plan --json` prints it: `action`/`target`/`why` for people, `change` as the step's own data. */
+export interface PlannedChange<C extends StepChange = StepChange> {
+  action: string;
+  target: string;
+  why: string;
+  change: C;
 }
 
 export type StepStatus = 'ok' | 'change' | 'skip' | 'fail';
 
 export interface StepPlan {
-  id: StepId;
+  /** A step's id, or `preflight` for the checks before any step. */
+  id: string;
   describe: string;
   status: StepStatus;
   why: string;
-  changes: Change[];
+  changes: PlannedChange[];
 }
 
 export interface Plan {

@@ -1,7 +1,10 @@
-import { planApply } from '../plan.ts';
+import { readNodeFacts } from './node-facts.ts';
+import { changeCount, planApply } from '../plan.ts';
 import { runSteps } from '../run-steps.ts';
+import { createRecorder } from '../state/recorder.ts';
+import { loadState } from '../state/state-store.ts';
 import type { Plan, StepPlan } from '../types.ts';
-import { nodeFor, verifyFor, type CommonOptions } from './options.ts';
+import { verifyFor, type CommonOptions } from './options.ts';
 
 export const APPLY_USAGE = 'applier apply bundle.tar [--pub KEY.pub] [--root DIR] [--dry-run] [--json] [--join-token T] [--address IP] [--k8s PATH] [--ctr PATH] [--containerd-address SOCK] [--wait-timeout SECONDS]';
 
@@ -16,13 +19,14 @@ export interface ApplyReport {
 /** Verify the whole bundle, then converge the node step by step (or only plan, with --dry-run). */
 export async function applyCommand(o: CommonOptions, print: (line: string) => void): Promise<ApplyReport> {
   const bundle = await verifyFor(o, APPLY_USAGE);
-  const node = await nodeFor(o, bundle, print);
+  const node = await readNodeFacts(o, bundle);
+  const store = await loadState(o.root, { dryRun: o.dryRun });
   const head = { bundle: { name: bundle.manifest.name, digest: `sha256:${bundle.digest}`, signer: bundle.signer.fingerprint }, root: o.root, dryRun: o.dryRun };
   if (o.dryRun) {
-    const plan = await planApply(node);
-    return { ...head, changed: plan.steps.reduce((n, s) => n + (s.status === 'change' ? s.changes.length : 0), 0), steps: plan.steps };
+    const plan = await planApply(node, store.value);
+    return { ...head, changed: changeCount(plan.steps), steps: plan.steps };
   }
   print(`applying ${bundle.manifest.name} ${head.bundle.digest} (signed by ${bundle.signer.fingerprint}) to ${o.root}`);
-  const result = await runSteps(node, print);
+  const result = await runSteps({ node, record: createRecorder(store), print });
   return { ...head, ...result };
 }

@@ -1,11 +1,14 @@
+import { readNodeFacts } from './node-facts.ts';
 import { planApply } from '../plan.ts';
+import { loadState } from '../state/state-store.ts';
 import type { Plan } from '../types.ts';
-import { nodeFor, verifyFor, type CommonOptions } from './options.ts';
+import { verifyFor, type CommonOptions } from './options.ts';
 
 export const PLAN_USAGE = 'applier plan bundle.tar [--pub KEY.pub] [--root DIR] [--json] [--join-token T]';
 
 /** Verify, then check every step against the node; changes nothing. */
 export async function planCommand(o: CommonOptions): Promise<Plan> {
   const bundle = await verifyFor(o, PLAN_USAGE);
-  return planApply(await nodeFor({ ...o, dryRun: true }, bundle, () => undefined));
+  const node = await readNodeFacts(o, bundle);
+  return planApply(node, (await loadState(o.root, { dryRun: true })).value);
 }

@@ -4,9 +4,10 @@ import { cleanHostname } from '../node/node-name.ts';
 import { nodeReadiness } from '../node/readiness.ts';
 import { loadState, type AirgapState } from '../state/state-store.ts';
 import { k8sMembership, type ClusterRole } from '../tools/k8s.ts';
+import { readNodeFacts } from './node-facts.ts';
 import { planApply } from '../plan.ts';
 import type { Plan } from '../types.ts';
-import { nodeFor, verifyFor, type CommonOptions } from './options.ts';
+import { verifyFor, type CommonOptions } from './options.ts';
 
 export const STATUS_USAGE = 'applier status [bundle.tar] [--pub KEY.pub] [--root DIR] [--k8s PATH] [--json]';
 
@@ -35,7 +36,7 @@ export async function statusCommand(o: CommonOptions): Promise<StatusReport> {
   const bundle = o.bundle ? await verifyFor(o, STATUS_USAGE) : undefined;
   const head = { state, ...(await membership(o.k8s, bundle ? bundleRelease(bundle.manifest) : state.bundle?.k8sRelease)), bundleDigest: state.bundle?.digest ?? null };
   if (!bundle) return head;
-  const plan = await planApply(await nodeFor({ ...o, dryRun: true }, bundle, () => undefined));
+  const plan = await planApply(await readNodeFacts(o, bundle), state);
   return { ...head, plan, converged: plan.steps.every((s) => s.status === 'ok' || s.status === 'skip') };
 }
 

@@ -5,7 +5,9 @@ import { pipeline } from 'node:stream/promises';
 import { openEntry, resolveInside } from '@airgap/core';
 import { STATE_DIR } from '../state/state-store.ts';
 import { nodePath } from './node-path.ts';
-import type { Node } from '../types.ts';
+import type { NodeFacts } from '../types.ts';
+
+type Node = Pick<NodeFacts, 'root' | 'bundle'>;
 
 /** Scratch space for files handed to tools (snaps, assertions); emptied at the start of every apply. */
 export function scratchDir(node: Node): string {

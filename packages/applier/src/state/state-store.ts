@@ -2,7 +2,6 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AirgapError, removeStaleTemps, writeFileAtomic } from '@airgap/core';
 import { nodePath } from '../node/node-path.ts';
-import type { StepId } from '../types.ts';
 
 export const STATE_DIR = '/var/lib/airgap';
 export const STATE_FILE = `${STATE_DIR}/state.json`;
@@ -10,11 +9,10 @@ export const STATE_FILE = `${STATE_DIR}/state.json`;
 /** What the applier owns on the node and what it last applied. */
 export interface AirgapState {
   stateVersion: 1;
-  /** The last bundle that converged fully. */
   /** The last bundle that converged fully; its k8s release decides how `status` checks readiness. */
   bundle?: { name: string; digest: string; k8sRelease?: string };
   /** Node path → the sha256 the applier wrote there (`symlink:<target>` for links), and which step. */
-  files: Record<string, { sha256: string; step: StepId }>;
+  files: Record<string, { sha256: string; step: string }>;
   /** Keys the applier set in /etc/environment. */
   envKeys: string[];
   snaps: Record<string, number>;
@@ -23,6 +21,7 @@ export interface AirgapState {
   cluster?: 'bootstrapped' | 'joined';
 }
 
+/** The state file as loaded; only the recorder (recorder.ts) calls `save`. */
 export interface StateStore {
   value: AirgapState;
   /** Atomic write; a no-op in dry runs. */

@@ -2,7 +2,16 @@ import { AirgapError } from '@airgap/core';
 import { currentLink, currentSha256, linkOwned, ownedBy, removeOwned, sha256Of, writeOwned } from '../state/owned-files.ts';
 import { addDefaultRoute, defaultRoutes } from '../tools/ip.ts';
 import { daemonReload } from '../tools/systemctl.ts';
-import type { Change, Node, Step } from '../types.ts';
+import type { NodeFacts } from '../types.ts';
+import { defineStep, unreachable } from './define-step.ts';
+
+const ID = 'default-route';
+
+export type DefaultRouteChange =
+  | { kind: 'add-route'; iface: string; why: string }
+  | { kind: 'write-unit'; iface: string; why: string }
+  | { kind: 'enable'; why: string }
+  | { kind: 'remove'; abs: string; why: string };
 
 /*
  * Persistence: a small systemd oneshot unit, not a netplan or networkd drop-in. Nodes differ in
@@ -33,43 +42,72 @@ WantedBy=multi-user.target
 `;
 }
 
-function wantedInterface(node: Node): string | undefined {
+function wantedInterface(node: NodeFacts): string | undefined {
   const iface = node.bundle.manifest.spec.network?.defaultRoute?.interface;
   if (iface !== undefined && !IFACE.test(iface)) throw new AirgapError('BUNDLE_INVALID', `network.defaultRoute.interface ${JSON.stringify(iface)} is not an interface name`);
   return iface;
 }
 
-export const defaultRoute: Step = {
-  id: 'default-route',
-  describe: () => 'a default route when the node has none, kept across reboots by a systemd unit',
-  skip(node) {
-    if (wantedInterface(node) === undefined && ownedBy(node, 'default-route').length === 0) return 'the bundle sets no network.defaultRoute';
+export const defaultRoute = defineStep({
+  id: ID,
+  describe: 'a default route when the node has none, kept across reboots by a systemd unit',
+  skip({ node, state }) {
+    if (wantedInterface(node) === undefined && ownedBy(state, ID).length === 0) return 'the bundle sets no network.defaultRoute';
     return undefined;
   },
-  async check(node) {
+  async read({ node }) {
+    if (wantedInterface(node) === undefined) return undefined;
+    return { routes: (await defaultRoutes()).length, unitSha256: await currentSha256(node.root, UNIT), link: await currentLink(node.root, WANTS) };
+  },
+  check({ node, state }, seen) {
     const iface = wantedInterface(node);
-    const changes: Change[] = [];
-    if (iface === undefined) {
-      for (const abs of ownedBy(node, 'default-route')) changes.push({ action: 'remove', target: abs, why: 'network.defaultRoute is no longer set' });
+    const changes: DefaultRouteChange[] = [];
+    if (iface === undefined || seen === undefined) {
+      for (const abs of ownedBy(state, ID)) changes.push({ kind: 'remove', abs, why: 'network.defaultRoute is no longer set' });
       return changes;
     }
-    if ((await defaultRoutes()).length === 0) changes.push({ action: 'add-route', target: `default dev ${iface}`, why: 'the node has no default route' });
-    const unit = unitText(iface);
-    const have = await currentSha256(node, UNIT);
-    if (have !== sha256Of(unit)) changes.push({ action: 'write', target: UNIT, why: have ? 'differs from the bundle' : 'missing' });
-    if ((await currentLink(node, WANTS)) !== UNIT) changes.push({ action: 'enable', target: WANTS, why: 'unit not enabled' });
+    if (seen.routes === 0) changes.push({ kind: 'add-route', iface, why: 'the node has no default route' });
+    if (seen.unitSha256 !== sha256Of(unitText(iface))) changes.push({ kind: 'write-unit', iface, why: seen.unitSha256 ? 'differs from the bundle' : 'missing' });
+    if (seen.link !== UNIT) changes.push({ kind: 'enable', why: 'unit not enabled' });
     return changes;
   },
-  async apply(node, changes) {
-    const iface = wantedInterface(node);
+  show(c) {
+    switch (c.kind) {
+      case 'add-route':
+        return { action: c.kind, target: `default dev ${c.iface}` };
+      case 'write-unit':
+        return { action: 'write', target: UNIT };
+      case 'enable':
+        return { action: c.kind, target: WANTS };
+      case 'remove':
+        return { action: c.kind, target: c.abs };
+      default:
+        return unreachable(c);
+    }
+  },
+  async apply(ctx, changes) {
     let reload = false;
     for (const c of changes) {
-      if (c.action === 'add-route' && iface) await addDefaultRoute(iface);
-      if (c.action === 'write' && iface) await writeOwned(node, { abs: UNIT, data: unitText(iface), mode: 0o644, step: 'default-route' });
-      if (c.action === 'enable') await linkOwned(node, { abs: WANTS, linkTarget: UNIT, step: 'default-route' });
-      if (c.action === 'remove') await removeOwned(node, c.target);
-      reload ||= c.action !== 'add-route';
+      switch (c.kind) {
+        case 'add-route':
+          await addDefaultRoute(c.iface);
+          break;
+        case 'write-unit':
+          await writeOwned(ctx, { abs: UNIT, data: unitText(c.iface), mode: 0o644, step: ID });
+          reload = true;
+          break;
+        case 'enable':
+          await linkOwned(ctx, { abs: WANTS, linkTarget: UNIT, step: ID });
+          reload = true;
+          break;
+        case 'remove':
+          await removeOwned(ctx, c.abs);
+          reload = true;
+          break;
+        default:
+          unreachable(c);
+      }
     }
     if (reload) await daemonReload();
   },
-};
+});

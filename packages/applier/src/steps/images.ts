@@ -8,7 +8,16 @@ import { nodePath } from '../node/node-path.ts';
 import { isSocket, pathExists } from '../node/path-exists.ts';
 import { ownedBy, removeOwned, removeStaleTemps } from '../state/owned-files.ts';
 import { ctrImages, ctrImport, type CtrOptions } from '../tools/ctr.ts';
-import type { Change, Node, Step } from '../types.ts';
+import type { NodeFacts, StepContext } from '../types.ts';
+import { defineStep, unreachable } from './define-step.ts';
+
+const ID = 'images';
+
+export type ImageChange =
+  | { kind: 'import'; ref: string; why: string }
+  | { kind: 'side-load'; ref: string; why: string }
+  /** A side-load tar of an image this bundle no longer has; images already in containerd are left alone (a running pod may use them). */
+  | { kind: 'remove'; abs: string; why: string };
 
 /** The k8s snap imports every *.tar here when its containerd starts, renaming each to *.tar.loaded (ERRATA). */
 export const SIDE_LOAD_DIR = '/var/snap/k8s/common/images';
@@ -20,69 +29,79 @@ export function sideLoadPath(image: BundleImage): string {
   return `${SIDE_LOAD_DIR}/airgap-${hex}.tar`;
 }
 
-const ctrOptions = (node: Node): CtrOptions => ({ ctr: node.ctrPath, address: node.containerdAddress });
-const containerdRunning = (node: Node) => isSocket(node.containerdAddress);
+const ctrOptions = (node: NodeFacts): CtrOptions => ({ ctr: node.ctrPath, address: node.containerdAddress });
 
-export const images: Step = {
-  id: 'images',
-  describe: () => "images into containerd's k8s.io namespace (imported now, or side-loaded when containerd starts)",
-  skip(node) {
-    return node.bundle.manifest.images.length === 0 && ownedBy(node, 'images').length === 0 ? 'the bundle has no images' : undefined;
+type Seen = { running: true; present: Map<string, string> } | { running: false; sideLoaded: Set<string> };
+
+export const images = defineStep({
+  id: ID,
+  describe: "images into containerd's k8s.io namespace (imported now, or side-loaded when containerd starts)",
+  skip: ({ node, state }) => (node.bundle.manifest.images.length === 0 && ownedBy(state, ID).length === 0 ? 'the bundle has no images' : undefined),
+  async read({ node }): Promise<Seen> {
+    if (await isSocket(node.containerdAddress)) return { running: true, present: await ctrImages(ctrOptions(node)) };
+    const sideLoaded = new Set<string>();
+    for (const image of node.bundle.manifest.images) {
+      const file = nodePath(node.root, sideLoadPath(image));
+      if ((await pathExists(file)) || (await pathExists(`${file}.loaded`))) sideLoaded.add(image.ref);
+    }
+    return { running: false, sideLoaded };
   },
-  async check(node) {
-    const changes: Change[] = [];
+  check({ node, state }, seen) {
+    const changes: ImageChange[] = [];
     const wanted = node.bundle.manifest.images;
-    if (await containerdRunning(node)) {
-      const present = await ctrImages(ctrOptions(node));
-      for (const image of wanted) {
-        const have = present.get(image.ref);
-        if (have !== image.digest) changes.push({ action: 'import', target: image.ref, why: have ? `containerd has ${have}` : 'not in containerd' });
-      }
-    } else {
-      for (const image of wanted) {
-        const file = nodePath(node.root, sideLoadPath(image));
-        if (!(await pathExists(file)) && !(await pathExists(`${file}.loaded`))) changes.push({ action: 'side-load', target: image.ref, why: `containerd is not running (${node.containerdAddress}); loaded when it starts` });
+    for (const image of wanted) {
+      if (seen.running) {
+        const have = seen.present.get(image.ref);
+        if (have !== image.digest) changes.push({ kind: 'import', ref: image.ref, why: have ? `containerd has ${have}` : 'not in containerd' });
+      } else if (!seen.sideLoaded.has(image.ref)) {
+        changes.push({ kind: 'side-load', ref: image.ref, why: `containerd is not running (${node.containerdAddress}); loaded when it starts` });
       }
     }
-    // Side-load tars of images this bundle no longer has; images already in containerd are left
-    // alone (a running pod may use them).
     const keep = new Set(wanted.map(sideLoadPath));
-    for (const abs of ownedBy(node, 'images')) if (!keep.has(abs)) changes.push({ action: 'remove', target: abs, why: 'image no longer in the bundle' });
+    for (const abs of ownedBy(state, ID)) if (!keep.has(abs)) changes.push({ kind: 'remove', abs, why: 'image no longer in the bundle' });
     return changes;
   },
-  async apply(node, changes) {
-    const byRef = new Map(node.bundle.manifest.images.map((i) => [i.ref, i]));
-    const toImport = changes.filter((c) => c.action === 'import').map((c) => byRef.get(c.target)!);
+  show: (c) => ({ action: c.kind, target: c.kind === 'remove' ? c.abs : c.ref }),
+  async apply(ctx, changes) {
+    const byRef = new Map(ctx.node.bundle.manifest.images.map((i) => [i.ref, i]));
+    const toImport = changes.flatMap((c) => (c.kind === 'import' ? [byRef.get(c.ref)!] : []));
     if (toImport.length > 0) {
       // One stream holding only the missing images and the blobs they need.
-      await ctrImport(ctrOptions(node), await ociTarStream(node.bundle, toImport));
-      node.progress(`  imported ${toImport.map((i) => i.ref).join(', ')}`);
+      await ctrImport(ctrOptions(ctx.node), await ociTarStream(ctx.node.bundle, toImport));
+      ctx.progress(`  imported ${toImport.map((i) => i.ref).join(', ')}`);
     }
     for (const c of changes) {
-      if (c.action === 'side-load') await sideLoad(node, byRef.get(c.target)!);
-      if (c.action === 'remove') {
-        await rm(nodePath(node.root, `${c.target}.loaded`), { force: true });
-        await removeOwned(node, c.target);
+      switch (c.kind) {
+        case 'import':
+          break; // all in the one stream above
+        case 'side-load':
+          await sideLoad(ctx, byRef.get(c.ref)!);
+          break;
+        case 'remove':
+          await rm(nodePath(ctx.node.root, `${c.abs}.loaded`), { force: true });
+          await removeOwned(ctx, c.abs);
+          break;
+        default:
+          unreachable(c);
       }
     }
   },
-};
+});
 
-async function sideLoad(node: Node, image: BundleImage): Promise<void> {
+async function sideLoad(ctx: StepContext, image: BundleImage): Promise<void> {
   const abs = sideLoadPath(image);
-  const file = nodePath(node.root, abs);
-  node.state.value.files[abs] = { sha256: image.digest, step: 'images' };
-  await node.state.save();
+  const file = nodePath(ctx.node.root, abs);
+  await ctx.record.claim(abs, { sha256: image.digest, step: ID });
   await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
   await removeStaleTemps(file);
   // The snap picks up *.tar only: the temp name must not end in .tar, and the rename is atomic.
   const tmp = tempPathFor(file);
   try {
-    await pipeline(await ociTarStream(node.bundle, [image]), createWriteStream(tmp, { mode: 0o644 }));
+    await pipeline(await ociTarStream(ctx.node.bundle, [image]), createWriteStream(tmp, { mode: 0o644 }));
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
-  node.progress(`  side-loaded ${image.ref} into ${abs}`);
+  ctx.progress(`  side-loaded ${image.ref} into ${abs}`);
 }

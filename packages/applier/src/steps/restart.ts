@@ -1,8 +1,20 @@
 import { restartUnit, daemonReload, unitActive } from '../tools/systemctl.ts';
-import type { Step } from '../types.ts';
+import type { StepView } from '../types.ts';
+import { defineStep, unreachable } from './define-step.ts';
+import { proxy } from './proxy.ts';
 
 /** The one service that reads the proxy drop-in (k8s-cli-contract.md, "Services, proxy, restart"). */
 export const CONTAINERD_UNIT = 'snap.k8s.containerd.service';
+
+export type RestartChange =
+  | { kind: 'restart'; why: string }
+  /** containerd is not running: it reads the drop-in when it starts; only the state's restartPending is cleared. */
+  | { kind: 'record'; why: string };
+
+function owed({ changed, state }: StepView): string | undefined {
+  if (changed.has(proxy.id)) return 'proxy config changed';
+  return state.restartPending ? 'an earlier run changed the proxy config and stopped before restarting' : undefined;
+}
 
 /**
  * Restart containerd, and only containerd, when the proxy config changed (now or in a run that
@@ -12,24 +24,32 @@ export const CONTAINERD_UNIT = 'snap.k8s.containerd.service';
  * and starting it here would make the k8s pre-init check refuse the bootstrap. hosts.toml changes
  * need no restart: containerd reads hosts.d on every pull (ERRATA).
  */
-export const restart: Step = {
+export const restart = defineStep({
   id: 'restart',
-  describe: () => `systemctl restart ${CONTAINERD_UNIT} when the proxy config changed and containerd runs`,
-  async check(node) {
-    const why = node.changedSteps.has('proxy') ? 'proxy config changed' : node.state.value.restartPending ? 'an earlier run changed the proxy config and stopped before restarting' : undefined;
-    if (!why) return [];
-    if (!(await unitActive(CONTAINERD_UNIT))) return [{ action: 'record', target: CONTAINERD_UNIT, why: `${why}; containerd is not running, it reads the drop-in when it starts` }];
-    return [{ action: 'restart', target: CONTAINERD_UNIT, why }];
+  describe: `systemctl restart ${CONTAINERD_UNIT} when the proxy config changed and containerd runs`,
+  // Asks systemd only when a restart is owed.
+  read: async (view) => (owed(view) ? { active: await unitActive(CONTAINERD_UNIT) } : undefined),
+  check(view, seen): RestartChange[] {
+    const why = owed(view);
+    if (!why || !seen) return [];
+    if (!seen.active) return [{ kind: 'record', why: `${why}; containerd is not running, it reads the drop-in when it starts` }];
+    return [{ kind: 'restart', why }];
   },
-  async apply(node, changes) {
+  show: (c) => ({ action: c.kind, target: CONTAINERD_UNIT }),
+  async apply(ctx, changes) {
     for (const c of changes) {
-      if (c.action === 'restart') {
-        // Reload here too: a run killed between writing the drop-in and reloading must not restart with stale units.
-        await daemonReload();
-        await restartUnit(CONTAINERD_UNIT);
+      switch (c.kind) {
+        case 'restart':
+          // Reload here too: a run killed between writing the drop-in and reloading must not restart with stale units.
+          await daemonReload();
+          await restartUnit(CONTAINERD_UNIT);
+          break;
+        case 'record':
+          break;
+        default:
+          unreachable(c);
       }
     }
-    node.state.value.restartPending = false;
-    await node.state.save();
+    await ctx.record.restartPending(false);
   },
-};
+});

@@ -1,0 +1,39 @@
+import type { AirgapState, StateStore } from './state-store.ts';
+
+/**
+ * The one writer of state.json. Every method changes one fact and saves at once (atomically; a
+ * no-op in dry runs), so a kill right after any of them leaves a state file that says exactly
+ * what is done. Steps read the state through `state` and never change it themselves.
+ */
+export interface Recorder {
+  readonly state: Readonly<AirgapState>;
+  /** The applier owns `abs` with this content (claimed before the file is written). */
+  claim(abs: string, o: { sha256: string; step: string }): Promise<void>;
+  /** `abs` is gone and no longer the applier's. */
+  forget(abs: string): Promise<void>;
+  snapInstalled(name: string, revision: number): Promise<void>;
+  envKeys(keys: string[]): Promise<void>;
+  restartPending(pending: boolean): Promise<void>;
+  clusterEntered(how: 'bootstrapped' | 'joined'): Promise<void>;
+  /** The whole bundle converged. */
+  converged(bundle: NonNullable<AirgapState['bundle']>): Promise<void>;
+}
+
+export function createRecorder(store: StateStore): Recorder {
+  const update = async (change: (s: AirgapState) => void) => {
+    change(store.value);
+    await store.save();
+  };
+  return {
+    get state() {
+      return store.value;
+    },
+    claim: (abs, o) => update((s) => void (s.files[abs] = { sha256: o.sha256, step: o.step })),
+    forget: (abs) => update((s) => void delete s.files[abs]),
+    snapInstalled: (name, revision) => update((s) => void (s.snaps[name] = revision)),
+    envKeys: (keys) => update((s) => void (s.envKeys = keys)),
+    restartPending: (pending) => update((s) => void (s.restartPending = pending)),
+    clusterEntered: (how) => update((s) => void (s.cluster = how)),
+    converged: (bundle) => update((s) => void (s.bundle = bundle)),
+  };
+}
