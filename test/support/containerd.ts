@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtemp, rm, writeFile, open } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import { startDaemon } from './daemon.ts';
 
 export interface TestContainerd {
   /** grpc socket, for `ctr --address`. */
@@ -40,19 +39,7 @@ export async function startContainerd(): Promise<TestContainerd> {
       '',
     ].join('\n'),
   );
-  const log = await open(path.join(root, 'containerd.log'), 'a');
-  const child = spawn('containerd', ['--config', config], { stdio: ['ignore', log.fd, log.fd] });
-  const exited = once(child, 'exit');
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(killer);
-    }
-    await log.close();
-    await rm(root, { recursive: true, force: true });
-  };
+  const { child, stop } = await startDaemon({ command: 'containerd', args: ['--config', config], log: path.join(root, 'containerd.log'), dir: root });
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) break;
     const r = await execa('ctr', ['--address', address, 'version'], { reject: false, timeout: 5000 });

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { chmod, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import { startDaemon } from './daemon.ts';
 import { freePort } from './registry.ts';
 
 export interface SquidAccess {
@@ -68,19 +67,7 @@ export async function startSquid(rules: string, o: { basicAuth?: { user: string;
       '',
     ].join('\n'),
   );
-  const out = await open(f('squid.out'), 'a');
-  const child = spawn('squid', ['-N', '-f', f('squid.conf')], { stdio: ['ignore', out.fd, out.fd] });
-  const exited = once(child, 'exit');
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(killer);
-    }
-    await out.close();
-    await rm(dir, { recursive: true, force: true });
-  };
+  const { child, stop } = await startDaemon({ command: 'squid', args: ['-N', '-f', f('squid.conf')], log: f('squid.out'), dir });
   const read = async () =>
     (await readFile(f('access.log'), 'utf8').catch(() => ''))
       .split('\n')
