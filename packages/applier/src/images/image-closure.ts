@@ -1,13 +1,10 @@
-import { AirgapError, DIGEST_PATTERN, IMAGE_NAME_ANNOTATION, INDEX_TYPES, MANIFEST_TYPES, readEntry, type BundleImage, type Descriptor, type VerifiedBundle } from '@airgap/core';
+import { AirgapError, IMAGE_NAME_ANNOTATION, readEntry, type BundleImage, type Descriptor, type VerifiedBundle } from '@airgap/core';
+import { blobPath, imageGraph } from './image-graph.ts';
 
 export type { Descriptor };
+export { blobPath };
 
 const bad = (message: string) => new AirgapError('BUNDLE_INVALID', message, { hint: 'rebuild the bundle with `bundler build`' });
-
-export function blobPath(layout: string, digest: string): string {
-  if (!DIGEST_PATTERN.test(digest)) throw bad(`image blob digest ${JSON.stringify(digest)} is not sha256:<64 hex>`);
-  return `${layout}/blobs/sha256/${digest.slice('sha256:'.length)}`;
-}
 
 /** The descriptor of each wanted image in the bundle's index.json, matched by ref and digest. */
 export async function imageDescriptors(bundle: VerifiedBundle, images: readonly BundleImage[]): Promise<Descriptor[]> {
@@ -27,27 +24,13 @@ export async function imageDescriptors(bundle: VerifiedBundle, images: readonly 
  * partial indexes (ERRATA). A manifest's config or layer that is missing is an error.
  */
 export async function blobClosure(bundle: VerifiedBundle, roots: readonly Descriptor[]): Promise<string[]> {
-  const layout = bundle.manifest.imageLayout!;
-  const present = new Set(bundle.manifest.entries.map((e) => e.path));
+  const graph = imageGraph(bundle);
   const out = new Set<string>();
-  const queue: { d: Descriptor; optional: boolean }[] = roots.map((d) => ({ d, optional: false }));
-  while (queue.length > 0) {
-    const { d, optional } = queue.shift()!;
-    const entry = blobPath(layout, d.digest);
-    if (!present.has(entry)) {
-      if (optional) continue;
-      throw bad(`${entry} (${d.mediaType}) is missing from the bundle`);
-    }
-    if (out.has(entry)) continue;
-    out.add(entry);
-    if (INDEX_TYPES.has(d.mediaType)) {
-      const index = JSON.parse((await readEntry(bundle, entry)).toString('utf8')) as { manifests?: Descriptor[] };
-      for (const child of index.manifests ?? []) queue.push({ d: child, optional: true });
-    } else if (MANIFEST_TYPES.has(d.mediaType)) {
-      const manifest = JSON.parse((await readEntry(bundle, entry)).toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
-      if (!manifest.config) throw bad(`${entry} has no config`);
-      for (const child of [manifest.config, ...(manifest.layers ?? [])]) queue.push({ d: child, optional: false });
-    }
+  for (const root of roots) {
+    await graph.walk(root, root.annotations?.[IMAGE_NAME_ANNOTATION] ?? root.digest, {
+      blob: (_d, entry) => out.add(entry),
+      node: (_d, entry) => out.add(entry),
+    });
   }
   return [...out].sort();
 }

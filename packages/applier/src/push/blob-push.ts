@@ -1,4 +1,4 @@
-import { AirgapError, headerValue, type RegistryClient, type VerifiedBundle } from '@airgap/core';
+import { headerValue, isRegistryError, withRetries, type OnRetry, type RegistryClient, type VerifiedBundle } from '@airgap/core';
 import { uploadBlob } from './blob-upload.ts';
 import type { BlobAction } from './push-events.ts';
 import type { PlannedBlob } from './push-plan.ts';
@@ -13,13 +13,17 @@ export interface BlobPushOptions {
   chunkSize: number;
   /** Repositories that got this blob earlier in this run: a mount source. */
   elsewhere: readonly string[];
-  onRetry?: (what: string, attempt: number, reason: string) => void;
+  onRetry?: OnRetry;
   /** Bytes read from the bundle into an upload, as they go (progress). */
   onBytes?: (n: number) => void;
 }
 
-/** Upload attempts per blob; each starts a new session (a broken one cannot be trusted). */
-const ATTEMPTS = 3;
+/**
+ * A failed upload (a PATCH chunk or the closing PUT refused, a connection lost mid-body) leaves a
+ * session that cannot be trusted: the retry starts a new one with a fresh POST. Wrong bytes and
+ * refused credentials do not get better by trying again, nor does a refused POST.
+ */
+const sessionBroken = (err: unknown) => isRegistryError(err, 'REGISTRY_FAILED') && err.phase === 'upload' && err.method !== 'POST';
 
 /**
  * Make one blob present in `repository`: HEAD first (a re-run skips what it sent before), then a
@@ -31,7 +35,7 @@ export async function pushBlob(o: BlobPushOptions): Promise<{ action: BlobAction
   if (head.status >= 400 && head.status !== 404) throw await unexpected(head, `HEAD of blob ${o.blob.digest}`, where);
   await head.body.dump();
   if (head.status !== 404) return { action: 'present' };
-  for (let attempt = 1; ; attempt++) {
+  const attempt = async (): Promise<{ action: BlobAction; from?: string }> => {
     const from = o.elsewhere[0];
     const query = from ? `?mount=${encodeURIComponent(o.blob.digest)}&from=${encodeURIComponent(from)}` : '';
     const start = await o.client.request({
@@ -49,13 +53,8 @@ export async function pushBlob(o: BlobPushOptions): Promise<{ action: BlobAction
     const location = headerValue(start.headers.location);
     if (start.status !== 202 || !location) throw await unexpected(start, `POST of a blob upload for ${o.blob.digest}`, where);
     await start.body.dump();
-    try {
-      await uploadBlob({ client: o.client, bundle: o.bundle, blob: o.blob, repository: o.repository, location, chunkSize: o.chunkSize, image: o.image, ...(o.onBytes ? { onBytes: o.onBytes } : {}) });
-      return { action: 'uploaded' };
-    } catch (err) {
-      // Wrong bytes and refused credentials do not get better by trying again.
-      if (attempt >= ATTEMPTS || (err instanceof AirgapError && err.code !== 'REGISTRY_FAILED')) throw err;
-      o.onRetry?.(`${o.image} blob ${o.blob.digest.slice(7, 19)}`, attempt, err instanceof Error ? err.message : String(err));
-    }
-  }
+    await uploadBlob({ client: o.client, bundle: o.bundle, blob: o.blob, repository: o.repository, location, chunkSize: o.chunkSize, image: o.image, ...(o.onBytes ? { onBytes: o.onBytes } : {}) });
+    return { action: 'uploaded' };
+  };
+  return withRetries(o.client.retry, `${o.image} blob ${o.blob.digest.slice(7, 19)}`, attempt, { retryable: sessionBroken, ...(o.onRetry ? { onRetry: o.onRetry } : {}) });
 }

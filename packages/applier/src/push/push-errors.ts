@@ -1,4 +1,4 @@
-import { AirgapError, describeNetworkError } from '@airgap/core';
+import { AirgapError, describeNetworkError, isRegistryError, RegistryError } from '@airgap/core';
 
 export interface ErrorContext {
   registry: string;
@@ -20,7 +20,7 @@ export function explainPushError(err: unknown, ctx: ErrorContext, image?: string
     hint = ctx.credentials
       ? `${ctx.registry} refused user ${ctx.credentials.user} (from ${ctx.credentials.from}): check the user, the password and that the user may push there`
       : `no credentials for ${ctx.registry} in ${ctx.tried.join(', ') || 'any auth file'}: pass --user USER --password-stdin, or log in with \`skopeo login ${ctx.registry}\``;
-  } else if (err.code === 'REGISTRY_FAILED' && ctx.plainHttp && /HTTP 400 to HEAD/.test(err.message)) {
+  } else if (isRegistryError(err, 'REGISTRY_FAILED') && ctx.plainHttp && err.status === 400 && err.method === 'HEAD') {
     // Go's TLS server answers a plain request with 400 "Client sent an HTTP request to an HTTPS server".
     hint = `${ctx.registry} may only speak HTTPS: drop --plain-http (and give its CA with --ca FILE)`;
   } else if (err.code === 'REGISTRY_FAILED' && err.cause !== undefined) {
@@ -31,5 +31,8 @@ export function explainPushError(err: unknown, ctx: ErrorContext, image?: string
     else hint = 're-run `applier push`: it sends only what is missing';
   }
   if (message === err.message && hint === err.hint) return err;
-  return new AirgapError(err.code, message, { ...(hint ? { hint } : {}), cause: err });
+  const options = { ...(hint ? { hint } : {}), cause: err };
+  if (!isRegistryError(err)) return new AirgapError(err.code, message, options);
+  const { registry, phase, method, status, retryable, retryAfterMs } = err;
+  return new RegistryError(err.code, message, { ...options, registry, phase, retryable, ...(method ? { method } : {}), ...(status === undefined ? {} : { status }), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
 }

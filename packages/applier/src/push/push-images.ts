@@ -1,9 +1,9 @@
-import { AirgapError, type RegistryClient, type VerifiedBundle } from '@airgap/core';
+import { AirgapError, eachLimit, splitReference, type RegistryClient, type VerifiedBundle } from '@airgap/core';
 import { pushBlob } from './blob-push.ts';
 import { manifestDigest, putManifest, type ManifestOptions } from './manifest-push.ts';
 import type { PushListener, PushSummary, UnheldDigest } from './push-events.ts';
 import type { PlannedImage } from './push-plan.ts';
-import { testPause } from '../test-hooks.ts';
+import { checkpoint } from '../checkpoint.ts';
 
 export interface PushImagesOptions {
   client: RegistryClient;
@@ -89,7 +89,7 @@ async function pushImage(o: PushImagesOptions, run: RunState, plan: PlannedImage
   // A registry that refused a partial index under a tag refuses it by digest too: say so, send nothing.
   if (!tag && partial && run.strict) return unheld(o, run, plan, target);
 
-  await inPool(plan.blobs, o.concurrency ?? 3, async (blob) => {
+  await eachLimit(plan.blobs, o.concurrency ?? 3, async (blob) => {
     const others = (holders.get(blob.digest) ?? []).filter((r) => r !== repository);
     const known = holders.get(blob.digest)?.includes(repository);
     const r = known ? { action: 'present' as const } : await pushBlob({ client: o.client, bundle: o.bundle, blob, repository, image, chunkSize: o.chunkSize, elsewhere: others, onRetry, onBytes: (n) => o.onEvent({ type: 'bytes', image, n }) });
@@ -103,7 +103,7 @@ async function pushImage(o: PushImagesOptions, run: RunState, plan: PlannedImage
       s.bytesSkipped += blob.size;
     }
     o.onEvent({ type: 'blob', image, digest: blob.digest, size: blob.size, action: r.action, ...('from' in r && r.from ? { from: r.from } : {}) });
-    if (r.action === 'uploaded') await testPause('push:uploaded');
+    if (r.action === 'uploaded') await checkpoint('push:uploaded');
   });
 
   for (const child of plan.children) {
@@ -132,7 +132,8 @@ async function pushImage(o: PushImagesOptions, run: RunState, plan: PlannedImage
 
 function unheld(o: PushImagesOptions, run: RunState, plan: PlannedImage, target: string): void {
   const absent = [...new Set(plan.absent)];
-  const repo = plan.target.image.slice(0, plan.target.image.indexOf('@'));
+  const { registry, repository } = splitReference(plan.target.image);
+  const repo = `${registry}/${repository}`;
   const u: UnheldDigest = {
     image: plan.target.image,
     target,
@@ -162,23 +163,4 @@ function refusedIndex(plan: PlannedImage, registry: string): AirgapError {
 function count(s: PushSummary, present: boolean): void {
   if (present) s.manifestsPresent++;
   else s.manifestsPushed++;
-}
-
-/** Run `fn` over `items`, at most `n` at once; after a failure no new item starts, and it is thrown once the others end. */
-async function inPool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      try {
-        await fn(items[next++]!);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const results = await Promise.allSettled(Array.from({ length: Math.min(n, items.length) }, worker));
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
 }

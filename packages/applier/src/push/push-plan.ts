@@ -1,5 +1,6 @@
-import { AirgapError, INDEX_TYPES, MANIFEST_TYPES, readEntry, type BundleImage, type VerifiedBundle } from '@airgap/core';
-import { blobPath, imageDescriptors, type Descriptor } from '../images/image-closure.ts';
+import { AirgapError, readEntry, type BundleImage, type VerifiedBundle } from '@airgap/core';
+import { imageDescriptors, type Descriptor } from '../images/image-closure.ts';
+import { blobPath, imageGraph } from '../images/image-graph.ts';
 import { checkCollisions, pushTarget, type PushTarget } from './push-target.ts';
 
 export interface PlannedBlob {
@@ -49,36 +50,22 @@ export async function planPush(bundle: VerifiedBundle, prefix: string): Promise<
   const layout = bundle.manifest.imageLayout;
   if (!layout || bundle.manifest.images.length === 0) return [];
   const roots = await imageDescriptors(bundle, bundle.manifest.images);
-  const sizes = new Map(bundle.manifest.entries.map((e) => [e.path, e.size]));
+  const graph = imageGraph(bundle);
   const plans: PlannedImage[] = [];
   for (const [i, image] of bundle.manifest.images.entries()) {
     const root = roots[i]!;
     const plan: PlannedImage = { target: pushTarget(image.ref, prefix), root: { digest: root.digest, mediaType: root.mediaType, entry: blobPath(layout, root.digest) }, blobs: [], children: [], absent: [], bytes: 0 };
     const blobs = new Map<string, PlannedBlob>();
-    const seen = new Set<string>();
-    const walk = async (d: Descriptor, isRoot: boolean): Promise<void> => {
-      const entry = blobPath(layout, d.digest);
-      if (seen.has(d.digest)) return;
-      seen.add(d.digest);
-      if (INDEX_TYPES.has(d.mediaType)) {
-        const index = JSON.parse((await readEntry(bundle, entry)).toString('utf8')) as { manifests?: Descriptor[] };
-        for (const child of index.manifests ?? []) {
-          if (sizes.has(blobPath(layout, child.digest))) await walk(child, false);
-          else plan.absent.push(child.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ? 'attestation' : (platformOf(child) ?? child.digest));
-        }
-      } else if (MANIFEST_TYPES.has(d.mediaType)) {
-        const manifest = JSON.parse((await readEntry(bundle, entry)).toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
-        for (const b of [...(manifest.config ? [manifest.config] : []), ...(manifest.layers ?? [])]) {
-          const path = blobPath(layout, b.digest);
-          const size = sizes.get(path);
-          if (size === undefined) throw new AirgapError('BUNDLE_INVALID', `${image.ref}: ${path} (${b.mediaType}) is missing from the bundle`, { hint: 'rebuild the bundle with `bundler build`' });
-          if (!blobs.has(b.digest)) blobs.set(b.digest, { digest: b.digest, size, entry: path });
-        }
-      }
-      const platform = platformOf(d);
-      if (!isRoot) plan.children.push({ digest: d.digest, mediaType: d.mediaType, entry, ...(platform ? { platform } : {}) });
-    };
-    await walk(root, true);
+    await graph.walk(root, image.ref, {
+      absentChild: (child) => plan.absent.push(child.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ? 'attestation' : (platformOf(child) ?? child.digest)),
+      blob: (b, entry, size) => {
+        if (!blobs.has(b.digest)) blobs.set(b.digest, { digest: b.digest, size, entry });
+      },
+      node: (d, entry, isRoot) => {
+        const platform = platformOf(d);
+        if (!isRoot) plan.children.push({ digest: d.digest, mediaType: d.mediaType, entry, ...(platform ? { platform } : {}) });
+      },
+    });
     if (image.subset) plan.subset = await checkedSubset(bundle, layout, image, plan);
     plan.blobs = [...blobs.values()];
     plan.bytes = plan.blobs.reduce((n, b) => n + b.size, 0);

@@ -1,5 +1,4 @@
-import { AirgapError } from '@airgap/core';
-import { splitRef } from '../serve/routes.ts';
+import { AirgapError, splitReference } from '@airgap/core';
 
 /** Where one bundle image goes in the mirror: same repository path (under the prefix) and tag. */
 export interface PushTarget {
@@ -26,8 +25,8 @@ export function normalizePrefix(prefix: string | undefined): string {
 
 /** `docker.io/library/nginx:1.27` with prefix `mirror/` → `mirror/library/nginx`, tag `1.27`. */
 export function pushTarget(ref: string, prefix: string): PushTarget {
-  const r = splitRef(ref);
-  return { image: ref, repository: `${prefix}${r.repo}`, ...(r.tag ? { tag: r.tag } : {}) };
+  const r = splitReference(ref);
+  return { image: ref, repository: `${prefix}${r.repository}`, ...(r.tag ? { tag: r.tag } : {}) };
 }
 
 /**
@@ -41,7 +40,7 @@ export function checkCollisions(targets: readonly { target: PushTarget; digest: 
     const key = `${target.repository}:${target.tag}`;
     const other = seen.get(key);
     if (other && other.digest !== digest) {
-      throw new AirgapError('USAGE', `${other.image} and ${target.image} would both be pushed as ${key}`, {
+      throw new AirgapError('TARGET_CONFLICT', `${other.image} and ${target.image} would both be pushed as ${key}`, {
         hint: 'the mirror has one namespace for every upstream registry: drop one of the two from images.refs, or give each registry its own mirror',
       });
     }

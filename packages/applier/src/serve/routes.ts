@@ -1,3 +1,5 @@
+import { splitReference } from '@airgap/core';
+
 /** A request of the OCI distribution API, as far as a read-only registry answers it. */
 export type Route =
   | { kind: 'base' }
@@ -22,18 +24,8 @@ export function route(pathname: string): Route | undefined {
   return undefined;
 }
 
-/** `docker.io/library/nginx:1.27` → registry, repository and tag (or digest). */
+/** `docker.io/library/nginx:1.27` → registry, repository (`repo`) and tag (or digest): core's splitReference. */
 export function splitRef(ref: string): { registry: string; repo: string; tag?: string; digest?: string } {
-  const at = ref.indexOf('@');
-  const digest = at >= 0 ? ref.slice(at + 1) : undefined;
-  const name = at >= 0 ? ref.slice(0, at) : ref;
-  const slash = name.indexOf('/');
-  const colon = name.lastIndexOf(':');
-  const hasTag = colon > slash;
-  return {
-    registry: name.slice(0, slash),
-    repo: name.slice(slash + 1, hasTag ? colon : undefined),
-    ...(hasTag ? { tag: name.slice(colon + 1) } : {}),
-    ...(digest ? { digest } : {}),
-  };
+  const { repository, ...rest } = splitReference(ref);
+  return { registry: rest.registry, repo: repository, ...(rest.tag ? { tag: rest.tag } : {}), ...(rest.digest ? { digest: rest.digest } : {}) };
 }

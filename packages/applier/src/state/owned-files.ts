@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, readlink, rm, rmdir, symlink, rename } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rm, rmdir, symlink, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { tempPathFor, writeFileAtomic } from '@airgap/core';
+import { removeStaleTemps, tempPathFor, writeFileAtomic } from '@airgap/core';
 import { nodePath } from '../node/node-path.ts';
 import type { StepContext } from '../types.ts';
 import type { AirgapState } from './state-store.ts';
@@ -65,9 +65,5 @@ export function ownedBy(state: Readonly<AirgapState>, step: string): string[] {
     .sort();
 }
 
-/** Temp files of an earlier run that was killed mid-write (see tempPathFor). */
-export async function removeStaleTemps(target: string): Promise<void> {
-  const prefix = `.${path.basename(target)}.tmp-`;
-  const names = await readdir(path.dirname(target)).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => rm(path.join(path.dirname(target), n), { force: true })));
-}
+/** Temp files of an earlier run that was killed mid-write: core's one temp cleanup (see tempPathFor). */
+export { removeStaleTemps };

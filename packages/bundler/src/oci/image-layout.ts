@@ -1,4 +1,4 @@
-import { IMAGE_NAME_ANNOTATION, OCI_INDEX, type BundleSource, type Descriptor } from '@airgap/core';
+import { digestReference, IMAGE_NAME_ANNOTATION, OCI_INDEX, splitReference, type BundleSource, type Descriptor } from '@airgap/core';
 import type { BlobCache } from './blob-cache.ts';
 import type { ResolvedImage } from './pull-image.ts';
 
@@ -23,11 +23,9 @@ export const SUBSET_OF_ANNOTATION = 'dev.airgap.subset-of';
 export function imageNames(images: readonly ResolvedImage[]): NamedImage[] {
   const out = new Map<string, NamedImage>();
   for (const image of images) {
-    const at = image.ref.indexOf('@');
-    const name = at >= 0 ? image.ref.slice(0, at) : image.ref;
-    const repo = name.replace(/:[^:/]+$/, '');
-    out.set(image.ref, { name: image.ref, image, tagged: repo !== name });
-    const alias = `${repo}@${image.digest}`;
+    const parts = splitReference(image.ref);
+    out.set(image.ref, { name: image.ref, image, tagged: parts.tag !== undefined });
+    const alias = digestReference(parts, image.digest);
     if (!out.has(alias)) out.set(alias, { name: alias, image, tagged: false });
   }
   return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

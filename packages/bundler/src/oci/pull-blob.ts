@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AirgapError, asIoError, asRegistryError, withRetries, type Descriptor, type RegistryClient } from '@airgap/core';
+import { asIoError, asRegistryError, RegistryError, withRetries, type Descriptor, type RegistryClient } from '@airgap/core';
 import type { BlobCache } from './blob-cache.ts';
 
 export interface PullBlobOptions {
@@ -41,11 +41,11 @@ export async function pullBlob(o: PullBlobOptions): Promise<{ fetched: boolean }
     }
   };
   try {
-    await withRetries(o.client.retry, `${o.image} blob ${digest.slice(7, 19)}`, attempt, o.onRetry);
+    await withRetries(o.client.retry, `${o.image} blob ${digest.slice(7, 19)}`, attempt, o.onRetry ? { onRetry: o.onRetry } : {});
   } catch (err) {
     // A full or read-only cache is the disk's fault, not the registry's: say so (IO_FAILED).
     const io = asIoError(err, 'write to the image cache', path.dirname(o.cache.pathOf(digest)));
-    throw io !== err ? io : asRegistryError(err, o.client.endpoint, { method: 'GET', repository: o.repository, what: `${o.image} blob ${digest}` });
+    throw io !== err ? io : asRegistryError(err, o.client.endpoint, { method: 'GET', path: `/v2/${o.repository}/blobs/${digest}`, repository: o.repository, what: `${o.image} blob ${digest}` });
   }
   return { fetched: true };
 }
@@ -56,8 +56,9 @@ async function download(o: PullBlobOptions, temp: string, count: (n: number) => 
   const res = await o.client.request({ method: 'GET', path: `/v2/${o.repository}/blobs/${digest}`, repository: o.repository, scope: 'pull', followRedirects: true, what: o.image });
   if (res.status !== 200) {
     await res.body.dump();
-    if (res.status === 404) throw new AirgapError('IMAGE_NOT_FOUND', `${o.image}: ${registry} has no blob ${digest} (HTTP 404)`, { hint: 'the registry lost part of the image; push it again there, or pull from another endpoint' });
-    throw new AirgapError('REGISTRY_FAILED', `${o.image}: ${registry} answered HTTP ${res.status} for blob ${digest}`, { hint: 'try again later' });
+    const details = { registry, phase: 'blob', method: 'GET', status: res.status, retryable: false } as const;
+    if (res.status === 404) throw new RegistryError('IMAGE_NOT_FOUND', `${o.image}: ${registry} has no blob ${digest} (HTTP 404)`, { hint: 'the registry lost part of the image; push it again there, or pull from another endpoint', ...details });
+    throw new RegistryError('REGISTRY_FAILED', `${o.image}: ${registry} answered HTTP ${res.status} for blob ${digest}`, { hint: 'try again later', ...details });
   }
   const hash = createHash('sha256');
   let got = 0;
@@ -67,7 +68,7 @@ async function download(o: PullBlobOptions, temp: string, count: (n: number) => 
     new Transform({
       transform(chunk: Buffer, _enc, done) {
         got += chunk.length;
-        if (got > size) return done(retryable('DIGEST_MISMATCH', `${o.image}: ${registry} sent more than the ${size} bytes of blob ${digest}`));
+        if (got > size) return done(wrongBytes('DIGEST_MISMATCH', registry, `${o.image}: ${registry} sent more than the ${size} bytes of blob ${digest}`));
         hash.update(chunk);
         count(chunk.length);
         done(null, chunk);
@@ -75,12 +76,12 @@ async function download(o: PullBlobOptions, temp: string, count: (n: number) => 
     }),
     createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 }),
   );
-  if (got !== size) throw retryable('SIZE_MISMATCH', `${o.image}: ${registry} sent ${got} of the ${size} bytes of blob ${digest}`);
+  if (got !== size) throw wrongBytes('SIZE_MISMATCH', registry, `${o.image}: ${registry} sent ${got} of the ${size} bytes of blob ${digest}`);
   const actual = `sha256:${hash.digest('hex')}`;
-  if (actual !== digest) throw retryable('DIGEST_MISMATCH', `${o.image}: ${registry} sent bytes hashing to ${actual} for blob ${digest}`);
+  if (actual !== digest) throw wrongBytes('DIGEST_MISMATCH', registry, `${o.image}: ${registry} sent bytes hashing to ${actual} for blob ${digest}`);
 }
 
 /** Wrong or short bytes may be a proxy's fault: worth another try, and an error if it persists. */
-function retryable(code: 'DIGEST_MISMATCH' | 'SIZE_MISMATCH', message: string): AirgapError {
-  return Object.assign(new AirgapError(code, message, { hint: 'a proxy or mirror altered the data; try again, or pull from another endpoint' }), { retryable: true });
+function wrongBytes(code: 'DIGEST_MISMATCH' | 'SIZE_MISMATCH', registry: string, message: string): RegistryError {
+  return new RegistryError(code, message, { hint: 'a proxy or mirror altered the data; try again, or pull from another endpoint', registry, phase: 'blob', method: 'GET', status: 200, retryable: true });
 }

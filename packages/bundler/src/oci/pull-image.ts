@@ -36,7 +36,8 @@ export interface ResolveImageOptions {
 /** Fetch the manifests of one image (the root, then the wanted platforms' manifests). */
 export async function resolveImage(o: ResolveImageOptions): Promise<ResolvedImage> {
   const image = o.ref.name;
-  const get = (reference: string) => withRetries(o.client.retry, `${image} manifest`, () => fetchManifest({ client: o.client, cache: o.cache, repository: o.ref.repository, reference, image }), (what, attempt, reason) => o.onEvent?.({ type: 'retry', what, attempt, reason }));
+  const onRetry = (what: string, attempt: number, reason: string) => o.onEvent?.({ type: 'retry', what, attempt, reason });
+  const get = (reference: string) => withRetries(o.client.retry, `${image} manifest`, () => fetchManifest({ client: o.client, cache: o.cache, repository: o.ref.repository, reference, image }), { onRetry });
   const root = await get(o.pinned ?? o.ref.digest ?? o.ref.tag!);
   const manifests = new Map<string, Buffer>([[root.digest, root.bytes]]);
   let platformManifests: FetchedManifest[] = [root];

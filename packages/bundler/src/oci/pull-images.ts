@@ -1,8 +1,7 @@
 import path from 'node:path';
-import { asIoError, authFiles, createRegistryClient, lookupCredentials, parseReference, type BundleSource, type Descriptor, type ImageReference, type RegistryClient, type RegistrySource, type RetryPolicy } from '@airgap/core';
+import { asIoError, authFiles, eachLimit, createRegistryClient, lookupCredentials, parseReference, type BundleSource, type Descriptor, type ImageReference, type RegistryClient, type RegistrySource, type RetryPolicy } from '@airgap/core';
 import { openBlobCache } from './blob-cache.ts';
 import { imageLayoutSources, imageNames, type NamedImage } from './image-layout.ts';
-import { limit } from './limit.ts';
 import type { PullListener } from './pull-events.ts';
 import { pullBlob } from './pull-blob.ts';
 import { checkSinglePlatform, resolveImage, type ResolvedImage } from './pull-image.ts';
@@ -77,51 +76,48 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
 
   const platformsOf = (ref: string) => o.platformsFor?.get(ref) ?? o.platforms;
   let failed = false;
-  const inFlight = new Map<string, Promise<void>>();
+  // The first failure cuts off the other requests (eachLimit then waits for them to end), so a
+  // failed pull leaves only verified blobs in the cache.
+  const cutOff = async (err: unknown): Promise<never> => {
+    await closeClients(clients, 'destroy');
+    throw err;
+  };
   try {
-    const resolveLimit = limit(4);
-    const images = await Promise.all(
-      refs.map((ref) =>
-        resolveLimit(async () => {
-          const pinned = o.pins?.get(ref.name);
-          return resolveImage({ ref, ...(pinned ? { pinned } : {}), client: await clientFor(ref.registry), cache, platforms: platformsOf(ref.name), attestations: o.attestations ?? true, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
-        }),
-      ),
-    );
+    const images = await eachLimit(refs, 4, async (ref) => {
+      const pinned = o.pins?.get(ref.name);
+      return resolveImage({ ref, ...(pinned ? { pinned } : {}), client: await clientFor(ref.registry), cache, platforms: platformsOf(ref.name), attestations: o.attestations ?? true, ...(o.onEvent ? { onEvent: o.onEvent } : {}) }).catch(cutOff);
+    });
     let fetched = 0;
     let cachedCount = 0;
     if (!o.resolveOnly) {
-      const blobLimit = limit(o.concurrency ?? 6);
-      const fetchBlob = (ref: ImageReference, d: Descriptor) => {
-        let p = inFlight.get(d.digest);
-        if (!p) {
-          p = blobLimit(async () => {
-            if (failed) return; // queued behind a failure: nothing more to start
-            const r = await pullBlob({ client: await clientFor(ref.registry), cache, repository: ref.repository, descriptor: d, image: ref.name, onBytes: (n) => o.onEvent?.({ type: 'bytes', image: ref.name, n }), onRetry: (what, attempt, reason) => o.onEvent?.({ type: 'retry', what, attempt, reason }) });
-            if (r.fetched) fetched++;
-            else cachedCount++;
-            o.onEvent?.({ type: 'blob-done', image: ref.name, digest: d.digest, size: d.size, cached: !r.fetched });
-          });
-          inFlight.set(d.digest, p);
+      // Each blob once, however many images share it (asked for by the first); an image is done with its last blob.
+      const blobs = new Map<string, { ref: ImageReference; d: Descriptor; users: number[] }>();
+      const left = images.map((image, i) => {
+        for (const d of image.blobs) {
+          const b = blobs.get(d.digest);
+          if (b) b.users.push(i);
+          else blobs.set(d.digest, { ref: refs[i]!, d, users: [i] });
         }
-        return p;
-      };
-      await Promise.all(
-        images.map(async (image, i) => {
-          await Promise.all(image.blobs.map((d) => fetchBlob(refs[i]!, d)));
-          await checkSinglePlatform(image, cache, platformsOf(image.ref));
+        return image.blobs.length;
+      });
+      await eachLimit([...blobs.values()], o.concurrency ?? 6, async ({ ref, d, users }) => {
+        const r = await pullBlob({ client: await clientFor(ref.registry), cache, repository: ref.repository, descriptor: d, image: ref.name, onBytes: (n) => o.onEvent?.({ type: 'bytes', image: ref.name, n }), onRetry: (what, attempt, reason) => o.onEvent?.({ type: 'retry', what, attempt, reason }) }).catch(cutOff);
+        if (r.fetched) fetched++;
+        else cachedCount++;
+        o.onEvent?.({ type: 'blob-done', image: ref.name, digest: d.digest, size: d.size, cached: !r.fetched });
+        for (const i of users) {
+          if (--left[i]! > 0) continue;
+          const image = images[i]!;
+          await checkSinglePlatform(image, cache, platformsOf(image.ref)).catch(cutOff);
           o.onEvent?.({ type: 'image-done', image: image.ref, digest: image.digest });
-        }),
-      );
+        }
+      });
     }
     const names = imageNames(images);
     return { images, names, hosts: [...hosts].sort(), sources: o.resolveOnly ? [] : imageLayoutSources(names, cache), fetched, cached: cachedCount };
   } catch (err) {
     failed = true;
-    // Other downloads may still be running: cut them off, then let each remove its temp file, so
-    // a failed pull leaves only verified blobs in the cache.
     await closeClients(clients, 'destroy');
-    await Promise.allSettled(inFlight.values());
     throw asIoError(err, 'write to the image cache', path.join(o.cacheDir, 'blobs'));
   } finally {
     if (!failed) await closeClients(clients, 'close');

@@ -3,6 +3,7 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalJson } from '../util/canonical-json.ts';
 import { removeStaleTemps, tempPathFor } from '../util/atomic-write.ts';
+import { eachLimit } from '../util/each-limit.ts';
 import { asIoError } from '../util/io-error.ts';
 import type { BundleSource } from './bundle-source.ts';
 import { copyEntry, writeAll } from './copy-entry.ts';
@@ -96,29 +97,6 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
     throw asIoError(err, 'write bundle', options.out);
   }
   return { path: options.out, manifest, size: (await stat(options.out)).size };
-}
-
-/**
- * `fn` over every item, at most `limit` at a time. The first failure aborts the others (through
- * the signal) and is thrown once all have stopped, so nothing still writes when this returns.
- */
-async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T, index: number, signal: AbortSignal) => Promise<void>): Promise<void> {
-  const abort = new AbortController();
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const lane = async () => {
-    while (next < items.length && !failure) {
-      const i = next++;
-      try {
-        await fn(items[i]!, i, abort.signal);
-      } catch (err) {
-        failure ??= { err };
-        abort.abort(err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failure) throw failure.err;
 }
 
 /** A payload entry as far as it is known before the copy: size, and the SHA-256 when given. */

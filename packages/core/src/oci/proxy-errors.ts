@@ -1,4 +1,4 @@
-import { AirgapError } from '../errors.ts';
+import { RegistryError } from '../errors.ts';
 
 /** What a forward proxy answered instead of opening the tunnel. */
 export interface ProxyRefusal {
@@ -47,17 +47,18 @@ export function proxyRefusal(err: unknown, url: URL, env: NodeJS.ProcessEnv = pr
  * The refusal as the user should read it: which proxy, what it answered, for which host, and what
  * to change. Not retryable: a proxy that refuses a host refuses it again.
  */
-export function proxyRefusalError(err: unknown, url: URL, what: string): AirgapError | undefined {
+export function proxyRefusalError(err: unknown, url: URL, what: string): RegistryError | undefined {
   const r = proxyRefusal(err, url);
   if (!r) return undefined;
+  const details = { cause: err, registry: url.host, phase: 'connect', method: 'CONNECT', status: r.status, retryable: false } as const;
   if (r.status === 407) {
-    return new AirgapError('REGISTRY_FAILED', `${what}: the proxy ${r.proxy} wants authentication for CONNECT ${r.target} (HTTP 407)`, {
+    return new RegistryError('REGISTRY_FAILED', `${what}: the proxy ${r.proxy} wants authentication for CONNECT ${r.target} (HTTP 407)`, {
       hint: 'put the proxy credentials in its URL (HTTPS_PROXY=http://USER:PASSWORD@proxy:3128), or let this machine through without them',
-      cause: err,
+      ...details,
     });
   }
-  return new AirgapError('REGISTRY_FAILED', `${what}: the proxy ${r.proxy} refused CONNECT ${r.target} with HTTP ${r.status}; allow it there (bundler allowlist)`, {
+  return new RegistryError('REGISTRY_FAILED', `${what}: the proxy ${r.proxy} refused CONNECT ${r.target} with HTTP ${r.status}; allow it there (bundler allowlist)`, {
     hint: `\`bundler allowlist airgap.yaml --format squid\` prints the lines the proxy needs; ${r.target.replace(/:\d+$/, '')} must be among them (or in NO_PROXY if it is reached directly)`,
-    cause: err,
+    ...details,
   });
 }

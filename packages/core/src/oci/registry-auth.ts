@@ -1,7 +1,8 @@
 import { request, type Dispatcher } from 'undici';
-import { AirgapError } from '../errors.ts';
+import { AirgapError, RegistryError } from '../errors.ts';
 import type { Credentials } from './credentials.ts';
 import { proxyRefusalError } from './proxy-errors.ts';
+import { isRetryableStatus, parseRetryAfter } from './retry.ts';
 import { parseChallenges } from './www-authenticate.ts';
 
 export interface AuthContext {
@@ -35,7 +36,7 @@ export async function authorize(ctx: AuthContext, wwwAuthenticate: string | unde
   const bearer = challenges.find((c) => c.scheme === 'bearer');
   if (bearer?.params.realm) return `Bearer ${await fetchToken(ctx, bearer.params.realm, bearer.params.service, scopes)}`;
   if (challenges.some((c) => c.scheme === 'basic') && ctx.credentials) return basicHeader(ctx.credentials);
-  throw new AirgapError('REGISTRY_AUTH', `${ctx.registry} asks for credentials (HTTP 401)`, { hint: authHint(ctx) });
+  throw new RegistryError('REGISTRY_AUTH', `${ctx.registry} asks for credentials (HTTP 401)`, { hint: authHint(ctx), registry: ctx.registry, phase: 'auth', status: 401, retryable: false });
 }
 
 async function fetchToken(ctx: AuthContext, realm: string, service: string | undefined, scopes: readonly string[]): Promise<string> {
@@ -55,15 +56,32 @@ async function fetchToken(ctx: AuthContext, realm: string, service: string | und
   try {
     res = await request(url, { method: 'GET', headers, dispatcher: ctx.dispatcher, headersTimeout: ctx.timeoutMs, bodyTimeout: ctx.timeoutMs });
   } catch (err) {
-    throw proxyRefusalError(err, url, `the token service of ${ctx.registry}`) ?? new AirgapError('REGISTRY_FAILED', `cannot reach the token service ${url.host} of ${ctx.registry}: ${(err as Error).message}`, { hint: 'check the network path (HTTPS_PROXY, NO_PROXY, `bundler allowlist`)', cause: err });
+    throw proxyRefusalError(err, url, `the token service of ${ctx.registry}`) ?? new RegistryError('REGISTRY_FAILED', `cannot reach the token service ${url.host} of ${ctx.registry}: ${(err as Error).message}`, {
+        hint: 'check the network path (HTTPS_PROXY, NO_PROXY, `bundler allowlist`)',
+        cause: err,
+        registry: ctx.registry,
+        phase: 'auth',
+        method: 'GET',
+        retryable: false,
+      });
   }
   if (res.statusCode === 401 || res.statusCode === 403) {
     await res.body.dump();
-    throw new AirgapError('REGISTRY_AUTH', `${ctx.registry}'s token service ${url.host} refused us (HTTP ${res.statusCode})`, { hint: authHint(ctx) });
+    throw new RegistryError('REGISTRY_AUTH', `${ctx.registry}'s token service ${url.host} refused us (HTTP ${res.statusCode})`, { hint: authHint(ctx), registry: ctx.registry, phase: 'auth', method: 'GET', status: res.statusCode, retryable: false });
   }
   if (res.statusCode !== 200) {
     await res.body.dump();
-    throw Object.assign(new AirgapError('REGISTRY_FAILED', `${ctx.registry}'s token service ${url.host} answered HTTP ${res.statusCode}`, { hint: 'try again later' }), { retryable: res.statusCode >= 500 || res.statusCode === 429 });
+    const retry = res.headers['retry-after'];
+    const retryAfterMs = parseRetryAfter(Array.isArray(retry) ? retry[0] : retry);
+    throw new RegistryError('REGISTRY_FAILED', `${ctx.registry}'s token service ${url.host} answered HTTP ${res.statusCode}`, {
+      hint: 'try again later',
+      registry: ctx.registry,
+      phase: 'auth',
+      method: 'GET',
+      status: res.statusCode,
+      retryable: isRetryableStatus(res.statusCode),
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
   }
   const doc = (await res.body.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown };
   const token = typeof doc.token === 'string' ? doc.token : doc.access_token;

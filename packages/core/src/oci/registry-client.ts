@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
 import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
-import { AirgapError } from '../errors.ts';
+import { AirgapError, RegistryError, type RegistryPhase } from '../errors.ts';
 import type { Credentials } from './credentials.ts';
 import { proxyRefusalError } from './proxy-errors.ts';
 import { authHint, authorize, type AuthContext } from './registry-auth.ts';
-import { DEFAULT_RETRY, describeNetworkError, isRetryableError, isRetryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.ts';
+import { DEFAULT_RETRY, describeNetworkError, isRetryableStatus, parseRetryAfter, withRetries, type OnRetry, type RetryPolicy } from './retry.ts';
 
 /** Where a registry's API is reached, and how. */
 export interface RegistryEndpoint {
@@ -26,7 +26,7 @@ export interface RegistryClientOptions {
   timeoutMs?: number;
   /** Told about every host contacted: registry, token realm, blob redirect targets. */
   onHost?: (host: string) => void;
-  onRetry?: (what: string, attempt: number, reason: string) => void;
+  onRetry?: OnRetry;
 }
 
 export type Scope = 'pull' | 'push,pull';
@@ -46,6 +46,8 @@ export interface RegistryRequest {
   what?: string;
   /** Follow 3xx (blob downloads redirect to storage hosts); the Authorization header stays behind. */
   followRedirects?: boolean;
+  /** What the request is part of, for errors (default: read from the method and path, see phaseOf). */
+  phase?: RegistryPhase;
 }
 
 export interface RegistryResponse {
@@ -54,6 +56,9 @@ export interface RegistryResponse {
   body: Dispatcher.ResponseData['body'];
   /** The URL that answered (after redirects). */
   url: string;
+  /** The request's method and phase, so an error about this answer can carry them as fields. */
+  method: RegistryRequest['method'];
+  phase: RegistryPhase;
 }
 
 export interface RegistryClient {
@@ -101,7 +106,7 @@ export function createRegistryClient(o: RegistryClientOptions): RegistryClient {
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       }).catch((err: unknown) => {
-        // A proxy that refused the tunnel: say so (an AirgapError without `retryable` is not retried).
+        // A proxy that refused the tunnel: say so (a RegistryError that is not retryable).
         throw proxyRefusalError(err, target, req.what ?? `${req.method} ${req.repository} from ${o.endpoint.registry}`) ?? err;
       });
       const location = res.headers.location;
@@ -120,9 +125,16 @@ export function createRegistryClient(o: RegistryClientOptions): RegistryClient {
       }
       if (res.statusCode === 401 || (res.statusCode === 403 && sameOrigin)) {
         await res.body.dump();
-        throw new AirgapError('REGISTRY_AUTH', `${o.endpoint.registry} refused ${req.method} ${req.repository} (HTTP ${res.statusCode})`, { hint: authHint(auth) });
+        throw new RegistryError('REGISTRY_AUTH', `${o.endpoint.registry} refused ${req.method} ${req.repository} (HTTP ${res.statusCode})`, {
+          hint: authHint(auth),
+          registry: o.endpoint.registry,
+          phase: phaseOf(req),
+          method: req.method,
+          status: res.statusCode,
+          retryable: false,
+        });
       }
-      return { status: res.statusCode, headers: res.headers, body: res.body, url: url.href };
+      return { status: res.statusCode, headers: res.headers, body: res.body, url: url.href, method: req.method, phase: phaseOf(req) };
     }
   }
 
@@ -130,18 +142,28 @@ export function createRegistryClient(o: RegistryClientOptions): RegistryClient {
     endpoint: o.endpoint,
     retry,
     async request(req) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const res = await once(req);
-          if (!isRetryableStatus(res.status) || attempt > retry.retries) return res;
-          await res.body.dump();
-          o.onRetry?.(`${req.method} ${req.path}`, attempt, `HTTP ${res.status}`);
-          await sleep(retryDelay(retry, attempt, headerValue(res.headers['retry-after'])));
-        } catch (err) {
-          if (!isRetryableError(err) || attempt > retry.retries) throw asRegistryError(err, o.endpoint, req);
-          o.onRetry?.(`${req.method} ${req.path}`, attempt, describeNetworkError(err));
-          await sleep(retryDelay(retry, attempt));
-        }
+      try {
+        return await withRetries(
+          retry,
+          `${req.method} ${req.path}`,
+          async ({ last }) => {
+            const res = await once(req);
+            if (!isRetryableStatus(res.status) || last) return res;
+            await res.body.dump();
+            // Never seen by a caller: the last attempt returns the answer, for the caller to word.
+            throw new RegistryError('REGISTRY_FAILED', `HTTP ${res.status}`, {
+              registry: o.endpoint.registry,
+              phase: phaseOf(req),
+              method: req.method,
+              status: res.status,
+              retryable: true,
+              ...retryAfterOf(res.headers),
+            });
+          },
+          o.onRetry ? { onRetry: o.onRetry } : {},
+        );
+      } catch (err) {
+        throw asRegistryError(err, o.endpoint, req);
       }
     },
     async close() {
@@ -157,10 +179,34 @@ export function headerValue(v: string | string[] | undefined): string | undefine
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A transport failure as the user should see it: which registry, what failed, what to check. */
-export function asRegistryError(err: unknown, endpoint: RegistryEndpoint, req: Pick<RegistryRequest, 'method' | 'repository' | 'what'>): unknown {
+/** The server's Retry-After, as RegistryError's retryAfterMs. */
+function retryAfterOf(headers: RegistryResponse['headers']): { retryAfterMs?: number } {
+  const ms = parseRetryAfter(headerValue(headers['retry-after']));
+  return ms === undefined ? {} : { retryAfterMs: ms };
+}
+
+/** The phase a request belongs to, from its method and path (distribution spec routes). */
+export function phaseOf(req: Pick<RegistryRequest, 'method' | 'path' | 'phase'>): RegistryPhase {
+  if (req.phase) return req.phase;
+  if (req.method === 'PATCH' || /\/blobs\/uploads\//.test(req.path)) return 'upload';
+  if (/\/manifests\//.test(req.path)) return req.method === 'PUT' ? 'push-manifest' : 'manifest';
+  return 'blob';
+}
+
+/**
+ * A transport failure as the user should see it: which registry, what failed, what to check.
+ * Retries were already spent on it, so the error is not retryable again.
+ */
+export function asRegistryError(err: unknown, endpoint: RegistryEndpoint, req: Pick<RegistryRequest, 'method' | 'path' | 'repository' | 'what' | 'phase'>): unknown {
   if (err instanceof AirgapError) return err;
   const reason = describeNetworkError(err);
   const tlsHint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(reason) ? `give the registry's CA with sources.registries.${endpoint.registry}.ca` : 'check the endpoint, the network path (HTTPS_PROXY, NO_PROXY) and `bundler allowlist`';
-  return new AirgapError('REGISTRY_FAILED', `${req.what ?? req.repository}: ${req.method} from ${endpoint.registry} (${endpoint.url}) failed: ${reason}`, { hint: tlsHint, cause: err });
+  return new RegistryError('REGISTRY_FAILED', `${req.what ?? req.repository}: ${req.method} from ${endpoint.registry} (${endpoint.url}) failed: ${reason}`, {
+    hint: tlsHint,
+    cause: err,
+    registry: endpoint.registry,
+    phase: phaseOf(req),
+    method: req.method,
+    retryable: false,
+  });
 }
