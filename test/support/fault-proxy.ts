@@ -11,6 +11,16 @@ export interface FaultRule {
   fault: Fault;
   /** How many matching requests get it (default: all). */
   times?: number;
+  /** The Retry-After header a `status429` answer carries (default `0`). */
+  retryAfter?: string;
+}
+
+/** One request the proxy saw: when it arrived (performance.now() ms) and the fault it got, if any. */
+export interface ProxiedRequest {
+  method: string;
+  url: string;
+  at: number;
+  fault?: Fault;
 }
 
 export interface FaultProxy {
@@ -18,6 +28,8 @@ export interface FaultProxy {
   host: string;
   /** Faults injected so far, by kind. */
   injected: Record<string, number>;
+  /** Every request so far, in arrival order. */
+  log: ProxiedRequest[];
   setRules(rules: FaultRule[]): void;
   stop(): Promise<void>;
 }
@@ -30,6 +42,7 @@ export interface FaultProxy {
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   let rules: (FaultRule & { left: number })[] = [];
   const injected: Record<string, number> = {};
+  const log: ProxiedRequest[] = [];
   const stalled = new Set<ServerResponse>();
   const server = createServer((req, res) => void handle(req, res));
 
@@ -43,8 +56,9 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       injected[rule.fault] = (injected[rule.fault] ?? 0) + 1;
     }
     const fault = rule?.fault;
+    log.push({ method: req.method ?? 'GET', url: req.url ?? '/', at: performance.now(), ...(fault ? { fault } : {}) });
     if (fault === 'status500' || fault === 'status429') {
-      res.writeHead(fault === 'status500' ? 500 : 429, { 'content-type': 'application/json', ...(fault === 'status429' ? { 'retry-after': '0' } : {}) });
+      res.writeHead(fault === 'status500' ? 500 : 429, { 'content-type': 'application/json', ...(fault === 'status429' ? { 'retry-after': rule?.retryAfter ?? '0' } : {}) });
       res.end('{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}');
       return;
     }
@@ -97,6 +111,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     url: `http://${hostOf()}`,
     host: hostOf(),
     injected,
+    log,
     setRules(r) {
       rules = r.map((x) => ({ ...x, left: x.times ?? Number.POSITIVE_INFINITY }));
     },
