@@ -58,11 +58,19 @@ async function guard<T>(id: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    // Bad bundle content keeps its code (exit 2); a failed preflight is already worded for the user.
-    if (isAirgapError(err) && err.code !== 'TOOL_FAILED' && err.code !== 'IO_FAILED') throw err;
-    throw new AirgapError('STEP_FAILED', `step ${id} failed: ${(err as Error).message}`, {
+    // A failed step (exit 1) is what the node caused: a tool that failed, a file that could not be
+    // written, a system error (ENOSPC, EACCES). Other AirgapErrors keep their code (bad bundle
+    // content: exit 2); anything else (a TypeError) is a bug and goes through as one (exit 70).
+    if (!isAirgapError(err, 'TOOL_FAILED') && !isAirgapError(err, 'IO_FAILED') && !isSystemError(err)) throw err;
+    throw new AirgapError('STEP_FAILED', `step ${id} failed: ${err.message}`, {
       hint: (isAirgapError(err) && err.hint) || 'fix the cause and run the applier again: steps that are done are skipped',
       cause: err,
     });
   }
+}
+
+/** An error from the OS (fs, net): `code` like ENOSPC and a numeric `errno`, never a TypeError. */
+function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  const e = err as NodeJS.ErrnoException | null;
+  return e instanceof Error && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) && typeof e.errno === 'number';
 }

@@ -9,7 +9,7 @@ import { AirgapError } from '@airgap/core';
 export function cleanHostname(hostname: string): string {
   const clean = domainToASCII(hostname);
   if (clean === '' || hostname.endsWith('.')) {
-    throw new AirgapError('USAGE', `the hostname ${JSON.stringify(hostname)} is not one k8s accepts as a node name`, {
+    throw new AirgapError('NODE_INVALID', `the hostname ${JSON.stringify(hostname)} is not one k8s accepts as a node name`, {
       hint: 'give the node a DNS-safe hostname (hostnamectl set-hostname NAME), then run the applier again',
     });
   }

@@ -50,7 +50,7 @@ export async function serveBundle(o: ServeOptions): Promise<Server> {
   try {
     server = o.tls ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest) : createHttpServer(onRequest);
   } catch (err) {
-    throw new AirgapError('USAGE', `cannot use the TLS certificate and key: ${(err as Error).message}`, { hint: 'give a PEM certificate (chain) with --tls-cert and its private key with --tls-key', cause: err });
+    throw new AirgapError('TLS_INVALID', `cannot use the TLS certificate and key: ${(err as Error).message}`, { hint: 'give a PEM certificate (chain) with --tls-cert and its private key with --tls-key', cause: err });
   }
   const max = o.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   server.maxConnections = max;

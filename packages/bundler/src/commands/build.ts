@@ -36,7 +36,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const key = await loadPrivateKey(o.key);
   const outDir = path.dirname(path.resolve(o.out));
   await access(outDir).catch((err: unknown) => {
-    throw new AirgapError('USAGE', `output folder ${outDir} does not exist`, { hint: 'create it or choose another -o', cause: err });
+    throw new AirgapError('OUTPUT_INVALID', `output folder ${outDir} does not exist`, { hint: 'create it or choose another -o', cause: err });
   });
   // Before the (possibly long) snap and image stages: an unsupported platform fails fast.
   const applier = o.applier === false ? [] : await applierBinaries(bundlePlatforms(loaded.spec));
