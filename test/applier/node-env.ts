@@ -48,12 +48,14 @@ export async function makeNode(o: { defaultRoute?: boolean; clusterDir?: string;
     FAKE_K8S_RELEASE: o.release ?? '1.34',
   };
   const calls = async () => (await readFile(env.FAKE_CALL_LOG, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  // verify takes --root alone: it reads no k8s and no containerd (and refuses options it does not take).
+  const readsNode = (args: string[]) => args[0] !== 'verify';
   const fullArgs = (args: string[]) => [
     ...args,
     '--root',
     root,
-    ...(args.includes('--k8s') ? [] : ['--k8s', path.join(fakeBin, 'k8s')]),
-    ...(args.includes('--containerd-address') ? [] : ['--containerd-address', path.join(work, 'no-containerd.sock')]),
+    ...(args.includes('--k8s') || !readsNode(args) ? [] : ['--k8s', path.join(fakeBin, 'k8s')]),
+    ...(args.includes('--containerd-address') || !readsNode(args) ? [] : ['--containerd-address', path.join(work, 'no-containerd.sock')]),
   ];
   const uts = o.hostname ? ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', o.hostname] : [];
   const spawnApplier = (args: string[], extraEnv: Record<string, string> = {}) => {

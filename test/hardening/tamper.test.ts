@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exitCodeFor, isAirgapError, loadPublicKey, verifyBundle } from '@airgap/core';
 import { applyCommand } from '../../packages/applier/src/commands/apply.ts';
-import { parseOptions } from '../../packages/applier/src/commands/options.ts';
+import { commonOptions } from '../../packages/applier/src/commands/options.ts';
 import { hashTree } from '../applier/node-env.ts';
 import { cli } from '../support/cli.ts';
 import { site, siteSpec } from '../support/site-fixture.ts';
@@ -64,7 +64,7 @@ async function refusedByApply(dir: string, original: Buffer, other: Buffer): Pro
   for (let seed = 1; seed <= MUTATIONS; seed++) {
     const kind = MUTATION_KINDS[seed % MUTATION_KINDS.length]!;
     await writeFile(mutated, mutate(kind, original, other, seededRandom(seed)));
-    const o = parseOptions([mutated, '--root', root, '--containerd-address', path.join(dir, 'none.sock')], 'apply');
+    const o = commonOptions(mutated, { root, containerdAddress: path.join(dir, 'none.sock') });
     try {
       await applyCommand(o, () => undefined);
       throw new Error(`apply accepted mutation ${kind}#${seed}`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { AirgapError, COMMIT, describeVerified, formatBytes, parseCommandArgs, runMain, verifyCommand, VERSION } from '@airgap/core';
+import { AirgapError, COMMIT, createProgram, describeVerified, formatBytes, Option, runMain, runProgram, verifyCommand, VERSION } from '@airgap/core';
 import { build } from './commands/build.ts';
 import { formatInspect, inspect } from './commands/inspect.ts';
 import { keygen } from './commands/keygen.ts';
@@ -8,107 +8,102 @@ import { allowlist, formatAllowlist } from './commands/allowlist.ts';
 import { imagesStage } from './images-stage.ts';
 import { createPullProgress } from './pull-progress.ts';
 
-const USAGE = `bundler <command> [options]
-
-commands:
-  build airgap.yaml -o bundle.tar --key NAME.key [--frozen] [--no-applier]
-                                        resolve snaps and images, update airgap.lock.yaml, write one signed bundle
-                                        (with the standalone applier for each platform, unless --no-applier)
-  lock airgap.yaml                      resolve and write airgap.lock.yaml without building
-  allowlist airgap.yaml [--format squid|plain]
-                                        what a forward proxy must let through (registries, token realms, blob hosts)
-  keygen --out DIR/NAME                 write an Ed25519 signing key pair (NAME.key mode 0600, NAME.pub)
-  verify bundle.tar --pub NAME.pub      check a bundle's signature and every digest
-  inspect bundle.tar [--json]           what a bundle holds (no signature check)
-
-options:
-  --cache-dir DIR   download cache (default $AIRGAP_CACHE_DIR or ~/.cache/airgap)
-  --version         print version and commit
-  --verbose         stack traces on errors`;
-
-function need<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new AirgapError('USAGE', `missing ${what}`, { hint: USAGE });
-  return value;
-}
+const out = (text: string) => void process.stdout.write(`${text}\n`);
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const cacheDir = () => new Option('--cache-dir <dir>', 'download cache (default $AIRGAP_CACHE_DIR, else ~/.cache/airgap)');
 
 function sourceDateEpoch(): number | undefined {
   const raw = process.env.SOURCE_DATE_EPOCH;
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw)) throw new AirgapError('USAGE', `SOURCE_DATE_EPOCH=${raw} is not a whole number of seconds`);
+  if (!/^\d+$/.test(raw)) throw new AirgapError('ENV_INVALID', `SOURCE_DATE_EPOCH=${raw} is not a whole number of seconds`, { hint: 'set it to a Unix time, like $(git log -1 --format=%ct), or unset it' });
   return Number(raw);
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === '--version') {
-    process.stdout.write(`bundler ${VERSION} (${COMMIT})\n`);
-    return 0;
-  }
-  if (command === undefined || command === '--help' || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return command === undefined ? 2 : 0;
-  }
-  switch (command) {
-    case 'build': {
-      const { values, positionals } = parseCommandArgs(
-        rest,
-        { out: { type: 'string', short: 'o' }, key: { type: 'string' }, frozen: { type: 'boolean' }, 'no-applier': { type: 'boolean' }, 'cache-dir': { type: 'string' }, json: { type: 'boolean' } },
-        'bundler build airgap.yaml -o bundle.tar --key NAME.key [--frozen] [--no-applier] [--json]',
-      );
-      const progress = createPullProgress(values.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain', (t) => (values.json ? process.stdout : process.stderr).write(t));
-      const r = await build({
-        spec: need(positionals[0], 'the spec path (airgap.yaml)'),
-        out: need(values.out, '-o bundle.tar'),
-        key: need(values.key, '--key NAME.key'),
-        frozen: values.frozen === true,
-        applier: values['no-applier'] !== true,
-        cacheDir: values['cache-dir'],
-        sourceDateEpoch: sourceDateEpoch(),
-        pullImages: imagesStage({ onEvent: progress.listener }),
-      }).finally(() => progress.finish());
-      if (values.json) {
-        process.stdout.write(`${JSON.stringify({ type: 'result', bundle: r.bundle.path, size: r.bundle.size, signer: r.bundle.manifest.signer, images: r.bundle.manifest.images, lockFile: r.lockFile, lockChanged: r.lockChanged })}\n`);
-        return 0;
-      }
-      const summary = formatInspect({ ...(await inspect(r.bundle.path)) });
-      process.stdout.write(`wrote ${r.bundle.path} (${formatBytes(r.bundle.size)}, sha256 of manifest signed by ${r.bundle.manifest.signer})\n${summary}\n`);
-      process.stdout.write(r.lockChanged ? `updated ${r.lockFile}: commit it\n` : `${r.lockFile} unchanged\n`);
-      return 0;
-    }
-    case 'lock': {
-      const { values, positionals } = parseCommandArgs(rest, { 'cache-dir': { type: 'string' } }, 'bundler lock airgap.yaml');
-      const r = await lock({ spec: need(positionals[0], 'the spec path (airgap.yaml)'), cacheDir: values['cache-dir'] });
-      process.stdout.write(`${r.changed ? 'wrote' : 'unchanged:'} ${r.lockFile} (${r.lock.snaps.length} snaps, ${r.lock.images.length} images)\n`);
-      return 0;
-    }
-    case 'allowlist': {
-      const { values, positionals } = parseCommandArgs(rest, { format: { type: 'string' } }, 'bundler allowlist airgap.yaml [--format squid|plain]');
-      const specFile = need(positionals[0], 'the spec path (airgap.yaml)');
-      const r = await allowlist(specFile);
-      process.stdout.write(`${formatAllowlist(r, values.format ?? 'squid', specFile)}\n`);
-      if (!r.fromLock) process.stderr.write('note: the lock records no pull yet, so token realms and blob storage hosts are missing: run `bundler build` once online, then again\n');
-      return 0;
-    }
-    case 'keygen': {
-      const { values } = parseCommandArgs(rest, { out: { type: 'string' }, force: { type: 'boolean' } }, 'bundler keygen --out DIR/NAME');
-      const r = await keygen({ out: need(values.out, '--out DIR/NAME'), force: values.force === true });
-      process.stdout.write(`wrote ${r.privateKey} (keep it secret) and ${r.publicKey}\nfingerprint ${r.fingerprint}\n`);
-      return 0;
-    }
-    case 'verify': {
-      const { values, positionals } = parseCommandArgs(rest, { pub: { type: 'string', multiple: true } }, 'bundler verify bundle.tar --pub KEY.pub');
-      process.stdout.write(`${describeVerified(await verifyCommand({ bundle: need(positionals[0], 'the bundle path'), pubs: values.pub ?? [] }))}\n`);
-      return 0;
-    }
-    case 'inspect': {
-      const { values, positionals } = parseCommandArgs(rest, { json: { type: 'boolean' } }, 'bundler inspect bundle.tar [--json]');
-      const r = await inspect(need(positionals[0], 'the bundle path'));
-      process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : `${formatInspect(r)}\n`);
-      return 0;
-    }
-    default:
-      throw new AirgapError('USAGE', `unknown command ${JSON.stringify(command)}`, { hint: USAGE });
-  }
-}
+const program = createProgram({
+  name: 'bundler',
+  version: `bundler ${VERSION} (${COMMIT})`,
+  description: 'Build signed bundles for air-gapped Canonical Kubernetes nodes (the online side).',
+});
 
-await runMain(main);
+program
+  .command('build')
+  .description('resolve snaps and images, update airgap.lock.yaml, write one signed bundle (with the standalone applier for each platform, unless --no-applier)')
+  .argument('<airgap.yaml>', 'the spec')
+  .requiredOption('-o, --out <bundle.tar>', 'where to write the bundle')
+  .requiredOption('--key <NAME.key>', 'the signing key (from `bundler keygen`)')
+  .option('--frozen', 'refuse to build unless airgap.lock.yaml covers the spec; never change it')
+  .option('--no-applier', 'leave the standalone applier executables out')
+  .addOption(cacheDir())
+  .option('--json', 'progress and the result as JSON lines on stdout')
+  .action(async (spec: string, o: { out: string; key: string; frozen?: boolean; applier: boolean; cacheDir?: string; json?: boolean }) => {
+    const progress = createPullProgress(o.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain', (t) => (o.json ? process.stdout : process.stderr).write(t));
+    const r = await build({
+      spec,
+      out: o.out,
+      key: o.key,
+      frozen: o.frozen === true,
+      applier: o.applier,
+      cacheDir: o.cacheDir,
+      sourceDateEpoch: sourceDateEpoch(),
+      pullImages: imagesStage({ onEvent: progress.listener }),
+    }).finally(() => progress.finish());
+    if (o.json) {
+      out(JSON.stringify({ type: 'result', bundle: r.bundle.path, size: r.bundle.size, signer: r.bundle.manifest.signer, images: r.bundle.manifest.images, lockFile: r.lockFile, lockChanged: r.lockChanged }));
+      return;
+    }
+    const summary = formatInspect({ ...(await inspect(r.bundle.path)) });
+    out(`wrote ${r.bundle.path} (${formatBytes(r.bundle.size)}, sha256 of manifest signed by ${r.bundle.manifest.signer})\n${summary}`);
+    out(r.lockChanged ? `updated ${r.lockFile}: commit it` : `${r.lockFile} unchanged`);
+  });
+
+program
+  .command('lock')
+  .description('resolve and write airgap.lock.yaml without building')
+  .argument('<airgap.yaml>', 'the spec')
+  .addOption(cacheDir())
+  .action(async (spec: string, o: { cacheDir?: string }) => {
+    const r = await lock({ spec, cacheDir: o.cacheDir });
+    out(`${r.changed ? 'wrote' : 'unchanged:'} ${r.lockFile} (${r.lock.snaps.length} snaps, ${r.lock.images.length} images)`);
+  });
+
+program
+  .command('allowlist')
+  .description('what a forward proxy must let through (registries, token realms, blob hosts, the snap store)')
+  .argument('<airgap.yaml>', 'the spec')
+  .addOption(new Option('--format <format>', 'squid config lines, or one host a line').choices(['squid', 'plain']).default('squid'))
+  .action(async (spec: string, o: { format: string }) => {
+    const r = await allowlist(spec);
+    out(formatAllowlist(r, o.format, spec));
+    if (!r.fromLock) process.stderr.write('note: the lock records no pull yet, so token realms and blob storage hosts are missing: run `bundler build` once online, then again\n');
+  });
+
+program
+  .command('keygen')
+  .description('write an Ed25519 signing key pair (NAME.key mode 0600, NAME.pub)')
+  .requiredOption('--out <DIR/NAME>', 'where to write NAME.key and NAME.pub')
+  .option('--force', 'overwrite an existing key pair')
+  .action(async (o: { out: string; force?: boolean }) => {
+    const r = await keygen({ out: o.out, force: o.force === true });
+    out(`wrote ${r.privateKey} (keep it secret) and ${r.publicKey}\nfingerprint ${r.fingerprint}`);
+  });
+
+program
+  .command('verify')
+  .description("check a bundle's signature and every digest")
+  .argument('<bundle.tar>', 'the bundle')
+  .option('--pub <KEY.pub>', 'trusted public key (repeatable)', collect)
+  .action(async (bundle: string, o: { pub?: string[] }) => {
+    out(describeVerified(await verifyCommand({ bundle, pubs: o.pub ?? [] })));
+  });
+
+program
+  .command('inspect')
+  .description('what a bundle holds (no signature check)')
+  .argument('<bundle.tar>', 'the bundle')
+  .option('--json', 'as JSON')
+  .action(async (bundle: string, o: { json?: boolean }) => {
+    const r = await inspect(bundle);
+    out(o.json ? JSON.stringify(r, null, 2) : formatInspect(r));
+  });
+
+await runMain((argv) => runProgram(program, argv));

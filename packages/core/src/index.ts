@@ -14,7 +14,7 @@ export { verifyBundle, openEntry, readEntry, verifyingStream, readManifestUnveri
 export { loadTrustedKeys, TRUSTED_KEYS_DIR } from './bundle/trusted-keys.ts';
 export { verifyCommand, describeVerified, type VerifyCommandOptions } from './commands/verify-command.ts';
 export { runMain } from './cli/run-main.ts';
-export { parseCommandArgs } from './cli/parse-args.ts';
+export { createProgram, runProgram, synopsis, Command, Option, type ProgramOptions } from './cli/program.ts';
 export { runTool, ToolError, type RunToolOptions, type ToolResult } from './util/run-tool.ts';
 export { writeFileAtomic, tempPathFor } from './util/atomic-write.ts';
 export { canonicalJson } from './util/canonical-json.ts';

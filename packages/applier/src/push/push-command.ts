@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { AirgapError, authFiles, createRegistryClient, lookupCredentials, parseCommandArgs, type Credentials } from '@airgap/core';
+import { AirgapError, authFiles, createRegistryClient, lookupCredentials, type Credentials } from '@airgap/core';
 import { verifyFor } from '../commands/options.ts';
 import { explainPushError, type ErrorContext } from './push-errors.ts';
 import type { PushListener, PushSummary } from './push-events.ts';
@@ -7,8 +7,6 @@ import { pushImages } from './push-images.ts';
 import { createPushProgress, pushPrinter } from './push-output.ts';
 import { planPush } from './push-plan.ts';
 import { normalizePrefix } from './push-target.ts';
-
-export const PUSH_USAGE = 'applier push bundle.tar --registry HOST[:PORT] [--plain-http] [--ca FILE] [--user USER --password-stdin] [--prefix PATH/] [--pub KEY.pub] [--chunk-size 64M] [--strict] [--json]';
 
 const DEFAULT_CHUNK = 64 * 1024 * 1024;
 
@@ -21,42 +19,39 @@ export interface PushCommandIo {
   terminal?: (text: string) => void;
 }
 
+/** The options of `applier push`, as the CLI declares them. */
+export interface PushOptions {
+  bundle: string;
+  registry?: string;
+  plainHttp?: boolean;
+  ca?: string;
+  user?: string;
+  passwordStdin?: boolean;
+  prefix?: string;
+  pub?: string[];
+  chunkSize?: string;
+  strict?: boolean;
+  json?: boolean;
+}
+
 /** `applier push`: verify the bundle as apply does, then push its images to a registry. */
-export async function pushCommand(args: string[], io: PushCommandIo): Promise<PushSummary> {
-  const usage = { hint: `usage: ${PUSH_USAGE}` };
-  const { values, positionals } = parseCommandArgs(
-    args,
-    {
-      registry: { type: 'string' },
-      'plain-http': { type: 'boolean' },
-      ca: { type: 'string' },
-      user: { type: 'string' },
-      'password-stdin': { type: 'boolean' },
-      prefix: { type: 'string' },
-      pub: { type: 'string', multiple: true },
-      'chunk-size': { type: 'string' },
-      strict: { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
-    PUSH_USAGE,
-  );
-  const [file, ...extra] = positionals;
-  if (!file || extra.length > 0) throw new AirgapError('USAGE', file ? `unexpected arguments: ${extra.join(' ')}` : 'push needs the bundle path', usage);
+export async function pushCommand(values: PushOptions, io: PushCommandIo): Promise<PushSummary> {
+  const file = values.bundle;
   const registry = values.registry ?? '';
   if (!/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/.test(registry)) {
-    throw new AirgapError('USAGE', registry ? `--registry ${registry} is not HOST[:PORT]` : 'push needs --registry HOST[:PORT]', { hint: `write the registry without a scheme, like 10.0.0.5:5000 (add --plain-http for http://); ${usage.hint}` });
+    throw new AirgapError('USAGE', registry ? `--registry ${registry} is not HOST[:PORT]` : 'push needs --registry HOST[:PORT]', { hint: 'write the registry without a scheme, like 10.0.0.5:5000 (add --plain-http for http://)' });
   }
-  if (values['plain-http'] && values.ca) throw new AirgapError('USAGE', '--ca and --plain-http do not go together', usage);
-  if (Boolean(values['password-stdin']) !== Boolean(values.user)) throw new AirgapError('USAGE', '--user and --password-stdin go together', { hint: `the password is read from stdin only, never from the command line; ${usage.hint}` });
+  if (values.plainHttp && values.ca) throw new AirgapError('USAGE', '--ca and --plain-http do not go together');
+  if (Boolean(values.passwordStdin) !== Boolean(values.user)) throw new AirgapError('USAGE', '--user and --password-stdin go together', { hint: 'the password is read from stdin only, never from the command line' });
   const prefix = normalizePrefix(values.prefix);
-  const chunkSize = parseSize(values['chunk-size']);
+  const chunkSize = parseSize(values.chunkSize);
 
   const password = values.user ? (await io.readPassword()).replace(/\r?\n$/, '') : undefined;
   if (values.user && !password) throw new AirgapError('USAGE', '--password-stdin read an empty password', { hint: 'pipe the password in: printf %s "$PASSWORD" | applier push …' });
-  const ca = values.ca ? await readFile(values.ca).catch((err: unknown) => { throw new AirgapError('USAGE', `--ca ${values.ca}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`, usage); }) : undefined;
+  const ca = values.ca ? await readFile(values.ca).catch((err: unknown) => { throw new AirgapError('FILE_UNREADABLE', `--ca ${values.ca}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { hint: 'give --ca the PEM file of the CA that signed the registry\'s certificate', cause: err }); }) : undefined;
 
   // Nothing goes to the registry before the signature and every digest hold.
-  const bundle = await verifyFor({ bundle: file, pubs: values.pub ?? [], root: '/' }, PUSH_USAGE);
+  const bundle = await verifyFor({ bundle: file, pubs: values.pub ?? [], root: '/' });
   const plans = await planPush(bundle, prefix);
   const progress = io.terminal && !values.json ? createPushProgress({ mode: 'tty', write: io.terminal, images: plans.length, bytes: plans.reduce((n, p) => n + p.bytes, 0) }) : undefined;
   const onEvent: PushListener = progress?.listener ?? pushPrinter(values.json ?? false, io.write);
@@ -67,10 +62,10 @@ export async function pushCommand(args: string[], io: PushCommandIo): Promise<Pu
     registry,
     credentials: credentials ? { user: credentials.username, from: values.user ? '--user and --password-stdin' : credentials.file } : undefined,
     tried: lookup?.tried ?? [],
-    plainHttp: values['plain-http'] ?? false,
+    plainHttp: values.plainHttp ?? false,
   };
   const client = createRegistryClient({
-    endpoint: { registry, url: `${values['plain-http'] ? 'http' : 'https'}://${registry}`, ...(ca ? { ca } : {}) },
+    endpoint: { registry, url: `${values.plainHttp ? 'http' : 'https'}://${registry}`, ...(ca ? { ca } : {}) },
     ...(credentials ? { credentials } : {}),
     credentialsTried: ctx.tried,
     onRetry: (what, attempt, reason) => onEvent({ type: 'retry', what, attempt, reason }),
