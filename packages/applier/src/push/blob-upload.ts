@@ -37,6 +37,8 @@ export async function uploadBlob(o: UploadOptions): Promise<void> {
       path: absolute(o.client, location).href,
       repository: o.repository,
       scope: 'push,pull',
+      // The Location of an upload session is opaque (any path): say what this is.
+      phase: 'upload',
       headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end}`, 'content-length': String(end - start + 1) },
       body: () => counted(rangeOf(o, start, end).pipe(rehash.at(start)), o.onBytes),
     });
@@ -57,6 +59,7 @@ async function commit(o: UploadOptions, location: string, length: number, body?:
     path: url.href,
     repository: o.repository,
     scope: 'push,pull',
+    phase: 'upload',
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
     ...(body ? { body } : {}),
   });
