@@ -6,8 +6,6 @@ import { loadState } from '../state/state-store.ts';
 import type { Plan, StepPlan } from '../types.ts';
 import { verifyFor, type CommonOptions } from './options.ts';
 
-export const APPLY_USAGE = 'applier apply bundle.tar [--pub KEY.pub] [--root DIR] [--dry-run] [--json] [--join-token T] [--address IP] [--k8s PATH] [--ctr PATH] [--containerd-address SOCK] [--wait-timeout SECONDS]';
-
 export interface ApplyReport {
   bundle: Plan['bundle'];
   root: string;
@@ -18,7 +16,7 @@ export interface ApplyReport {
 
 /** Verify the whole bundle, then converge the node step by step (or only plan, with --dry-run). */
 export async function applyCommand(o: CommonOptions, print: (line: string) => void): Promise<ApplyReport> {
-  const bundle = await verifyFor(o, APPLY_USAGE);
+  const bundle = await verifyFor(o);
   const node = await readNodeFacts(o, bundle);
   const store = await loadState(o.root, { dryRun: o.dryRun });
   const head = { bundle: { name: bundle.manifest.name, digest: `sha256:${bundle.digest}`, signer: bundle.signer.fingerprint }, root: o.root, dryRun: o.dryRun };

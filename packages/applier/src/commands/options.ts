@@ -63,8 +63,8 @@ export function commonOptions(bundle: string | undefined, values: NodeOptionValu
 }
 
 /** Signature and every digest, before anything else reads the node or writes to it. */
-export async function verifyFor(o: Pick<CommonOptions, 'bundle' | 'pubs' | 'root'>, usage?: string): Promise<VerifiedBundle> {
-  if (!o.bundle) throw new AirgapError('USAGE', 'the bundle path is missing', usage ? { hint: `usage: ${usage}` } : {});
+export async function verifyFor(o: Pick<CommonOptions, 'bundle' | 'pubs' | 'root'>): Promise<VerifiedBundle> {
+  if (!o.bundle) throw new AirgapError('USAGE', 'the bundle path is missing');
   const keys = await loadTrustedKeys(o.pubs, nodePath(o.root, TRUSTED_KEYS_DIR));
   return verifyBundle(o.bundle, { keys });
 }

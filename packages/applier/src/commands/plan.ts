@@ -4,11 +4,9 @@ import { loadState } from '../state/state-store.ts';
 import type { Plan } from '../types.ts';
 import { verifyFor, type CommonOptions } from './options.ts';
 
-export const PLAN_USAGE = 'applier plan bundle.tar [--pub KEY.pub] [--root DIR] [--json] [--join-token T]';
-
 /** Verify, then check every step against the node; changes nothing. */
 export async function planCommand(o: CommonOptions): Promise<Plan> {
-  const bundle = await verifyFor(o, PLAN_USAGE);
+  const bundle = await verifyFor(o);
   const node = await readNodeFacts(o, bundle);
   return planApply(node, (await loadState(o.root, { dryRun: true })).value);
 }

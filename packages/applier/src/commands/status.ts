@@ -9,8 +9,6 @@ import { planApply } from '../plan.ts';
 import type { Plan } from '../types.ts';
 import { verifyFor, type CommonOptions } from './options.ts';
 
-export const STATUS_USAGE = 'applier status [bundle.tar] [--pub KEY.pub] [--root DIR] [--k8s PATH] [--json]';
-
 export interface StatusReport {
   state: AirgapState;
   /** The name this node has (or will have) in the cluster: what `k8s get-join-token NAME` needs. */
@@ -33,7 +31,7 @@ export interface StatusReport {
 
 export async function statusCommand(o: CommonOptions): Promise<StatusReport> {
   const state = (await loadState(o.root, { dryRun: true })).value;
-  const bundle = o.bundle ? await verifyFor(o, STATUS_USAGE) : undefined;
+  const bundle = o.bundle ? await verifyFor(o) : undefined;
   const head = { state, ...(await membership(o.k8s, bundle ? bundleRelease(bundle.manifest) : state.bundle?.k8sRelease)), bundleDigest: state.bundle?.digest ?? null };
   if (!bundle) return head;
   const plan = await planApply(await readNodeFacts(o, bundle), state);
