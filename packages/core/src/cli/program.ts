@@ -78,7 +78,7 @@ export async function runProgram(program: Command, argv: string[]): Promise<numb
   } catch (err) {
     if (err instanceof CommanderError && err.exitCode === 0) return 0;
     if (isAirgapError(err, 'USAGE') && !(err.hint ?? '').includes('usage: ')) {
-      throw new AirgapError('USAGE', err.message, { hint: [err.hint, usageHint(active)].filter(Boolean).join('\n'), cause: err.cause });
+      throw new AirgapError('USAGE', err.message, { hint: [err.hint, usageHint(active)].filter(Boolean).join('\n'), cause: err });
     }
     throw err;
   }
