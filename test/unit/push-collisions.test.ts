@@ -4,6 +4,7 @@ import { planPush } from '../../packages/applier/src/push/push-plan.ts';
 import { checkCollisions, pushTarget } from '../../packages/applier/src/push/push-target.ts';
 import { makeBundle } from '../support/bundle-fixture.ts';
 import { testdir } from '../support/tmpdir.ts';
+import { thrown } from './thrown.ts';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
@@ -22,12 +23,7 @@ describe('checkCollisions', () => {
   it.each(CASES)('%s', (_name, refs, prefix, refused) => {
     const run = () => checkCollisions(refs.map(([ref, digest]) => ({ target: pushTarget(ref, prefix), digest })));
     if (!refused) return expect(run).not.toThrow();
-    let err: unknown;
-    try {
-      run();
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => run());
     expect(isAirgapError(err), String(err)).toBe(true);
     expect((err as Error).message).toMatch(refused);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isAirgapError, parseReference, splitReference, type ImageReference } from '@airgap/core';
+import { thrown } from './thrown.ts';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
@@ -40,12 +41,7 @@ describe('parseReference', () => {
     expect(parseReference(ref)).toEqual({ ...want, name: ref });
   });
   it.each(BAD)('refuses %s with SPEC_INVALID', (_name, ref) => {
-    let err: unknown;
-    try {
-      parseReference(ref);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => parseReference(ref));
     expect(isAirgapError(err, 'SPEC_INVALID'), String(err)).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isAirgapError, type Descriptor } from '@airgap/core';
 import { selectPlatforms } from '../../packages/bundler/src/oci/select-platforms.ts';
+import { thrown } from './thrown.ts';
 
 const M = 'application/vnd.oci.image.manifest.v1+json';
 const d = (n: number, platform: Descriptor['platform'], annotations?: Record<string, string>): Descriptor => ({ mediaType: M, digest: `sha256:${String(n).repeat(64).slice(0, 64)}`, size: 100 + n, ...(platform ? { platform } : {}), ...(annotations ? { annotations } : {}) });
@@ -35,12 +36,7 @@ describe('selectPlatforms', () => {
     expect(selectPlatforms('docker.io/x/y:1', manifests, wanted)).toEqual(want);
   });
   it.each(BAD)('refuses %s with PLATFORM_NOT_FOUND', (_name, manifests, wanted, message) => {
-    let err: unknown;
-    try {
-      selectPlatforms('docker.io/x/y:1', manifests, wanted);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => selectPlatforms('docker.io/x/y:1', manifests, wanted));
     expect(isAirgapError(err, 'PLATFORM_NOT_FOUND'), String(err)).toBe(true);
     expect((err as Error).message).toMatch(message);
   });
