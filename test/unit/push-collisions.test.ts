@@ -24,7 +24,7 @@ describe('checkCollisions', () => {
     const run = () => checkCollisions(refs.map(([ref, digest]) => ({ target: pushTarget(ref, prefix), digest })));
     if (!refused) return expect(run).not.toThrow();
     const err = thrown(() => run());
-    expect(isAirgapError(err), String(err)).toBe(true);
+    expect(isAirgapError(err, 'TARGET_CONFLICT'), String(err)).toBe(true);
     expect((err as Error).message).toMatch(refused);
   });
 
@@ -39,7 +39,7 @@ describe('checkCollisions', () => {
     });
     const bundle = await verifyBundle(fixture.file, { keys: [await loadPublicKey(fixture.pubFile)] });
     const err: unknown = await planPush(bundle, 'site/').catch((e: unknown) => e);
-    expect(isAirgapError(err), String(err)).toBe(true);
+    expect(isAirgapError(err, 'TARGET_CONFLICT'), String(err)).toBe(true);
     expect((err as Error).message).toBe('docker.io/team/app:1 and quay.io/team/app:1 would both be pushed as site/team/app:1');
   });
 });
