@@ -88,6 +88,9 @@ export interface BundleFixtureOptions {
   clusterAddress?: ClusterAddress;
   platforms?: string[];
   createdAt?: string;
+  /** manifest.sequence and manifest.expiresAt, as the bundler writes them from the lock and metadata.expires. */
+  sequence?: number;
+  expiresAt?: string;
 }
 
 export interface BundleFixture {
@@ -145,6 +148,8 @@ export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture
     formatVersion: 1,
     name: o.name ?? 'fixture',
     createdAt: o.createdAt ?? '2025-01-01T00:00:00.000Z',
+    ...(o.sequence !== undefined ? { sequence: o.sequence } : {}),
+    ...(o.expiresAt !== undefined ? { expiresAt: o.expiresAt } : {}),
     generator: 'test bundle-fixture',
     signer: keys.fingerprint,
     specText: '',

@@ -51,13 +51,18 @@ function nodeOptionsOf(bundle: string | undefined, cmd: Command): ReturnType<typ
   return commonOptions(bundle, { ...values, joinToken: process.env.AIRGAP_JOIN_TOKEN }, 'env');
 }
 
-trustOptions(program.command('verify').description('check the signature and every digest; changes nothing').argument('<bundle.tar>', 'the bundle')).action(
+trustOptions(program.command('verify').description('check the signature and every digest; changes nothing').argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')).action(
   async (bundle: string, _o: unknown, cmd: Command) => {
     out(describeVerified(await verifyFor(commonOptions(bundle, cmd.opts<NodeOptionValues>()))));
   },
 );
 
-nodeOptions(program.command('plan').description('verify, then show what apply would change (ok / change / skip and why)').argument('<bundle.tar>', 'the bundle')).action(
+/** What plan and apply take on top of the node options: a plan shows what apply with the same flags does. */
+function changeOptions(cmd: Command): Command {
+  return cmd.option('--allow-downgrade', 'apply a bundle older than the one last applied, an expired one, or one with a lower snap revision');
+}
+
+changeOptions(nodeOptions(program.command('plan').description('verify, then show what apply would change (ok / change / skip and why)').argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts'))).action(
   async (bundle: string, _o: unknown, cmd: Command) => {
     const o = nodeOptionsOf(bundle, cmd);
     const plan = await planCommand(o);
@@ -65,7 +70,7 @@ nodeOptions(program.command('plan').description('verify, then show what apply wo
   },
 );
 
-nodeOptions(program.command('apply').description('verify, then converge this node; safe to re-run after any failure').argument('<bundle.tar>', 'the bundle'))
+changeOptions(nodeOptions(program.command('apply').description('verify, then converge this node; safe to re-run after any failure').argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')))
   .option('--dry-run', 'only plan')
   .option('--wait-timeout <seconds>', 'how long to wait for the node to be Ready (default 600)')
   .action(async (bundle: string, _o: unknown, cmd: Command) => {
@@ -76,7 +81,7 @@ nodeOptions(program.command('apply').description('verify, then converge this nod
     else out(report.changed === 0 ? `converged: nothing changed, the node already matched ${report.bundle.name} ${report.bundle.digest}` : `converged: ${report.changed} change(s) made for ${report.bundle.name} ${report.bundle.digest}`);
   });
 
-nodeOptions(program.command('status').description('what the applier owns and last applied; with a bundle, whether the node is converged to it').argument('[bundle.tar]', 'the bundle')).action(
+nodeOptions(program.command('status').description('what the applier owns and last applied; with a bundle, whether the node is converged to it').argument('[bundle.tar]', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')).action(
   async (bundle: string | undefined, _o: unknown, cmd: Command) => {
     const o = nodeOptionsOf(bundle, cmd);
     const report = await statusCommand(o);
@@ -87,7 +92,7 @@ nodeOptions(program.command('status').description('what the applier owns and las
 program
   .command('serve')
   .description("verify, then serve the bundle's images as a read-only OCI registry (HTTPS with --tls-*, else plain HTTP); one access-log line per request on stderr")
-  .argument('<bundle.tar>', 'the bundle')
+  .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')
   .option('--pub <KEY.pub>', 'trusted public key (repeatable); default: every *.pub in /etc/airgap/trusted.d', collect)
   .option('--listen <host:port>', 'where to listen (default 127.0.0.1:5000)')
   .option('--tls-cert <file>', 'PEM certificate (chain) to serve HTTPS with, together with --tls-key')
@@ -108,7 +113,7 @@ program
 program
   .command('push')
   .description("verify, then push the bundle's images to a registry (same names, tags and digests; only what is missing; credentials from stdin or the auth files)")
-  .argument('<bundle.tar>', 'the bundle')
+  .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')
   .option('--registry <host[:port]>', 'the registry to push to, without a scheme')
   .option('--prefix <path/>', 'put every repository under this path')
   .option('--plain-http', 'talk HTTP, not HTTPS')

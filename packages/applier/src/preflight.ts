@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import { AirgapError } from '@airgap/core';
+import { AirgapError, type BundleManifest, type ErrorCode } from '@airgap/core';
 import { nodeArch } from './node/arch.ts';
 import { clusterIntent } from './node/cluster-intent.ts';
 import { nodePath } from './node/node-path.ts';
@@ -7,7 +7,8 @@ import { pathExists } from './node/path-exists.ts';
 import { portsInUse, preInitPorts } from './node/local-ports.ts';
 import { defaultRoutes } from './tools/ip.ts';
 import { k8sMembership } from './tools/k8s.ts';
-import { snapVersion } from './tools/snap.ts';
+import { loadState, type AirgapState } from './state/state-store.ts';
+import { snapRevision, snapVersion } from './tools/snap.ts';
 import type { NodeFacts, StepPlan } from './types.ts';
 
 /** One reason the node cannot converge; `about` names what (shown as the target of a `refuse`). */
@@ -15,6 +16,17 @@ export interface Problem {
   kind: 'refuse';
   about: string;
   why: string;
+  /** The error code the run stops with when it is not PREFLIGHT_FAILED (an older or expired bundle: exit 2). */
+  code?: Extract<ErrorCode, 'BUNDLE_DOWNGRADE' | 'BUNDLE_EXPIRED'>;
+}
+
+/** What the node last applied, for the downgrade and replay checks; absent: no such checks. */
+export interface AppliedSeen {
+  last: AirgapState['bundle'];
+  /** Installed revision of each snap the bundle carries (undefined: not installed). */
+  snaps: Record<string, number | undefined>;
+  /** Milliseconds since the epoch, for expiresAt. */
+  now: number;
 }
 
 /** What preflight reads from the node; `preInit` only for a node that is about to bootstrap or join. */
@@ -25,9 +37,10 @@ export interface PreflightSeen {
   snapd: { ok: true } | { ok: false; why: string };
   preInit: { intent: 'bootstrap' | 'join'; member: true } | { intent: 'bootstrap' | 'join'; error: string } | { intent: 'bootstrap' | 'join'; member: false; runDirTaken: boolean; busy: number[] } | undefined;
   defaultRoutes: number;
+  applied?: AppliedSeen;
 }
 
-export const PREFLIGHT_DESCRIBE = 'root, architecture, free disk, snapd, before bootstrap or join no foreign containerd and free k8s ports, a default route';
+export const PREFLIGHT_DESCRIBE = 'root, architecture, free disk, snapd, before bootstrap or join no foreign containerd and free k8s ports, a default route, no older or expired bundle';
 
 export async function readPreflight(node: NodeFacts): Promise<PreflightSeen> {
   const fs = await statfs(node.root);
@@ -35,7 +48,14 @@ export async function readPreflight(node: NodeFacts): Promise<PreflightSeen> {
     () => ({ ok: true }) as const,
     (err: unknown) => ({ ok: false, why: (err as Error).message }) as const,
   );
-  return { uid: process.getuid?.(), arch: nodeArch(), freeBytes: fs.bavail * fs.bsize, snapd, preInit: await readPreInit(node), defaultRoutes: (await defaultRoutes()).length };
+  return { uid: process.getuid?.(), arch: nodeArch(), freeBytes: fs.bavail * fs.bsize, snapd, preInit: await readPreInit(node), defaultRoutes: (await defaultRoutes()).length, applied: await readApplied(node) };
+}
+
+async function readApplied(node: NodeFacts): Promise<AppliedSeen> {
+  const { value } = await loadState(node.root, { dryRun: true });
+  const snaps: Record<string, number | undefined> = {};
+  for (const s of node.bundle.manifest.snaps) snaps[s.name] = await snapRevision(s.name);
+  return { last: value.bundle, snaps, now: Date.now() };
 }
 
 /**
@@ -76,6 +96,35 @@ export function preflightProblems(node: NodeFacts, seen: PreflightSeen): Problem
     }
   }
   if (seen.defaultRoutes === 0 && !m.spec.network?.defaultRoute) refuse('default route', 'the node has no default route and the bundle sets no network.defaultRoute; Kubernetes needs one');
+  if (seen.applied && !node.allowDowngrade) problems.push(...downgradeProblems(m, seen.applied));
+  return problems;
+}
+
+/**
+ * The signature says who built a bundle, not when: an old, validly signed bundle must not take a
+ * node back (or be replayed over a newer one). Sequences count per bundle name; a bundle without
+ * one (or a state from before sequences) is compared by createdAt. The same bundle again is fine.
+ */
+export function downgradeProblems(m: Pick<BundleManifest, 'name' | 'createdAt' | 'sequence' | 'expiresAt' | 'snaps'>, applied: AppliedSeen): Problem[] {
+  const problems: Problem[] = [];
+  const hint = 'apply a newer bundle, or pass --allow-downgrade if this is meant';
+  if (m.expiresAt !== undefined && Date.parse(m.expiresAt) <= applied.now) {
+    problems.push({ kind: 'refuse', about: 'expires', why: `the bundle expired at ${m.expiresAt} (${hint})`, code: 'BUNDLE_EXPIRED' });
+  }
+  const last = applied.last;
+  if (last?.name === m.name) {
+    const older =
+      m.sequence !== undefined && last.sequence !== undefined
+        ? m.sequence < last.sequence && `sequence ${m.sequence} is below ${last.sequence}, which this node last applied (${last.digest})`
+        : last.createdAt !== undefined && Date.parse(m.createdAt) < Date.parse(last.createdAt) && `it was created at ${m.createdAt}, before ${last.createdAt}, when the bundle this node last applied was (${last.digest})`;
+    if (older) problems.push({ kind: 'refuse', about: 'sequence', why: `${m.name} is older than what this node runs: ${older} (${hint})`, code: 'BUNDLE_DOWNGRADE' });
+  }
+  for (const s of m.snaps) {
+    const have = applied.snaps[s.name];
+    if (have !== undefined && s.revision < have) {
+      problems.push({ kind: 'refuse', about: `snap ${s.name}`, why: `the bundle carries ${s.name} revision ${s.revision}, below the installed ${have} (${hint})`, code: 'BUNDLE_DOWNGRADE' });
+    }
+  }
   return problems;
 }
 
@@ -87,8 +136,10 @@ export async function planPreflight(node: NodeFacts): Promise<StepPlan> {
   return problems.length > 0 ? { ...base, status: 'fail', why: problems.map((p) => p.why).join('; ') } : { ...base, status: 'ok', why: 'nothing to change' };
 }
 
+/** PREFLIGHT_FAILED (exit 1), or the bundle's own code (exit 2) when an older or expired bundle is among the problems. */
 export function preflightError(row: StepPlan): AirgapError {
-  return new AirgapError('PREFLIGHT_FAILED', `preflight: ${row.changes.map((c) => c.why).join('; ')}`, { hint: 'fix the above and run the applier again; nothing was changed' });
+  const code = row.changes.map((c) => (c.change as Problem).code).find((c) => c !== undefined) ?? 'PREFLIGHT_FAILED';
+  return new AirgapError(code, `preflight: ${row.changes.map((c) => c.why).join('; ')}`, { hint: 'fix the above and run the applier again; nothing was changed' });
 }
 
 function mib(bytes: number): string {

@@ -21,6 +21,8 @@ export interface NodeFacts {
   /** The hostname as k8s cleans it: the node's name in the cluster. */
   nodeName: string;
   waitTimeoutMs: number;
+  /** --allow-downgrade: apply an older or expired bundle, or lower a snap revision. */
+  allowDowngrade?: boolean;
 }
 
 /** What planning may look at: the facts, the state as loaded (read-only), and the steps before this one that changed (or would change) something. */

@@ -19,6 +19,7 @@ import {
   type LockedImage,
   type Spec,
 } from '@airgap/core';
+import { expiresAt, nextBundleSequence } from './bundle-sequence.ts';
 import { defaultHostsDir } from './containerd/hosts-dir.ts';
 import { renderHostsFiles } from './containerd/render-hosts.ts';
 import { planK8s } from './k8s/plan-k8s.ts';
@@ -104,20 +105,34 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
     images: images.lock,
     ...lockedHosts(o.frozen, previousLock?.hosts, images.hosts),
   };
+  const generator = `airgap-bundler ${VERSION}`;
+  const platforms = bundlePlatforms(spec);
+  const containerd = { hostsDir, files: hostsFiles.map((f) => ({ path: f.path, target: f.target })) };
+  const bundle = nextBundleSequence({
+    manifest: { name: spec.metadata.name, generator, specText: o.loaded.text, spec, platforms, containerd, ...(k8sPlan.k8s ? { k8s: k8sPlan.k8s } : {}) },
+    lock,
+    data: [...hostsFiles, ...(k8sPlan.bootstrapConfig ? [{ path: 'config/bootstrap.yaml', data: k8sPlan.bootstrapConfig }] : [])],
+    previous: previousLock?.bundle,
+    frozen: o.frozen,
+  });
+  if (bundle) lock.bundle = bundle;
+  const expires = expiresAt(o.createdAt, spec.metadata.expires);
   const manifest: Omit<BundleManifest, 'entries'> = {
     formatVersion: 1,
     name: spec.metadata.name,
     createdAt: new Date(o.createdAt * 1000).toISOString(),
-    generator: `airgap-bundler ${VERSION}`,
+    ...(bundle?.name === spec.metadata.name ? { sequence: bundle.sequence } : {}),
+    ...(expires ? { expiresAt: expires } : {}),
+    generator,
     signer: o.signer,
     specText: o.loaded.text,
     spec,
     lock,
-    platforms: bundlePlatforms(spec),
+    platforms,
     snaps: snaps.map(bundleSnap),
     images: images.images,
     ...(images.sources.length > 0 ? { imageLayout: 'images' } : {}),
-    containerd: { hostsDir, files: hostsFiles.map((f) => ({ path: f.path, target: f.target })) },
+    containerd,
     ...(bootstrapConfig ? { bootstrapConfig } : {}),
     ...(k8sPlan.k8s ? { k8s: k8sPlan.k8s } : {}),
   };

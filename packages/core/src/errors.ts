@@ -34,7 +34,11 @@ export type ErrorCode =
   | 'IMAGE_NOT_FOUND'
   | 'PLATFORM_NOT_FOUND'
   | 'STEP_FAILED'
-  | 'PREFLIGHT_FAILED';
+  | 'PREFLIGHT_FAILED'
+  /** The bundle is older than the one last applied (lower sequence, older createdAt) or would lower a snap revision. */
+  | 'BUNDLE_DOWNGRADE'
+  /** The bundle's expiresAt has passed. */
+  | 'BUNDLE_EXPIRED';
 
 export interface AirgapErrorOptions {
   /** What the user can do about it, e.g. "run `bundler lock airgap.yaml`". */

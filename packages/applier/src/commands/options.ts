@@ -18,6 +18,8 @@ export interface CommonOptions {
   /** --containerd-address; otherwise the socket follows the node's containerd base. */
   containerdAddress: string | undefined;
   waitTimeoutMs: number;
+  /** --allow-downgrade: an older or expired bundle, or a lower snap revision, is applied anyway. */
+  allowDowngrade: boolean;
 }
 
 /** The option values apply, plan and status take, as the CLI declares them (camel-cased by commander). */
@@ -32,6 +34,7 @@ export interface NodeOptionValues {
   address?: string;
   containerdAddress?: string;
   waitTimeout?: string;
+  allowDowngrade?: boolean;
 }
 
 /**
@@ -59,6 +62,7 @@ export function commonOptions(bundle: string | undefined, values: NodeOptionValu
     address: values.address,
     containerdAddress: values.containerdAddress,
     waitTimeoutMs: wait * 1000,
+    allowDowngrade: values.allowDowngrade ?? false,
   };
 }
 

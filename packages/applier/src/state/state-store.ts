@@ -9,8 +9,11 @@ export const STATE_FILE = `${STATE_DIR}/state.json`;
 /** What the applier owns on the node and what it last applied. */
 export interface AirgapState {
   stateVersion: 1;
-  /** The last bundle that converged fully; its k8s release decides how `status` checks readiness. */
-  bundle?: { name: string; digest: string; k8sRelease?: string };
+  /**
+   * The last bundle that converged fully; its k8s release decides how `status` checks readiness,
+   * its name, sequence and createdAt which bundles preflight refuses as older.
+   */
+  bundle?: { name: string; digest: string; k8sRelease?: string; sequence?: number; createdAt?: string };
   /** Node path → the sha256 the applier wrote there (`symlink:<target>` for links), and which step. */
   files: Record<string, { sha256: string; step: string }>;
   /** Keys the applier set in /etc/environment. */

@@ -89,6 +89,13 @@ export interface BundleManifest {
   formatVersion: typeof FORMAT_VERSION;
   name: string;
   createdAt: string;
+  /**
+   * Monotonic per bundle name (the lock's `bundle.sequence`): bumped by each build whose content
+   * changed. The applier refuses a lower one than it last applied. Absent in older bundles.
+   */
+  sequence?: number;
+  /** createdAt plus the spec's `metadata.expires`; the applier refuses the bundle after it. */
+  expiresAt?: string;
   generator: string;
   /** Fingerprint of the signing key, so `inspect` can name the signer without a key at hand. */
   signer: string;

@@ -20,4 +20,14 @@ export interface Lock {
   images: LockedImage[];
   /** Every host the last pull contacted (registries, token realms, blob redirects), for `bundler allowlist`. */
   hosts?: string[];
+  /** The bundle's sequence: bumped when a build's content differs from `content` (see plan-bundle). */
+  bundle?: LockedBundle;
+}
+
+export interface LockedBundle {
+  /** The spec's metadata.name the sequence counts for; another name starts again at 1. */
+  name: string;
+  sequence: number;
+  /** sha256 of what the bundle carries apart from its time and signer. */
+  content: string;
 }

@@ -2,7 +2,8 @@
 export interface Spec {
   apiVersion: 'airgap/v1alpha1';
   kind: 'Bundle';
-  metadata: { name: string };
+  /** `expires`: how long a bundle stays valid after createdAt, like `90d` (h, d or w). */
+  metadata: { name: string; expires?: string };
   k8s: { channel: string; revision?: number; snapd: boolean };
   snaps?: ExtraSnap[];
   sources?: {
