@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { AirgapError, COMMIT, createProgram, describeVerified, formatBytes, Option, runMain, runProgram, verifyCommand, VERSION } from '@airgap/core';
-import { build } from './commands/build.ts';
+import { build, parsePartSize } from './commands/build.ts';
 import { formatInspect, inspect } from './commands/inspect.ts';
 import { keygen } from './commands/keygen.ts';
 import { lock } from './commands/lock.ts';
@@ -33,9 +33,10 @@ program
   .requiredOption('--key <NAME.key>', 'the signing key (from `bundler keygen`)')
   .option('--frozen', 'refuse to build unless airgap.lock.yaml covers the spec; never change it')
   .option('--no-applier', 'leave the standalone applier executables out')
+  .option('--split <size>', 'write OUT.000, OUT.001, … of at most SIZE bytes each instead of OUT (`cat OUT.*` is the bundle; the applier reads the parts as they are). SIZE in bytes or K/M/G, powers of 1024: 4G is 4294967296 bytes, one more than FAT32 takes, so use 4000M for FAT32 sticks')
   .addOption(cacheDir())
   .option('--json', 'progress and the result as JSON lines on stdout')
-  .action(async (spec: string, o: { out: string; key: string; frozen?: boolean; applier: boolean; cacheDir?: string; json?: boolean }) => {
+  .action(async (spec: string, o: { out: string; key: string; frozen?: boolean; applier: boolean; split?: string; cacheDir?: string; json?: boolean }) => {
     const progress = createPullProgress(o.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain', (t) => (o.json ? process.stdout : process.stderr).write(t));
     const r = await build({
       spec,
@@ -45,14 +46,16 @@ program
       applier: o.applier,
       cacheDir: o.cacheDir,
       sourceDateEpoch: sourceDateEpoch(),
+      ...(o.split === undefined ? {} : { split: parsePartSize(o.split) }),
       pullImages: imagesStage({ onEvent: progress.listener }),
     }).finally(() => progress.finish());
     if (o.json) {
-      out(JSON.stringify({ type: 'result', bundle: r.bundle.path, size: r.bundle.size, signer: r.bundle.manifest.signer, images: r.bundle.manifest.images, lockFile: r.lockFile, lockChanged: r.lockChanged }));
+      out(JSON.stringify({ type: 'result', bundle: r.bundle.path, ...(o.split === undefined ? {} : { parts: r.bundle.files }), size: r.bundle.size, signer: r.bundle.manifest.signer, images: r.bundle.manifest.images, lockFile: r.lockFile, lockChanged: r.lockChanged }));
       return;
     }
     const summary = formatInspect({ ...(await inspect(r.bundle.path)) });
-    out(`wrote ${r.bundle.path} (${formatBytes(r.bundle.size)}, sha256 of manifest signed by ${r.bundle.manifest.signer})\n${summary}`);
+    const parts = r.bundle.files.length > 1 ? ` … ${r.bundle.files.at(-1)!} (${r.bundle.files.length} parts)` : '';
+    out(`wrote ${r.bundle.path}${parts} (${formatBytes(r.bundle.size)}, sha256 of manifest signed by ${r.bundle.manifest.signer})\n${summary}`);
     out(r.lockChanged ? `updated ${r.lockFile}: commit it` : `${r.lockFile} unchanged`);
   });
 
@@ -90,7 +93,7 @@ program
 program
   .command('verify')
   .description("check a bundle's signature and every digest")
-  .argument('<bundle.tar>', 'the bundle')
+  .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')
   .option('--pub <KEY.pub>', 'trusted public key (repeatable)', collect)
   .action(async (bundle: string, o: { pub?: string[] }) => {
     out(describeVerified(await verifyCommand({ bundle, pubs: o.pub ?? [] })));
@@ -99,7 +102,7 @@ program
 program
   .command('inspect')
   .description('what a bundle holds (no signature check)')
-  .argument('<bundle.tar>', 'the bundle')
+  .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')
   .option('--json', 'as JSON')
   .action(async (bundle: string, o: { json?: boolean }) => {
     const r = await inspect(bundle);

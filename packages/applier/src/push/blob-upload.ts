@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
-import { AirgapError, openEntry, type RegistryClient, type VerifiedBundle } from '@airgap/core';
+import { AirgapError, openEntry, readBundleRange, type RegistryClient, type VerifiedBundle } from '@airgap/core';
 import type { PlannedBlob } from './push-plan.ts';
 import { unexpected } from './registry-reply.ts';
 
@@ -80,11 +79,11 @@ function counted(src: Readable, onBytes: ((n: number) => void) | undefined): Rea
   return src.pipe(t);
 }
 
-/** Bytes start..end (inclusive) of the blob's entry, straight from the bundle file. */
+/** Bytes start..end (inclusive) of the blob's entry, straight from the bundle file (or across its parts). */
 function rangeOf(o: UploadOptions, start: number, end: number): Readable {
   const location = o.bundle.locations.find((l) => l.entry.path === o.blob.entry);
   if (!location) throw new Error(`${o.blob.entry} is not in the bundle`);
-  return createReadStream(o.bundle.file, { start: location.dataOffset + start, end: location.dataOffset + end, highWaterMark: 1024 * 1024 });
+  return readBundleRange(o.bundle, location.dataOffset + start, location.dataOffset + end);
 }
 
 /**

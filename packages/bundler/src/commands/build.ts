@@ -23,6 +23,8 @@ export interface BuildOptions {
    */
   applier?: boolean;
   pullImages?: PullImages;
+  /** Write `OUT.000`, `OUT.001`, … of at most this many bytes each (see parsePartSize). */
+  split?: number;
 }
 
 export interface BuildResult {
@@ -53,11 +55,28 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   if (o.frozen && lockChanged) {
     throw new AirgapError('LOCK_STALE', `--frozen: the inputs resolve differently from ${plan.lockFile}`, { hint: 'run `bundler lock airgap.yaml`, review the diff and commit it' });
   }
-  const bundle = await writeBundle({ out: o.out, manifest: plan.manifest, sources: plan.sources, key });
+  const bundle = await writeBundle({ out: o.out, manifest: plan.manifest, sources: plan.sources, key, ...(o.split === undefined ? {} : { split: o.split }) });
   if (lockChanged) await writeLock(plan.lockFile, plan.lock);
   return { bundle, lockFile: plan.lockFile, lockChanged };
 }
 
 export function sameLock(a: Lock | undefined, b: Lock): boolean {
   return a !== undefined && renderLock(a) === renderLock(b);
+}
+
+const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/**
+ * `--split` sizes: bytes, or K, M, G, T in powers of 1024 (`4G` is 4294967296 bytes, one more
+ * than FAT32 allows in a file: use `4000M` there).
+ *
+ * @example parsePartSize('512M') === 536870912
+ */
+export function parsePartSize(text: string): number {
+  const m = /^(\d+)([KMGT]?)(?:i?B)?$/i.exec(text.trim());
+  const bytes = m ? Number(m[1]) * UNITS[m[2]!.toUpperCase()]! : Number.NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1024) {
+    throw new AirgapError('USAGE', `--split ${text} is not a part size of at least 1K`, { hint: 'give bytes or K, M, G (powers of 1024), e.g. --split 4000M for FAT32, --split 4G, --split 4000000000' });
+  }
+  return bytes;
 }

@@ -8,6 +8,11 @@ import type { ExpectedDigest } from './bundle-source.ts';
 /** Small enough to stay in cache between SHA-256, the write and the worker's SHA3-384 (measured: 4 MiB chunks cost ~15% more CPU). */
 const CHUNK = 1024 * 1024;
 
+/** Where a bundle is written by position: one file's handle, or the parts of a split bundle. */
+export interface PositionalWriter {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+}
+
 export interface CopyEntryOptions {
   file: string;
   size: number;
@@ -24,7 +29,7 @@ export interface CopyEntryOptions {
  * The next chunk is read while the current one is hashed and written. A file that is shorter or
  * longer than planned, or whose digests are not the expected ones, fails the copy.
  */
-export async function copyEntry(out: FileHandle, position: number, o: CopyEntryOptions): Promise<string> {
+export async function copyEntry(out: PositionalWriter, position: number, o: CopyEntryOptions): Promise<string> {
   const input = await open(o.file, 'r');
   const sha = createHash('sha256');
   // Chunk buffers come back once written and hashed: memory stays a few chunks, whatever the size.
@@ -84,7 +89,7 @@ async function readChunk(input: FileHandle, buf: Buffer, position: number, lengt
   return filled === buf.length ? buf : buf.subarray(0, filled);
 }
 
-export async function writeAll(out: FileHandle, data: Uint8Array, position: number): Promise<void> {
+export async function writeAll(out: PositionalWriter, data: Uint8Array, position: number): Promise<void> {
   for (let written = 0; written < data.length; ) {
     const { bytesWritten } = await out.write(data, written, data.length - written, position + written);
     written += bytesWritten;

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { BlockReader } from './block-reader.ts';
+import { bundleFiles, describeSizeMismatch, partsHolding, readRange, type BundleFiles } from './bundle-parts.ts';
 import { encodeHeader, peekHeader } from './tar-header.ts';
 import { AirgapError } from '../errors.ts';
 import { findSigner, type PublicKey } from './keys.ts';
@@ -15,7 +14,10 @@ import { validateManifest } from './validate-manifest.ts';
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 export interface VerifiedBundle {
+  /** As named on the command line: the bundle file, its first part, or the folder of its parts. */
   file: string;
+  /** The files its bytes are read from (one, or the parts of a split bundle). */
+  files: BundleFiles;
   manifest: BundleManifest;
   /** sha256 of the manifest bytes: identifies the bundle (its signature covers everything). */
   digest: string;
@@ -46,21 +48,16 @@ export async function verifyBundle(file: string, options: VerifyOptions): Promis
   if (options.keys.length === 0) {
     throw new AirgapError('SIGNATURE_INVALID', 'no trusted public key given', { hint: "pass --pub FILE, or put the signer's .pub in /etc/airgap/trusted.d/" });
   }
-  const size = await stat(file).then(
-    (s) => s.size,
-    (err: unknown) => {
-      throw new AirgapError('BUNDLE_INVALID', `cannot read bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-    },
-  );
-  const input = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  const files = await bundleFiles(file);
+  const input = readRange(files, 0, files.size - 1);
   try {
-    return await verifyStream(new BlockReader(input), file, size, options);
+    return await verifyStream(new BlockReader(input), file, files, options);
   } finally {
     input.destroy();
   }
 }
 
-async function verifyStream(reader: BlockReader, file: string, size: number, options: VerifyOptions): Promise<VerifiedBundle> {
+async function verifyStream(reader: BlockReader, file: string, files: BundleFiles, options: VerifyOptions): Promise<VerifiedBundle> {
   const first = await takeSmallEntry(reader, MANIFEST_PATH, MAX_MANIFEST_BYTES, 'this is not an airgap bundle, or it was re-packed');
   const second = await takeSmallEntry(reader, SIGNATURE_PATH, 64);
   if (second.data.length !== 64) throw invalid(`${SIGNATURE_PATH} must be 64 bytes`);
@@ -76,21 +73,33 @@ async function verifyStream(reader: BlockReader, file: string, size: number, opt
     throw invalid('the manifest or signature tar header was altered');
   }
   const layout = tarLayout(first.data.length, second.data.length, manifest.entries);
-  if (layout.totalSize !== size) throw invalid(`${file} is ${size} bytes but its manifest describes ${layout.totalSize}`);
+  if (layout.totalSize !== files.size) throw invalid(describeSizeMismatch(files, file, layout.totalSize));
 
   for (const entry of manifest.entries) {
-    const header = await reader.take(BLOCK);
-    if (!header) throw invalid(`${file} ends before ${entry.path}`);
-    if (!header.equals(encodeHeader({ name: entry.path, size: entry.size, mode: entry.mode, mtime }))) {
-      const seen = peekHeader(header);
-      throw invalid(seen && seen.name !== entry.path ? `found ${seen.name} where the manifest lists ${entry.path}` : `the tar header of ${entry.path} was altered`);
+    const start = reader.position;
+    try {
+      const header = await reader.take(BLOCK);
+      if (!header) throw invalid(`${file} ends before ${entry.path}`);
+      if (!header.equals(encodeHeader({ name: entry.path, size: entry.size, mode: entry.mode, mtime }))) {
+        const seen = peekHeader(header);
+        throw invalid(seen && seen.name !== entry.path ? `found ${seen.name} where the manifest lists ${entry.path}` : `the tar header of ${entry.path} was altered`);
+      }
+      await streamEntry(reader, entry, options.onEntry);
+      await expectZeros(reader, paddedSize(entry.size) - entry.size, `padding after ${entry.path}`);
+    } catch (err) {
+      throw inParts(err, files, start, start + BLOCK + paddedSize(entry.size));
     }
-    await streamEntry(reader, entry, options.onEntry);
-    await expectZeros(reader, paddedSize(entry.size) - entry.size, `padding after ${entry.path}`);
   }
   await expectZeros(reader, 2 * BLOCK, 'end-of-archive marker');
   if (!(await reader.atEnd())) throw invalid(`${file} has data after its end-of-archive marker`);
-  return { file, manifest, digest: createHash('sha256').update(first.data).digest('hex'), signer, locations: layout.locations, size };
+  return { file, files, manifest, digest: createHash('sha256').update(first.data).digest('hex'), signer, locations: layout.locations, size: files.size };
+}
+
+/** Of a split bundle, a damaged entry's error names the parts that hold its bytes: one of them is bad. */
+function inParts(err: unknown, files: BundleFiles, start: number, end: number): unknown {
+  if (!files.split || !(err instanceof AirgapError) || (err.code !== 'BUNDLE_INVALID' && err.code !== 'DIGEST_MISMATCH')) return err;
+  const where = partsHolding(files, start, end);
+  return new AirgapError(err.code, `${err.message} (its bytes are in ${where})`, { hint: `copy ${where.includes(' and ') ? 'those parts' : where} again from the source`, cause: err });
 }
 
 async function takeSmallEntry(reader: BlockReader, name: string, max: number, hint?: string): Promise<{ header: Buffer; data: Buffer }> {
@@ -191,10 +200,15 @@ export function openEntry(bundle: VerifiedBundle, path: string): Readable {
   if (!location) throw invalid(`${path} is not in the bundle`);
   const { entry, dataOffset } = location;
   // An empty range cannot be asked of createReadStream (start must be <= end).
-  const raw: Readable = entry.size === 0 ? Readable.from([]) : createReadStream(bundle.file, { start: dataOffset, end: dataOffset + entry.size - 1, highWaterMark: 1024 * 1024 });
+  const raw = readRange(bundle.files, dataOffset, dataOffset + entry.size - 1);
   const checked = verifyingStream(entry);
   raw.on('error', (err: Error) => checked.destroy(err));
   return raw.pipe(checked);
+}
+
+/** Bytes start..end (inclusive) of the bundle, across its parts; not checked (the caller hashes them). */
+export function readBundleRange(bundle: VerifiedBundle, start: number, end: number): Readable {
+  return readRange(bundle.files, start, end);
 }
 
 export async function readEntry(bundle: VerifiedBundle, path: string): Promise<Buffer> {
@@ -212,7 +226,8 @@ async function readAll(stream: AsyncIterable<Buffer | Uint8Array>): Promise<Buff
  * Reads only the first entry.
  */
 export async function readManifestUnverified(file: string): Promise<BundleManifest> {
-  const input = createReadStream(file, { end: MAX_MANIFEST_BYTES + 4 * BLOCK });
+  const files = await bundleFiles(file);
+  const input = readRange(files, 0, Math.min(files.size, MAX_MANIFEST_BYTES + 4 * BLOCK) - 1);
   try {
     const first = await takeSmallEntry(new BlockReader(input), MANIFEST_PATH, MAX_MANIFEST_BYTES, 'this is not an airgap bundle');
     return parseManifest(first.data);

@@ -1,10 +1,9 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import { canonicalJson } from '../util/canonical-json.ts';
-import { removeStaleTemps, tempPathFor } from '../util/atomic-write.ts';
 import { eachLimit } from '../util/each-limit.ts';
 import { asIoError } from '../util/io-error.ts';
+import { openBundleOutput, type BundleOutput } from './bundle-output.ts';
 import type { BundleSource } from './bundle-source.ts';
 import { copyEntry, writeAll } from './copy-entry.ts';
 import { assertEntryPath } from './entry-path.ts';
@@ -21,10 +20,18 @@ export interface WriteBundleOptions {
   manifest: Omit<BundleManifest, 'entries'>;
   sources: readonly BundleSource[];
   key: KeyObject;
+  /**
+   * Write parts of at most this many bytes, `OUT.000`, `OUT.001`, …, instead of OUT: a pure
+   * byte split, so `cat OUT.*` is the unsplit bundle. @example 4000 * 1024 * 1024
+   */
+  split?: number;
 }
 
 export interface WrittenBundle {
+  /** The bundle, or its first part when split. */
   path: string;
+  /** Every file written, in order (just `path` when not split). */
+  files: string[];
   manifest: BundleManifest;
   size: number;
 }
@@ -41,7 +48,8 @@ const COPIES_AT_ONCE = 2;
  * source twice (once to hash, once to copy), the writer reserves the head of the file (its length
  * follows from the sizes and paths alone: digests are fixed-width hex), copies and hashes the
  * payload after it in one pass, then signs the finished manifest and writes the head last.
- * Written to a temp name and renamed, so a failed build leaves nothing at `out`.
+ * Written to a temp name and renamed, so a failed build leaves nothing at `out`. With `split`,
+ * the same bytes go to parts by position (see bundle-output.ts), each renamed once all are synced.
  */
 export async function writeBundle(options: WriteBundleOptions): Promise<WrittenBundle> {
   const payload = [...options.sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -57,46 +65,40 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
   const mtime = manifestMtime(options.manifest);
   const reserved = head(options, entries, mtime).bytes.length;
 
-  await removeStaleTemps(options.out);
-  const tmp = tempPathFor(options.out);
-  let fh: FileHandle | undefined;
+  // Every entry's place follows from the sizes, so entries can be copied side by side: while
+  // one snap's SHA3-384 keeps a worker busy, the next file is read, hashed and written.
+  const dataOffsets: number[] = [];
+  let end = reserved;
+  for (const entry of entries) {
+    dataOffsets.push(end + BLOCK);
+    end += BLOCK + paddedSize(entry.size);
+  }
+  let out: BundleOutput | undefined;
   let manifest: BundleManifest;
+  let files: string[];
   try {
-    const out = (fh = await open(tmp, 'wx', 0o644));
-    // Every entry's place follows from the sizes, so entries can be copied side by side: while
-    // one snap's SHA3-384 keeps a worker busy, the next file is read, hashed and written.
-    const dataOffsets: number[] = [];
-    let end = reserved;
-    for (const entry of entries) {
-      dataOffsets.push(end + BLOCK);
-      end += BLOCK + paddedSize(entry.size);
-    }
+    out = await openBundleOutput({ out: options.out, size: end + 2 * BLOCK, split: options.split });
+    const sink = out;
     await eachLimit(payload, COPIES_AT_ONCE, async (source, i, signal) => {
       const entry = entries[i]!;
       const offset = dataOffsets[i]!;
-      await writeAll(out, encodeHeader({ name: entry.path, size: entry.size, mode: entry.mode, mtime }), offset - BLOCK);
-      if ('data' in source) await writeAll(out, source.data, offset);
-      else entry.sha256 = await copyEntry(out, offset, { file: source.file, size: entry.size, sha256: source.sha256, expect: source.expect, signal });
+      await writeAll(sink, encodeHeader({ name: entry.path, size: entry.size, mode: entry.mode, mtime }), offset - BLOCK);
+      if ('data' in source) await writeAll(sink, source.data, offset);
+      else entry.sha256 = await copyEntry(sink, offset, { file: source.file, size: entry.size, sha256: source.sha256, expect: source.expect, signal });
       const padding = paddedSize(entry.size) - entry.size;
-      if (padding > 0) await writeAll(out, Buffer.alloc(padding), offset + entry.size);
+      if (padding > 0) await writeAll(sink, Buffer.alloc(padding), offset + entry.size);
     });
-    await writeAll(out, Buffer.alloc(2 * BLOCK), end);
+    await writeAll(sink, Buffer.alloc(2 * BLOCK), end);
     const done = head(options, entries, mtime);
     if (done.bytes.length !== reserved) throw new Error(`bundle head is ${done.bytes.length} bytes, ${reserved} were reserved`);
-    await writeAll(out, done.bytes, 0);
+    await writeAll(sink, done.bytes, 0);
     manifest = done.manifest;
-    // On disk before it has its name: after a power loss the bundle is whole or absent.
-    await out.sync();
-    await out.close();
-    fh = undefined;
-    await rename(tmp, options.out);
-    await syncDir(path.dirname(options.out));
+    files = await sink.commit();
   } catch (err) {
-    await fh?.close().catch(() => undefined);
-    await rm(tmp, { force: true });
+    await out?.abort();
     throw asIoError(err, 'write bundle', options.out);
   }
-  return { path: options.out, manifest, size: (await stat(options.out)).size };
+  return { path: files[0]!, files, manifest, size: end + 2 * BLOCK };
 }
 
 /** A payload entry as far as it is known before the copy: size, and the SHA-256 when given. */
@@ -124,16 +126,4 @@ function tarEntry(name: string, data: Uint8Array, mtime: number): Buffer[] {
 
 function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-/** Make a rename durable (the directory entry); file systems that cannot fsync a directory are skipped. */
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r').catch(() => undefined);
-  try {
-    await d?.sync();
-  } catch {
-    // EINVAL/EISDIR on some file systems: the rename is still atomic, only not yet durable.
-  } finally {
-    await d?.close();
-  }
 }
