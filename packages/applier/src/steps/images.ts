@@ -7,7 +7,8 @@ import { ociTarStream } from '../images/oci-tar.ts';
 import { nodePath } from '../node/node-path.ts';
 import { isSocket, pathExists } from '../node/path-exists.ts';
 import { ownedBy, removeOwned, removeStaleTemps } from '../state/owned-files.ts';
-import { ctrImages, ctrImport, type CtrOptions } from '../tools/ctr.ts';
+import { bundleRelease, releaseBefore } from '../node/k8s-release.ts';
+import { ctrImages, ctrImport, ctrLabel, PINNED_LABEL, type CtrImage, type CtrOptions } from '../tools/ctr.ts';
 import type { NodeFacts, StepContext } from '../types.ts';
 import { defineStep, unreachable } from './define-step.ts';
 
@@ -16,6 +17,8 @@ const ID = 'images';
 export type ImageChange =
   | { kind: 'import'; ref: string; why: string }
   | { kind: 'side-load'; ref: string; why: string }
+  /** In containerd at the bundle's digest (imported earlier, or side-loaded by the snap) but not pinned. */
+  | { kind: 'pin'; ref: string; why: string }
   /** A side-load tar of an image this bundle no longer has; images already in containerd are left alone (a running pod may use them). */
   | { kind: 'remove'; abs: string; why: string };
 
@@ -31,7 +34,7 @@ export function sideLoadPath(image: BundleImage): string {
 
 const ctrOptions = (node: NodeFacts): CtrOptions => ({ ctr: node.ctrPath, address: node.containerdAddress });
 
-type Seen = { running: true; present: Map<string, string> } | { running: false; sideLoaded: Set<string> };
+type Seen = { running: true; present: Map<string, CtrImage> } | { running: false; sideLoaded: Set<string> };
 
 export const images = defineStep({
   id: ID,
@@ -52,7 +55,8 @@ export const images = defineStep({
     for (const image of wanted) {
       if (seen.running) {
         const have = seen.present.get(image.ref);
-        if (have !== image.digest) changes.push({ kind: 'import', ref: image.ref, why: have ? `containerd has ${have}` : 'not in containerd' });
+        if (have?.digest !== image.digest) changes.push({ kind: 'import', ref: image.ref, why: have ? `containerd has ${have.digest}` : 'not in containerd' });
+        else if (have.labels[PINNED_LABEL] !== 'pinned') changes.push({ kind: 'pin', ref: image.ref, why: 'in containerd, not pinned: kubelet could remove it under disk pressure' });
       } else if (!seen.sideLoaded.has(image.ref)) {
         changes.push({ kind: 'side-load', ref: image.ref, why: `containerd is not running (${node.containerdAddress}); loaded when it starts` });
       }
@@ -70,10 +74,14 @@ export const images = defineStep({
       await ctrImport(ctrOptions(ctx.node), await ociTarStream(ctx.node.bundle, toImport));
       ctx.progress(`  imported ${toImport.map((i) => i.ref).join(', ')}`);
     }
+    const toPin = changes.flatMap((c) => (c.kind === 'import' || c.kind === 'pin' ? [c.ref] : []));
+    for (const ref of toPin) await ctrLabel(ctrOptions(ctx.node), ref, PINNED_LABEL, 'pinned');
+    if (toPin.length > 0) ctx.progress(pinNote(ctx.node, toPin.length));
     for (const c of changes) {
       switch (c.kind) {
         case 'import':
-          break; // all in the one stream above
+        case 'pin':
+          break; // all in the one stream and the labels above
         case 'side-load':
           await sideLoad(ctx, byRef.get(c.ref)!);
           break;
@@ -87,6 +95,17 @@ export const images = defineStep({
     }
   },
 });
+
+/**
+ * The CRI reports the label as pinned from containerd 1.7 (k8s 1.33+); the 1.32 snap ships
+ * containerd 1.6, whose CRI ignores it (k8s-cli-contract.md, "containerd of the snap").
+ */
+function pinNote(node: NodeFacts, n: number): string {
+  const release = bundleRelease(node.bundle.manifest);
+  const pinned = `  pinned ${n} image(s) (${PINNED_LABEL}=pinned)`;
+  if (!releaseBefore(release, 1, 33)) return pinned;
+  return `${pinned}; note: k8s ${release ?? '?'} ships containerd 1.6, which does not honour pinning: kubelet's image GC may still remove them under disk pressure`;
+}
 
 async function sideLoad(ctx: StepContext, image: BundleImage): Promise<void> {
   const abs = sideLoadPath(image);

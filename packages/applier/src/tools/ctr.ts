@@ -16,15 +16,43 @@ export const K8S_NAMESPACE = 'k8s.io';
 
 const base = (o: CtrOptions) => ['--address', o.address, '--namespace', K8S_NAMESPACE];
 
-/** Image name → target digest, from `ctr images ls` (REF TYPE DIGEST SIZE PLATFORMS LABELS). */
-export async function ctrImages(o: CtrOptions): Promise<Map<string, string>> {
+/** What `ctr images ls` says of one image name. */
+export interface CtrImage {
+  digest: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * kubelet's image GC skips images with this label (the CRI's pinned flag, containerd 1.7+: k8s
+ * 1.33+). containerd 1.6 (k8s 1.32) keeps the label but its CRI does not report it as pinned.
+ */
+export const PINNED_LABEL = 'io.cri-containerd.pinned';
+
+/** Image name → target digest and labels, from `ctr images ls` (REF TYPE DIGEST SIZE PLATFORMS LABELS; SIZE is two words). */
+export async function ctrImages(o: CtrOptions): Promise<Map<string, CtrImage>> {
   const r = await runTool(o.ctr, [...base(o), 'images', 'ls'], { timeout: QUICK });
-  const images = new Map<string, string>();
+  const images = new Map<string, CtrImage>();
   for (const line of r.stdout.split('\n').slice(1)) {
-    const [ref, , digest] = line.trim().split(/\s+/);
-    if (ref && digest?.startsWith('sha256:')) images.set(ref, digest);
+    const cols = line.trim().split(/\s+/);
+    const [ref, , digest] = cols;
+    if (ref && digest?.startsWith('sha256:')) images.set(ref, { digest, labels: parseLabels(cols.length > 6 ? cols[cols.length - 1] : undefined) });
   }
   return images;
+}
+
+function parseLabels(text: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (!text || text === '-') return labels;
+  for (const kv of text.split(',')) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) labels[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return labels;
+}
+
+/** `ctr images label NAME key=value`; an empty value clears the label. */
+export async function ctrLabel(o: CtrOptions, ref: string, label: string, value: string): Promise<void> {
+  await runTool(o.ctr, [...base(o), 'images', 'label', ref, `${label}=${value}`], { timeout: QUICK });
 }
 
 /** `ctr images import -`, fed an OCI-layout tar on stdin. */
