@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { AirgapError, COMMIT, createProgram, describeVerified, formatBytes, Option, runMain, runProgram, verifyCommand, VERSION } from '@airgap/core';
+import { AirgapError, COMMIT, createProgram, describeVerified, formatBytes, Option, runMain, runProgram, verifyCommand, VERSION, writeHead } from '@airgap/core';
 import { build, parsePartSize } from './commands/build.ts';
-import { formatInspect, inspect } from './commands/inspect.ts';
+import { formatHead, formatInspect, inspect } from './commands/inspect.ts';
 import { keygen } from './commands/keygen.ts';
 import { lock } from './commands/lock.ts';
 import { allowlist, formatAllowlist } from './commands/allowlist.ts';
@@ -101,10 +101,19 @@ program
 
 program
   .command('inspect')
-  .description('what a bundle holds (no signature check)')
+  .description('what a bundle holds (no signature check); with --head, write its signed head instead')
   .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')
   .option('--json', 'as JSON')
-  .action(async (bundle: string, o: { json?: boolean }) => {
+  .option('--head', 'write the signed head (manifest and signature, a few KiB; verifiable on its own with `verify --pub`) to -o')
+  .option('-o, --out <FILE>', 'where --head writes, e.g. old.head')
+  .action(async (bundle: string, o: { json?: boolean; head?: boolean; out?: string }) => {
+    if (o.head !== true && o.out !== undefined) throw new AirgapError('USAGE', '-o is only for --head', { hint: 'bundler inspect --head OLD.tar -o old.head' });
+    if (o.head === true) {
+      if (o.out === undefined) throw new AirgapError('USAGE', '--head needs -o FILE', { hint: 'bundler inspect --head OLD.tar -o old.head' });
+      const h = await writeHead({ bundle, out: o.out });
+      out(o.json ? JSON.stringify({ head: h.out, size: h.size, name: h.manifest.name, digest: `sha256:${h.digest}` }) : formatHead(h));
+      return;
+    }
     const r = await inspect(bundle);
     out(o.json ? JSON.stringify(r, null, 2) : formatInspect(r));
   });

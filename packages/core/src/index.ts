@@ -12,6 +12,7 @@ export { validateManifest } from './bundle/validate-manifest.ts';
 export { writeBundle, type BundleSource, type ExpectedDigest, type WriteBundleOptions, type WrittenBundle } from './bundle/write-bundle.ts';
 export { verifyBundle, openEntry, readEntry, readBundleRange, verifyingStream, readManifestUnverified, type VerifiedBundle, type VerifyOptions } from './bundle/read-bundle.ts';
 export { bundleFiles, partPath, MAX_PARTS, type BundleFiles, type BundlePart } from './bundle/bundle-parts.ts';
+export { isHeadFile, verifyHead, writeHead, type VerifiedHead, type WrittenHead } from './bundle/bundle-head.ts';
 export { loadTrustedKeys, TRUSTED_KEYS_DIR } from './bundle/trusted-keys.ts';
 export { verifyCommand, describeVerified, type VerifyCommandOptions } from './commands/verify-command.ts';
 export { runMain } from './cli/run-main.ts';

@@ -1,4 +1,4 @@
-import { formatBytes, readManifestUnverified, type BundleK8s, type BundleManifest } from '@airgap/core';
+import { formatBytes, readManifestUnverified, type BundleK8s, type BundleManifest, type WrittenHead } from '@airgap/core';
 import { applierEntryPlatform } from '../applier-binaries.ts';
 
 export interface InspectResult {
@@ -59,4 +59,15 @@ export function formatInspect(r: InspectResult): string {
     `containerd hosts dir on the node: ${r.hostsDir}`,
   ];
   return lines.join('\n');
+}
+
+/** What `inspect --head` wrote. */
+export function formatHead(r: WrittenHead): string {
+  const bytes = r.manifest.entries.reduce((n, e) => n + e.size, 0);
+  return [
+    `wrote ${r.out} (${formatBytes(r.size)}): the signed head of ${r.manifest.name}, created ${r.manifest.createdAt}`,
+    `  digest  sha256:${r.digest}`,
+    `  lists   ${r.manifest.entries.length} files, ${formatBytes(bytes)} (not in the head)`,
+    `check it on its own with \`bundler verify ${r.out} --pub KEY.pub\``,
+  ].join('\n');
 }

@@ -11,7 +11,7 @@ import { BLOCK, paddedSize, tarLayout, type EntryLocation } from './tar-layout.t
 import { validateManifest } from './validate-manifest.ts';
 
 /** A manifest of tens of thousands of blobs is a few MiB; anything larger is refused unread. */
-const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
 export interface VerifiedBundle {
   /** As named on the command line: the bundle file, its first part, or the folder of its parts. */
@@ -36,7 +36,7 @@ export interface VerifyOptions {
   onEntry?: (entry: ManifestEntry, content: Readable) => Promise<void>;
 }
 
-const invalid = (message: string, hint = 'the bundle is damaged or was altered; copy it again from the source') =>
+export const invalid = (message: string, hint = 'the bundle is damaged or was altered; copy it again from the source') =>
   new AirgapError('BUNDLE_INVALID', message, { hint });
 
 /**
@@ -58,21 +58,11 @@ export async function verifyBundle(file: string, options: VerifyOptions): Promis
 }
 
 async function verifyStream(reader: BlockReader, file: string, files: BundleFiles, options: VerifyOptions): Promise<VerifiedBundle> {
-  const first = await takeSmallEntry(reader, MANIFEST_PATH, MAX_MANIFEST_BYTES, 'this is not an airgap bundle, or it was re-packed');
-  const second = await takeSmallEntry(reader, SIGNATURE_PATH, 64);
-  if (second.data.length !== 64) throw invalid(`${SIGNATURE_PATH} must be 64 bytes`);
-  const signer = findSigner(first.data, second.data, options.keys);
-  if (!signer) {
-    throw new AirgapError('SIGNATURE_INVALID', `${file} is not signed by a trusted key (tried ${options.keys.map((k) => `${k.source} ${k.fingerprint}`).join(', ')})`, {
-      hint: 'check that you have the right bundle and the .pub of the key that built it; do not apply a bundle you cannot verify',
-    });
-  }
-  const manifest = parseManifest(first.data);
-  const mtime = manifestMtime(manifest);
-  if (!first.header.equals(encodeHeader({ name: MANIFEST_PATH, size: first.data.length, mode: 0o644, mtime })) || !second.header.equals(encodeHeader({ name: SIGNATURE_PATH, size: 64, mode: 0o644, mtime }))) {
-    throw invalid('the manifest or signature tar header was altered');
-  }
+  const { manifest, mtime, first, second, signer } = await verifySignedHead(reader, file, options.keys);
   const layout = tarLayout(first.data.length, second.data.length, manifest.entries);
+  if (layout.totalSize !== files.size && files.size === headSize(first.data.length)) {
+    throw invalid(`${file} is the signed head of bundle ${manifest.name} (its manifest and signature, from \`bundler inspect --head\`), not the bundle`, 'pass the bundle itself; `bundler verify` checks a head on its own');
+  }
   if (layout.totalSize !== files.size) throw invalid(describeSizeMismatch(files, file, layout.totalSize));
 
   for (const entry of manifest.entries) {
@@ -95,6 +85,30 @@ async function verifyStream(reader: BlockReader, file: string, files: BundleFile
   return { file, files, manifest, digest: createHash('sha256').update(first.data).digest('hex'), signer, locations: layout.locations, size: files.size };
 }
 
+/** A head file: the manifest and signature entries, then the end-of-archive marker. */
+export function headSize(manifestBytes: number): number {
+  return BLOCK + paddedSize(manifestBytes) + BLOCK + paddedSize(64) + 2 * BLOCK;
+}
+
+/** The first two entries, the signature checked against `keys` and both tar headers exact. */
+export async function verifySignedHead(reader: BlockReader, file: string, keys: readonly PublicKey[]) {
+  const first = await takeSmallEntry(reader, MANIFEST_PATH, MAX_MANIFEST_BYTES, 'this is not an airgap bundle, or it was re-packed');
+  const second = await takeSmallEntry(reader, SIGNATURE_PATH, 64);
+  if (second.data.length !== 64) throw invalid(`${SIGNATURE_PATH} must be 64 bytes`);
+  const signer = findSigner(first.data, second.data, keys);
+  if (!signer) {
+    throw new AirgapError('SIGNATURE_INVALID', `${file} is not signed by a trusted key (tried ${keys.map((k) => `${k.source} ${k.fingerprint}`).join(', ')})`, {
+      hint: 'check that you have the right bundle and the .pub of the key that built it; do not apply a bundle you cannot verify',
+    });
+  }
+  const manifest = parseManifest(first.data);
+  const mtime = manifestMtime(manifest);
+  if (!first.header.equals(encodeHeader({ name: MANIFEST_PATH, size: first.data.length, mode: 0o644, mtime })) || !second.header.equals(encodeHeader({ name: SIGNATURE_PATH, size: 64, mode: 0o644, mtime }))) {
+    throw invalid('the manifest or signature tar header was altered');
+  }
+  return { manifest, mtime, first, second, signer };
+}
+
 /** Of a split bundle, a damaged entry's error names the parts that hold its bytes: one of them is bad. */
 function inParts(err: unknown, files: BundleFiles, start: number, end: number): unknown {
   if (!files.split || !(err instanceof AirgapError) || (err.code !== 'BUNDLE_INVALID' && err.code !== 'DIGEST_MISMATCH')) return err;
@@ -102,7 +116,7 @@ function inParts(err: unknown, files: BundleFiles, start: number, end: number): 
   return new AirgapError(err.code, `${err.message} (its bytes are in ${where})`, { hint: `copy ${where.includes(' and ') ? 'those parts' : where} again from the source`, cause: err });
 }
 
-async function takeSmallEntry(reader: BlockReader, name: string, max: number, hint?: string): Promise<{ header: Buffer; data: Buffer }> {
+export async function takeSmallEntry(reader: BlockReader, name: string, max: number, hint?: string): Promise<{ header: Buffer; data: Buffer }> {
   const header = await reader.take(BLOCK);
   const h = header && peekHeader(header);
   if (!header || !h || h.name !== name) throw invalid(`expected ${name} at byte ${reader.position - BLOCK}, found ${h ? h.name : 'no tar header'}`, hint);
@@ -113,7 +127,7 @@ async function takeSmallEntry(reader: BlockReader, name: string, max: number, hi
   return { header, data: Buffer.from(data) };
 }
 
-async function expectZeros(reader: BlockReader, n: number, what: string): Promise<void> {
+export async function expectZeros(reader: BlockReader, n: number, what: string): Promise<void> {
   if (n === 0) return;
   const pad = await reader.take(n);
   if (!pad) throw invalid(`bundle ends inside the ${what}`);
@@ -164,7 +178,7 @@ export function manifestMtime(manifest: Pick<BundleManifest, 'createdAt'>): numb
   return Math.floor(ms / 1000);
 }
 
-function parseManifest(bytes: Buffer): BundleManifest {
+export function parseManifest(bytes: Buffer): BundleManifest {
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));
