@@ -79,7 +79,7 @@ describe('applier apply', () => {
     expect(plan.exitCode).toBe(0);
     const parsed = JSON.parse(plan.stdout) as { steps: { id: string; status: string; why: string; changes: { action: string; target: string }[] }[] };
     const byId = Object.fromEntries(parsed.steps.map((s) => [s.id, s]));
-    expect(parsed.steps.map((s) => s.id)).toEqual(['preflight', 'default-route', 'snaps', 'containerd-hosts', 'proxy', 'images', 'restart', 'cluster']);
+    expect(parsed.steps.map((s) => s.id)).toEqual(['preflight', 'default-route', 'snaps', 'containerd-hosts', 'proxy', 'images', 'prune', 'restart', 'cluster']);
     expect(byId.preflight?.status).toBe('ok');
     expect(byId['default-route']).toMatchObject({ status: 'skip', why: 'the bundle sets no network.defaultRoute' });
     expect(byId.snaps?.changes.map((c) => `${c.action} ${c.target}`)).toEqual(['install snapd=21759', 'install core22=1722', 'install k8s=3001']);

@@ -59,7 +59,9 @@ trustOptions(program.command('verify').description('check the signature and ever
 
 /** What plan and apply take on top of the node options: a plan shows what apply with the same flags does. */
 function changeOptions(cmd: Command): Command {
-  return cmd.option('--allow-downgrade', 'apply a bundle older than the one last applied, an expired one, or one with a lower snap revision');
+  return cmd
+    .option('--allow-downgrade', 'apply a bundle older than the one last applied, an expired one, or one with a lower snap revision')
+    .option('--no-prune', 'keep the images earlier bundles imported that this one lacks');
 }
 
 changeOptions(nodeOptions(program.command('plan').description('verify, then show what apply would change (ok / change / skip and why)').argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts'))).action(

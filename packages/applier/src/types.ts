@@ -23,6 +23,8 @@ export interface NodeFacts {
   waitTimeoutMs: number;
   /** --allow-downgrade: apply an older or expired bundle, or lower a snap revision. */
   allowDowngrade?: boolean;
+  /** --no-prune: keep images earlier bundles imported that this one lacks. */
+  noPrune?: boolean;
 }
 
 /** What planning may look at: the facts, the state as loaded (read-only), and the steps before this one that changed (or would change) something. */

@@ -7,7 +7,7 @@ import { nodePath } from '../node/node-path.ts';
 import type { NodeFacts } from '../types.ts';
 import type { CommonOptions } from './options.ts';
 
-export type NodeFactOptions = Pick<CommonOptions, 'root' | 'joinToken' | 'ctr' | 'k8s' | 'address' | 'containerdAddress' | 'waitTimeoutMs'> & Partial<Pick<CommonOptions, 'allowDowngrade'>>;
+export type NodeFactOptions = Pick<CommonOptions, 'root' | 'joinToken' | 'ctr' | 'k8s' | 'address' | 'containerdAddress' | 'waitTimeoutMs'> & Partial<Pick<CommonOptions, 'allowDowngrade' | 'noPrune'>>;
 
 /** The node's fixed facts, read once: nothing a step does changes them within a run. */
 export async function readNodeFacts(o: NodeFactOptions, bundle: VerifiedBundle): Promise<NodeFacts> {
@@ -27,5 +27,6 @@ export async function readNodeFacts(o: NodeFactOptions, bundle: VerifiedBundle):
     nodeName: cleanHostname(hostname()),
     waitTimeoutMs: o.waitTimeoutMs,
     ...(o.allowDowngrade ? { allowDowngrade: true } : {}),
+    ...(o.noPrune ? { noPrune: true } : {}),
   };
 }

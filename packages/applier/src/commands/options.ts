@@ -20,6 +20,8 @@ export interface CommonOptions {
   waitTimeoutMs: number;
   /** --allow-downgrade: an older or expired bundle, or a lower snap revision, is applied anyway. */
   allowDowngrade: boolean;
+  /** --no-prune: images earlier bundles imported stay in containerd. */
+  noPrune: boolean;
 }
 
 /** The option values apply, plan and status take, as the CLI declares them (camel-cased by commander). */
@@ -35,6 +37,8 @@ export interface NodeOptionValues {
   containerdAddress?: string;
   waitTimeout?: string;
   allowDowngrade?: boolean;
+  /** commander's value of --no-prune (false when given). */
+  prune?: boolean;
 }
 
 /**
@@ -63,6 +67,7 @@ export function commonOptions(bundle: string | undefined, values: NodeOptionValu
     containerdAddress: values.containerdAddress,
     waitTimeoutMs: wait * 1000,
     allowDowngrade: values.allowDowngrade ?? false,
+    noPrune: values.prune === false,
   };
 }
 

@@ -12,6 +12,10 @@ export interface Recorder {
   /** `abs` is gone and no longer the applier's. */
   forget(abs: string): Promise<void>;
   snapInstalled(name: string, revision: number): Promise<void>;
+  /** The applier put this image into containerd (import or side-load): prune may remove it later. */
+  imageImported(ref: string, digest: string): Promise<void>;
+  /** The image is gone from containerd (pruned, or no longer the applier's). */
+  imageForgotten(ref: string): Promise<void>;
   envKeys(keys: string[]): Promise<void>;
   restartPending(pending: boolean): Promise<void>;
   clusterEntered(how: 'bootstrapped' | 'joined'): Promise<void>;
@@ -31,6 +35,8 @@ export function createRecorder(store: StateStore): Recorder {
     claim: (abs, o) => update((s) => void (s.files[abs] = { sha256: o.sha256, step: o.step })),
     forget: (abs) => update((s) => void delete s.files[abs]),
     snapInstalled: (name, revision) => update((s) => void (s.snaps[name] = revision)),
+    imageImported: (ref, digest) => update((s) => void (s.images = { ...s.images, [ref]: digest })),
+    imageForgotten: (ref) => update((s) => void (s.images && delete s.images[ref])),
     envKeys: (keys) => update((s) => void (s.envKeys = keys)),
     restartPending: (pending) => update((s) => void (s.restartPending = pending)),
     clusterEntered: (how) => update((s) => void (s.cluster = how)),

@@ -19,6 +19,11 @@ export interface AirgapState {
   /** Keys the applier set in /etc/environment. */
   envKeys: string[];
   snaps: Record<string, number>;
+  /**
+   * Image name → digest of every image the applier put into containerd (imported, or side-loaded
+   * for the snap to import): the only images prune may remove. Absent in older state files.
+   */
+  images?: Record<string, string>;
   /** Set before proxy config is written, cleared once containerd restarted (or was not running): survives a crash in between. */
   restartPending: boolean;
   cluster?: 'bootstrapped' | 'joined';

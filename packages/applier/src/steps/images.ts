@@ -74,6 +74,7 @@ export const images = defineStep({
       await ctrImport(ctrOptions(ctx.node), await ociTarStream(ctx.node.bundle, toImport));
       ctx.progress(`  imported ${toImport.map((i) => i.ref).join(', ')}`);
     }
+    for (const image of toImport) await ctx.record.imageImported(image.ref, image.digest);
     const toPin = changes.flatMap((c) => (c.kind === 'import' || c.kind === 'pin' ? [c.ref] : []));
     for (const ref of toPin) await ctrLabel(ctrOptions(ctx.node), ref, PINNED_LABEL, 'pinned');
     if (toPin.length > 0) ctx.progress(pinNote(ctx.node, toPin.length));
@@ -122,5 +123,6 @@ async function sideLoad(ctx: StepContext, image: BundleImage): Promise<void> {
     await rm(tmp, { force: true });
     throw err;
   }
+  await ctx.record.imageImported(image.ref, image.digest);
   ctx.progress(`  side-loaded ${image.ref} into ${abs}`);
 }

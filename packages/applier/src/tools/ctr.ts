@@ -55,6 +55,21 @@ export async function ctrLabel(o: CtrOptions, ref: string, label: string, value:
   await runTool(o.ctr, [...base(o), 'images', 'label', ref, `${label}=${value}`], { timeout: QUICK });
 }
 
+/** The IMAGE of every container in k8s.io (`ctr containers ls`: CONTAINER IMAGE RUNTIME): what containerd says is in use. */
+export async function ctrContainerImages(o: CtrOptions): Promise<string[]> {
+  const r = await runTool(o.ctr, [...base(o), 'containers', 'ls'], { timeout: QUICK });
+  return r.stdout
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/)[1])
+    .filter((image): image is string => Boolean(image));
+}
+
+/** `ctr images rm NAME`: the name goes; containerd's GC drops content no other name holds. */
+export async function ctrRemoveImage(o: CtrOptions, ref: string): Promise<void> {
+  await runTool(o.ctr, [...base(o), 'images', 'rm', ref], { timeout: QUICK });
+}
+
 /** `ctr images import -`, fed an OCI-layout tar on stdin. */
 export async function ctrImport(o: CtrOptions, tar: Readable): Promise<void> {
   const args = [...base(o), 'images', 'import', '-'];
