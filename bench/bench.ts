@@ -13,7 +13,7 @@ import { bundleScript } from './bundle-script.ts';
 import { makeInputs, type BenchInputs } from './inputs.ts';
 import { comparePair, dropCaches, measure, measureShell, type Pair } from './measure.ts';
 
-const ROWS = ['pull', 'build', 'verify', 'noop', 'import'] as const;
+const ROWS = ['pull', 'build', 'verify', 'split', 'noop', 'import'] as const;
 type RowId = (typeof ROWS)[number];
 
 const { values } = parseArgs({
@@ -99,6 +99,20 @@ async function benchSize(sizeLabel: string, cli: Awaited<ReturnType<typeof tools
       comparePair(runs, { run: () => node(cli.bundler, buildArgs(inputs.spec, bundle)) }, { run: () => measureShell(`tar -cf - -C ${dir} downloads cache/blobs | sha256sum >/dev/null`) }, log),
     );
     await row('verify', 'verify', 'sha256sum bundle.tar', () => comparePair(runs, { run: () => node(cli.applier, ['verify', bundle, '--pub', inputs.pub]) }, { run: () => measure('sha256sum', [bundle]) }, log));
+    await row('split', 'build --split (4 parts), then verify from the parts', 'build, split -b, verify bundle.tar', async () => {
+      const parts = path.join(dir, 'parts');
+      const part = `${Math.ceil(bytes / 4 / 1024 / 1024) + 1}M`;
+      const clear = async () => {
+        await rm(parts, { recursive: true, force: true });
+        await mkdir(parts);
+      };
+      return comparePair(
+        runs,
+        { prepare: clear, run: () => measureShell(`${process.execPath} ${cli.bundler} ${buildArgs(inputs.spec, path.join(parts, 'bundle.tar')).join(' ')} --split ${part} >/dev/null && ${process.execPath} ${cli.applier} verify ${parts} --pub ${inputs.pub} >/dev/null`) },
+        { prepare: clear, run: () => measureShell(`${process.execPath} ${cli.bundler} ${buildArgs(inputs.spec, bundle).join(' ')} >/dev/null && split -b ${part} -d -a 3 ${bundle} ${parts}/bundle.tar. && ${process.execPath} ${cli.applier} verify ${bundle} --pub ${inputs.pub} >/dev/null`) },
+        log,
+      );
+    });
     await row('noop', 'apply on a converged node (no-op)', 'sha256sum bundle.tar', async () => {
       const n = await makeNode(path.join(dir, 'node-noop'));
       try {
