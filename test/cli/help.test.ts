@@ -13,9 +13,10 @@ const COMMANDS: Record<'bundler' | 'applier', Record<string, string[]>> = {
   },
   applier: {
     verify: ['--pub', '--root'],
-    plan: ['--pub', '--root', '--json', '--join-token', '--address', '--k8s', '--ctr', '--containerd-address'],
-    apply: ['--pub', '--root', '--json', '--join-token', '--address', '--k8s', '--ctr', '--containerd-address', '--dry-run', '--wait-timeout'],
+    plan: ['--pub', '--root', '--json', '--join-token', '--address', '--k8s', '--ctr', '--containerd-address', '--allow-downgrade', '--no-prune'],
+    apply: ['--pub', '--root', '--json', '--join-token', '--address', '--k8s', '--ctr', '--containerd-address', '--allow-downgrade', '--no-prune', '--dry-run', '--wait-timeout'],
     status: ['--pub', '--root', '--json', '--join-token', '--address', '--k8s', '--ctr', '--containerd-address'],
+    history: ['--root', '--json'],
     serve: ['--pub', '--listen', '--tls-cert', '--tls-key', '--max-connections', '--json', '--quiet'],
     push: ['--registry', '--prefix', '--plain-http', '--ca', '--user', '--password-stdin', '--pub', '--chunk-size', '--strict', '--json'],
   },

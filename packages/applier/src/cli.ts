@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { COMMIT, createProgram, describeVerified, runMain, runProgram, VERSION, type Command } from '@airgap/core';
 import { applyCommand } from './commands/apply.ts';
+import { formatHistory, historyCommand } from './commands/history.ts';
 import { commonOptions, DEFAULT_CTR, verifyFor, type NodeOptionValues } from './commands/options.ts';
 import { planCommand } from './commands/plan.ts';
 import { formatStatus, statusCommand } from './commands/status.ts';
@@ -90,6 +91,16 @@ nodeOptions(program.command('status').description('what the applier owns and las
     out(o.json ? JSON.stringify(report, null, 2) : formatStatus(report));
   },
 );
+
+program
+  .command('history')
+  .description('every apply that got past preflight on this node, oldest first (/var/lib/airgap/history.jsonl)')
+  .option('--root <dir>', 'the file tree to act on instead of /')
+  .option('--json', 'machine-readable output')
+  .action(async (o: { root?: string; json?: boolean }) => {
+    const entries = await historyCommand(o);
+    out(o.json ? JSON.stringify(entries, null, 2) : formatHistory(entries));
+  });
 
 program
   .command('serve')
