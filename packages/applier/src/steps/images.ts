@@ -70,11 +70,12 @@ export const images = defineStep({
     const byRef = new Map(ctx.node.bundle.manifest.images.map((i) => [i.ref, i]));
     const toImport = changes.flatMap((c) => (c.kind === 'import' ? [byRef.get(c.ref)!] : []));
     if (toImport.length > 0) {
+      // Recorded first, like a claimed file: a run stopped after the import still knows they are its own.
+      for (const image of toImport) await ctx.record.imageImported(image.ref, image.digest);
       // One stream holding only the missing images and the blobs they need.
       await ctrImport(ctrOptions(ctx.node), await ociTarStream(ctx.node.bundle, toImport));
       ctx.progress(`  imported ${toImport.map((i) => i.ref).join(', ')}`);
     }
-    for (const image of toImport) await ctx.record.imageImported(image.ref, image.digest);
     const toPin = changes.flatMap((c) => (c.kind === 'import' || c.kind === 'pin' ? [c.ref] : []));
     for (const ref of toPin) await ctrLabel(ctrOptions(ctx.node), ref, PINNED_LABEL, 'pinned');
     if (toPin.length > 0) ctx.progress(pinNote(ctx.node, toPin.length));
@@ -112,6 +113,7 @@ async function sideLoad(ctx: StepContext, image: BundleImage): Promise<void> {
   const abs = sideLoadPath(image);
   const file = nodePath(ctx.node.root, abs);
   await ctx.record.claim(abs, { sha256: image.digest, step: ID });
+  await ctx.record.imageImported(image.ref, image.digest);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
   await removeStaleTemps(file);
   // The snap picks up *.tar only: the temp name must not end in .tar, and the rename is atomic.
@@ -123,6 +125,5 @@ async function sideLoad(ctx: StepContext, image: BundleImage): Promise<void> {
     await rm(tmp, { force: true });
     throw err;
   }
-  await ctx.record.imageImported(image.ref, image.digest);
   ctx.progress(`  side-loaded ${image.ref} into ${abs}`);
 }
