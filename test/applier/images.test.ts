@@ -1,22 +1,15 @@
 import { execa } from 'execa';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, onTestFinished, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { makeBundle, makeKeys, type FixtureImage } from '../support/bundle-fixture.ts';
-import { startContainerd as start, type TestContainerd } from '../support/containerd.ts';
+import { containerdForTest as startContainerd } from '../support/containerd.ts';
 import { makeNode } from './node-env.ts';
 
 const IMAGES: FixtureImage[] = [
   { ref: 'docker.io/library/hello:1.0', files: { 'hello.txt': 'hello\n' } },
   { ref: 'ghcr.io/canonical/k8s-snap/pause:3.10', files: { 'pause.txt': 'pause\n' } },
 ];
-
-/** A real containerd, stopped when the test finishes. */
-async function startContainerd(): Promise<TestContainerd> {
-  const c = await start();
-  onTestFinished(() => c.stop());
-  return c;
-}
 
 async function k8sImages(address: string): Promise<Record<string, string>> {
   const r = await execa('ctr', ['--address', address, '--namespace', 'k8s.io', 'images', 'ls']);

@@ -1,21 +1,15 @@
 import { execa } from 'execa';
 import { readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, onTestFinished, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { makeBundle, makeKeys, type FixtureImage } from '../support/bundle-fixture.ts';
-import { startContainerd as start, type TestContainerd } from '../support/containerd.ts';
+import { containerdForTest as startContainerd } from '../support/containerd.ts';
 import { makeNode } from './node-env.ts';
 
 const HELLO: FixtureImage = { ref: 'docker.io/library/hello:1.0', files: { 'hello.txt': 'hello\n' } };
 const WEB: FixtureImage = { ref: 'docker.io/library/web:1.0', files: { 'web.txt': 'web\n' } };
 const PAUSE: FixtureImage = { ref: 'ghcr.io/canonical/k8s-snap/pause:3.10', files: { 'pause.txt': 'pause\n' } };
 const FOREIGN: FixtureImage = { ref: 'docker.io/library/foreign:1.0', files: { 'foreign.txt': 'not airgap\n' } };
-
-async function containerdFor(): Promise<TestContainerd> {
-  const c = await start();
-  onTestFinished(() => c.stop());
-  return c;
-}
 
 const ctr = (address: string, ...args: string[]) => execa('ctr', ['--address', address, '--namespace', 'k8s.io', ...args]);
 
@@ -27,7 +21,7 @@ async function images(address: string): Promise<Record<string, string>> {
 
 describe('prune with a real containerd', () => {
   test('an image of the old bundle a container uses stays, an unused one goes, a foreign one is never touched; --no-prune keeps them; plan lists what would go', async () => {
-    const containerd = await containerdFor();
+    const containerd = await startContainerd();
     const node = await makeNode();
     const keys = makeKeys();
     const old = await makeBundle({ dir: node.work, out: 'old.tar', keys, snaps: [], images: [HELLO, WEB, PAUSE] });
@@ -74,7 +68,7 @@ describe('prune with a real containerd', () => {
     const b = await makeBundle({ dir: node.work, snaps: [], images: [HELLO, PAUSE] });
     expect((await node.applier(['apply', b.file, '--pub', b.pubFile])).exitCode).toBe(0);
     const dir = path.join(node.root, 'var/snap/k8s/common/images');
-    const containerd = await containerdFor();
+    const containerd = await startContainerd();
     // What the snap does when its containerd starts: import each tar, then rename it *.tar.loaded.
     for (const t of await readdir(dir)) {
       await ctr(containerd.address, 'images', 'import', path.join(dir, t));

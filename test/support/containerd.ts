@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import { onTestFinished } from 'vitest';
 import { startDaemon } from './daemon.ts';
 
 export interface TestContainerd {
@@ -48,4 +49,11 @@ export async function startContainerd(): Promise<TestContainerd> {
   }
   await stop();
   throw new Error(`containerd did not start (see its log in ${root}/containerd.log)`);
+}
+
+/** A real containerd for one test, stopped when the test finishes. */
+export async function containerdForTest(): Promise<TestContainerd> {
+  const c = await startContainerd();
+  onTestFinished(() => c.stop());
+  return c;
 }
