@@ -17,7 +17,13 @@ const ROWS = ['pull', 'build', 'verify', 'split', 'noop', 'import'] as const;
 type RowId = (typeof ROWS)[number];
 
 const { values } = parseArgs({
-  options: { size: { type: 'string', default: '2G' }, sizes: { type: 'string' }, runs: { type: 'string', default: '3' }, only: { type: 'string' }, keep: { type: 'boolean' } },
+  options: {
+    size: { type: 'string', default: '2G' },
+    sizes: { type: 'string' },
+    runs: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    keep: { type: 'boolean' },
+  },
 });
 const runs = Number(values.runs);
 const only = new Set((values.only ?? ROWS.join(',')).split(',') as RowId[]);
@@ -96,9 +102,16 @@ async function benchSize(sizeLabel: string, cli: Awaited<ReturnType<typeof tools
     // One build pulls the images into the cache: from then on every source is a local file.
     await execa(process.execPath, [cli.bundler, ...buildArgs(inputs.spec, bundle)]);
     await row('build', 'build from local sources', 'tar -cf - <same files> | sha256sum', () =>
-      comparePair(runs, { run: () => node(cli.bundler, buildArgs(inputs.spec, bundle)) }, { run: () => measureShell(`tar -cf - -C ${dir} downloads cache/blobs | sha256sum >/dev/null`) }, log),
+      comparePair(
+        runs,
+        { run: () => node(cli.bundler, buildArgs(inputs.spec, bundle)) },
+        { run: () => measureShell(`tar -cf - -C ${dir} downloads cache/blobs | sha256sum >/dev/null`) },
+        log,
+      ),
     );
-    await row('verify', 'verify', 'sha256sum bundle.tar', () => comparePair(runs, { run: () => node(cli.applier, ['verify', bundle, '--pub', inputs.pub]) }, { run: () => measure('sha256sum', [bundle]) }, log));
+    await row('verify', 'verify', 'sha256sum bundle.tar', () =>
+      comparePair(runs, { run: () => node(cli.applier, ['verify', bundle, '--pub', inputs.pub]) }, { run: () => measure('sha256sum', [bundle]) }, log),
+    );
     await row('split', 'build --split (4 parts), then verify from the parts', 'build, split -b, verify bundle.tar', async () => {
       const parts = path.join(dir, 'parts');
       const part = `${Math.ceil(bytes / 4 / 1024 / 1024) + 1}M`;
@@ -108,8 +121,20 @@ async function benchSize(sizeLabel: string, cli: Awaited<ReturnType<typeof tools
       };
       return comparePair(
         runs,
-        { prepare: clear, run: () => measureShell(`${process.execPath} ${cli.bundler} ${buildArgs(inputs.spec, path.join(parts, 'bundle.tar')).join(' ')} --split ${part} >/dev/null && ${process.execPath} ${cli.applier} verify ${parts} --pub ${inputs.pub} >/dev/null`) },
-        { prepare: clear, run: () => measureShell(`${process.execPath} ${cli.bundler} ${buildArgs(inputs.spec, bundle).join(' ')} >/dev/null && split -b ${part} -d -a 3 ${bundle} ${parts}/bundle.tar. && ${process.execPath} ${cli.applier} verify ${bundle} --pub ${inputs.pub} >/dev/null`) },
+        {
+          prepare: clear,
+          run: () =>
+            measureShell(
+              `${process.execPath} ${cli.bundler} ${buildArgs(inputs.spec, path.join(parts, 'bundle.tar')).join(' ')} --split ${part} >/dev/null && ${process.execPath} ${cli.applier} verify ${parts} --pub ${inputs.pub} >/dev/null`,
+            ),
+        },
+        {
+          prepare: clear,
+          run: () =>
+            measureShell(
+              `${process.execPath} ${cli.bundler} ${buildArgs(inputs.spec, bundle).join(' ')} >/dev/null && split -b ${part} -d -a 3 ${bundle} ${parts}/bundle.tar. && ${process.execPath} ${cli.applier} verify ${bundle} --pub ${inputs.pub} >/dev/null`,
+            ),
+        },
         log,
       );
     });
@@ -117,7 +142,12 @@ async function benchSize(sizeLabel: string, cli: Awaited<ReturnType<typeof tools
       const n = await makeNode(path.join(dir, 'node-noop'));
       try {
         await execa(process.execPath, [cli.applier, ...n.applyArgs(bundle, inputs.pub)], { env: n.env });
-        return await comparePair(runs, { run: () => node(cli.applier, n.applyArgs(bundle, inputs.pub), n.env) }, { run: () => measure('sha256sum', [bundle]) }, log);
+        return await comparePair(
+          runs,
+          { run: () => node(cli.applier, n.applyArgs(bundle, inputs.pub), n.env) },
+          { run: () => measure('sha256sum', [bundle]) },
+          log,
+        );
       } finally {
         await n.remove();
       }
@@ -187,7 +217,9 @@ try {
       continue;
     }
     const { ours, baseline } = r.pair;
-    console.log(`| ${r.size} | ${r.what} | ${ours.seconds.toFixed(2)} | ${baseline.seconds.toFixed(2)} | ${(ours.seconds / baseline.seconds).toFixed(2)} | ${ours.rssMiB.toFixed(0)} | ${r.baselineName.replaceAll('|', '\\|')} |`);
+    console.log(
+      `| ${r.size} | ${r.what} | ${ours.seconds.toFixed(2)} | ${baseline.seconds.toFixed(2)} | ${(ours.seconds / baseline.seconds).toFixed(2)} | ${ours.rssMiB.toFixed(0)} | ${r.baselineName.replaceAll('|', '\\|')} |`,
+    );
   }
 } finally {
   await rm(work, { recursive: true, force: true });

@@ -51,7 +51,10 @@ export interface Pair {
 export async function comparePair(runs: number, ours: Side, baseline: Side, log: (line: string) => void): Promise<Pair> {
   const taken: { ours: Measurement[]; baseline: Measurement[] } = { ours: [], baseline: [] };
   for (let i = 0; i < runs; i++) {
-    for (const [name, side] of [['ours', ours], ['baseline', baseline]] as const) {
+    for (const [name, side] of [
+      ['ours', ours],
+      ['baseline', baseline],
+    ] as const) {
       await side.prepare?.();
       await dropCaches();
       const m = await side.run();

@@ -4,5 +4,11 @@ import { pullImages } from '../packages/bundler/src/oci/pull-images.ts';
 
 const [cacheDir, platforms, url, ...refs] = process.argv.slice(2);
 const host = new URL(url!).host;
-const r = await pullImages({ refs, platforms: platforms!.split(','), registries: { [host]: { endpoint: url!, plainHttp: true } }, specDir: cacheDir!, cacheDir: cacheDir! });
+const r = await pullImages({
+  refs,
+  platforms: platforms!.split(','),
+  registries: { [host]: { endpoint: url!, plainHttp: true } },
+  specDir: cacheDir!,
+  cacheDir: cacheDir!,
+});
 process.stderr.write(`pulled ${r.images.length} images, ${r.fetched} blobs\n`);

@@ -31,7 +31,13 @@ export async function benchPull(o: PullBenchOptions): Promise<{ ours: Measuremen
     const refs: string[] = [];
     let blobs = 0;
     for (let i = 0; i < IMAGES; i++) {
-      const made = await makeImage({ layoutDir: layout, tag: `img${i}`, platforms: ['linux/amd64', 'linux/arm64'], sharedLayers: shared, layerSizes: Array.from({ length: LAYERS - 2 }, () => perLayer) });
+      const made = await makeImage({
+        layoutDir: layout,
+        tag: `img${i}`,
+        platforms: ['linux/amd64', 'linux/arm64'],
+        sharedLayers: shared,
+        layerSizes: Array.from({ length: LAYERS - 2 }, () => perLayer),
+      });
       blobs += made.blobs.length;
       await pushLayout(reg, layout, `img${i}`, `bench/img${i}:1`);
       refs.push(`${reg.host}/bench/img${i}:1`);

@@ -43,17 +43,43 @@ export async function makeImages(dir: string, bytes: number): Promise<SyntheticI
   for (let n = 0; n < IMAGES; n++) {
     const layers = [...shared];
     for (let i = 0; i < OWN_LAYERS; i++) layers.push(await randomLayer(blobs, `app${n}/${i}.bin`, ownSize));
-    const config = await put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } })));
+    const config = await put(
+      Buffer.from(
+        JSON.stringify({
+          architecture: 'amd64',
+          os: 'linux',
+          config: { Cmd: ['/bin/true'] },
+          rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+        }),
+      ),
+    );
     const mediaType = 'application/vnd.oci.image.manifest.v1+json';
     const manifest = await put(
-      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })) })),
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType,
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+          layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })),
+        }),
+      ),
     );
     tags.push(`app${n}`);
-    manifests.push({ mediaType, ...manifest, platform: { architecture: 'amd64', os: 'linux' }, annotations: { 'org.opencontainers.image.ref.name': `app${n}` } });
+    manifests.push({
+      mediaType,
+      ...manifest,
+      platform: { architecture: 'amd64', os: 'linux' },
+      annotations: { 'org.opencontainers.image.ref.name': `app${n}` },
+    });
   }
   await writeFile(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   await writeFile(path.join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests }));
-  return { layout, tags, bytes: SHARED_LAYERS * sharedSize + IMAGES * OWN_LAYERS * ownSize, layers: { perImage: SHARED_LAYERS + OWN_LAYERS, shared: SHARED_LAYERS } };
+  return {
+    layout,
+    tags,
+    bytes: SHARED_LAYERS * sharedSize + IMAGES * OWN_LAYERS * ownSize,
+    layers: { perImage: SHARED_LAYERS + OWN_LAYERS, shared: SHARED_LAYERS },
+  };
 }
 
 /** A layer tar with one file of `size` random bytes, written straight into the blob folder. */
@@ -68,8 +94,9 @@ async function randomLayer(blobs: string, name: string, size: number): Promise<{
     if (!out.write(chunk)) await once(out, 'drain');
   };
   await write(encodeHeader({ name, size, mode: 0o644, mtime: 0 }));
-  for await (const chunk of createReadStream('/dev/urandom', { start: 0, end: size - 1, highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) await write(chunk);
-  await write(Buffer.alloc((512 - (size % 512)) % 512 + 1024));
+  for await (const chunk of createReadStream('/dev/urandom', { start: 0, end: size - 1, highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>)
+    await write(chunk);
+  await write(Buffer.alloc(((512 - (size % 512)) % 512) + 1024));
   out.end();
   await once(out, 'close');
   const hex = hash.digest('hex');

@@ -45,7 +45,9 @@ function runtimeOf(platform) {
 
 function gitCommit() {
   try {
-    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return process.env.AIRGAP_COMMIT ?? 'unknown';
   }
@@ -177,14 +179,25 @@ export async function buildSea({ platforms = Object.keys(RUNTIMES), force = fals
   const built = [];
   try {
     for (const runtime of runtimes) {
-      if (runtime.version !== hostRuntime.version) throw new Error(`${runtime.pkg}@${runtime.version} and ${hostRuntime.pkg}@${hostRuntime.version} differ: the blob must come from the same Node version`);
+      if (runtime.version !== hostRuntime.version)
+        throw new Error(
+          `${runtime.pkg}@${runtime.version} and ${hostRuntime.pkg}@${hostRuntime.version} differ: the blob must come from the same Node version`,
+        );
       const out = path.join(dist, runtime.out);
-      const inputs = sha256(JSON.stringify({ blob: sha256(blob.bytes), runtime: `${runtime.pkg}@${runtime.version}`, runtimeSha256: sha256(await readFile(runtime.binary)), self }));
+      const inputs = sha256(
+        JSON.stringify({ blob: sha256(blob.bytes), runtime: `${runtime.pkg}@${runtime.version}`, runtimeSha256: sha256(await readFile(runtime.binary)), self }),
+      );
       const fresh = !force && (await upToDate(out, inputs));
       if (!fresh) await inject(runtime, blob.file, out);
       const digest = sha256(await readFile(out));
       const stamp = await readStamp();
-      stamp.executables[runtime.out] = { platform: runtime.platform, runtime: `${runtime.pkg}@${runtime.version}`, inputs, sha256: digest, size: (await stat(out)).size };
+      stamp.executables[runtime.out] = {
+        platform: runtime.platform,
+        runtime: `${runtime.pkg}@${runtime.version}`,
+        inputs,
+        sha256: digest,
+        size: (await stat(out)).size,
+      };
       await writeAtomic(stampFile, `${JSON.stringify(stamp, null, 2)}\n`);
       built.push({ platform: runtime.platform, file: out, sha256: digest, rebuilt: !fresh });
     }

@@ -7,8 +7,16 @@ const report = JSON.parse(readFileSync('dist/hardening-report.json', 'utf8'));
 const BEGIN = '<!-- hardening:begin (written by scripts/hardening-readme.mjs) -->';
 const END = '<!-- hardening:end -->';
 
-const pick = (o, prefix) => Object.entries(o ?? {}).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => `${k.slice(prefix.length)} ${v}`).join(', ');
-const rest = (o, skip) => Object.entries(o ?? {}).filter(([k]) => !skip.includes(k)).map(([k, v]) => `${k}: ${v}`).join('; ');
+const pick = (o, prefix) =>
+  Object.entries(o ?? {})
+    .filter(([k]) => k.startsWith(prefix))
+    .map(([k, v]) => `${k.slice(prefix.length)} ${v}`)
+    .join(', ');
+const rest = (o, skip) =>
+  Object.entries(o ?? {})
+    .filter(([k]) => !skip.includes(k))
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('; ');
 const need = (section) => {
   if (!report[section]) throw new Error(`dist/hardening-report.json has no "${section}": run the whole hardening suite first`);
   return report[section];
@@ -24,13 +32,41 @@ const ae = need('applyDiskFull_etc');
 const s = need('badSpecs');
 const x = need('secrets');
 const rows = [
-  ['Tampering', `${t.mutations} seeded mutations of a real ${t.bundleBytes}-byte signed bundle (${pick(t, 'tried:')})`, `${t.refused} refused by \`verify\`, ${t.refusedByApply} by \`apply\` with the node tree unchanged, a sample of ${t.refusedByApplierCli} through the applier CLI (${pick(t, 'refused:')})`],
-  ['Hostile, validly signed bundles', `${h.cases} cases: ${rest(h, ['cases', 'refused']).replace(/: /g, ' → ')}`, `${h.refused} of ${h.cases} refused, nothing written`],
-  ['Crashes', `SIGKILL at ${c.stepBoundaryPoints} step boundaries and at ${c.randomMoments} seeded random moments (${c.killedMidRun} killed mid-run)`, 'every re-run leaves the node as an uninterrupted run does; bootstrap happens exactly once; nothing is restarted on a new node (containerd first starts with the proxy drop-in in place); on a member whose proxy changed, killed around the restart step, containerd (only it) restarts exactly once over both runs'],
-  ['Registry faults', `${r.kinds} kinds through a fault-injecting proxy in front of a real registry: ${rest(r, ['kinds', 'recovered', 'cleanErrors'])}`, `${r.recovered} recovered with every digest right, ${r.cleanErrors} failed with a clear error and nothing half-written`],
-  ['Full disk', `build on a ${b.tmpfsBytes}-byte tmpfs; apply with a tiny /var (${av.runsOutOfSpace} runs out of space, in ${av.stepsFailed}) and /etc (${ae.runsOutOfSpace}, in ${ae.stepsFailed})`, `build: exit ${b.exitCode}, ${b.filesLeft} files left; apply: converges on re-run once ${av.freeKiBToConverge} KiB (/var) and ${ae.freeKiBToConverge} KiB (/etc) are free, no half-written file`],
-  ['Bad specs', `${s.files} malformed or adversarial airgap.yaml files (YAML bombs, huge files, wrong types, unknown keys, bad refs, missing files)`, `${s.refusedWithExit2} of ${s.files} refused with file:line:column and exit 2, under a ${s.heapLimitMiB} MiB heap and ${s.timeLimitSeconds} s`],
-  ['Secrets', `${x.needles} secrets (passwords, base64 auth, the signing key's seed and PEM) searched in ${x.commandsChecked} command outputs (with --verbose errors) and ${x.filesScanned} written files (${x.bytesScanned} bytes)`, `${x.leaks} leaks`],
+  [
+    'Tampering',
+    `${t.mutations} seeded mutations of a real ${t.bundleBytes}-byte signed bundle (${pick(t, 'tried:')})`,
+    `${t.refused} refused by \`verify\`, ${t.refusedByApply} by \`apply\` with the node tree unchanged, a sample of ${t.refusedByApplierCli} through the applier CLI (${pick(t, 'refused:')})`,
+  ],
+  [
+    'Hostile, validly signed bundles',
+    `${h.cases} cases: ${rest(h, ['cases', 'refused']).replace(/: /g, ' → ')}`,
+    `${h.refused} of ${h.cases} refused, nothing written`,
+  ],
+  [
+    'Crashes',
+    `SIGKILL at ${c.stepBoundaryPoints} step boundaries and at ${c.randomMoments} seeded random moments (${c.killedMidRun} killed mid-run)`,
+    'every re-run leaves the node as an uninterrupted run does; bootstrap happens exactly once; nothing is restarted on a new node (containerd first starts with the proxy drop-in in place); on a member whose proxy changed, killed around the restart step, containerd (only it) restarts exactly once over both runs',
+  ],
+  [
+    'Registry faults',
+    `${r.kinds} kinds through a fault-injecting proxy in front of a real registry: ${rest(r, ['kinds', 'recovered', 'cleanErrors'])}`,
+    `${r.recovered} recovered with every digest right, ${r.cleanErrors} failed with a clear error and nothing half-written`,
+  ],
+  [
+    'Full disk',
+    `build on a ${b.tmpfsBytes}-byte tmpfs; apply with a tiny /var (${av.runsOutOfSpace} runs out of space, in ${av.stepsFailed}) and /etc (${ae.runsOutOfSpace}, in ${ae.stepsFailed})`,
+    `build: exit ${b.exitCode}, ${b.filesLeft} files left; apply: converges on re-run once ${av.freeKiBToConverge} KiB (/var) and ${ae.freeKiBToConverge} KiB (/etc) are free, no half-written file`,
+  ],
+  [
+    'Bad specs',
+    `${s.files} malformed or adversarial airgap.yaml files (YAML bombs, huge files, wrong types, unknown keys, bad refs, missing files)`,
+    `${s.refusedWithExit2} of ${s.files} refused with file:line:column and exit 2, under a ${s.heapLimitMiB} MiB heap and ${s.timeLimitSeconds} s`,
+  ],
+  [
+    'Secrets',
+    `${x.needles} secrets (passwords, base64 auth, the signing key's seed and PEM) searched in ${x.commandsChecked} command outputs (with --verbose errors) and ${x.filesScanned} written files (${x.bytesScanned} bytes)`,
+    `${x.leaks} leaks`,
+  ],
 ];
 const section = [BEGIN, '', '| what | tried | result |', '|---|---|---|', ...rows.map((row) => `| ${row.join(' | ')} |`), '', END].join('\n');
 const readme = readFileSync('README.md', 'utf8');

@@ -5,7 +5,8 @@ import { exists, makeBundle, makeKeys, type BundleFixtureOptions, type FixtureIm
 import { hashTree, makeNode } from './node-env.ts';
 
 const HOSTS = {
-  'docker.io/hosts.toml': 'server = "https://registry-1.docker.io"\n[host."https://mirror.internal:5000"]\n  capabilities = ["pull", "resolve"]\n  ca = "/etc/containerd/hosts.d/docker.io/ca.crt"\n',
+  'docker.io/hosts.toml':
+    'server = "https://registry-1.docker.io"\n[host."https://mirror.internal:5000"]\n  capabilities = ["pull", "resolve"]\n  ca = "/etc/containerd/hosts.d/docker.io/ca.crt"\n',
   'docker.io/ca.crt': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
   'quay.io/hosts.toml': 'server = "https://quay.io"\n[host."https://mirror.internal:5000"]\n  capabilities = ["pull", "resolve"]\n',
 };
@@ -55,8 +56,13 @@ describe('applier apply', () => {
     const dropIn = await readFile(path.join(node.root, 'etc/systemd/system/snap.k8s.containerd.service.d/http-proxy.conf'), 'utf8');
     expect(dropIn).toContain('[Service]\nEnvironment="HTTP_PROXY=http://proxy.internal:3128" "http_proxy=http://proxy.internal:3128" "HTTPS_PROXY=');
     // containerd was not running: each image waits as an OCI tar, which the (fake) snap loaded at bootstrap.
-    for (const image of b.manifest.images) expect(await exists(path.join(node.root, `var/snap/k8s/common/images/airgap-${image.digest.slice(7)}.tar.loaded`))).toBe(true);
-    const state = JSON.parse(await readFile(path.join(node.root, 'var/lib/airgap/state.json'), 'utf8')) as { bundle: { digest: string }; snaps: Record<string, number>; cluster: string };
+    for (const image of b.manifest.images)
+      expect(await exists(path.join(node.root, `var/snap/k8s/common/images/airgap-${image.digest.slice(7)}.tar.loaded`))).toBe(true);
+    const state = JSON.parse(await readFile(path.join(node.root, 'var/lib/airgap/state.json'), 'utf8')) as {
+      bundle: { digest: string };
+      snaps: Record<string, number>;
+      cluster: string;
+    };
     expect(state.snaps).toEqual({ snapd: 21759, core22: 1722, k8s: 3001 });
     expect(state.cluster).toBe('bootstrapped');
 
@@ -79,7 +85,17 @@ describe('applier apply', () => {
     expect(plan.exitCode).toBe(0);
     const parsed = JSON.parse(plan.stdout) as { steps: { id: string; status: string; why: string; changes: { action: string; target: string }[] }[] };
     const byId = Object.fromEntries(parsed.steps.map((s) => [s.id, s]));
-    expect(parsed.steps.map((s) => s.id)).toEqual(['preflight', 'default-route', 'snaps', 'containerd-hosts', 'proxy', 'images', 'prune', 'restart', 'cluster']);
+    expect(parsed.steps.map((s) => s.id)).toEqual([
+      'preflight',
+      'default-route',
+      'snaps',
+      'containerd-hosts',
+      'proxy',
+      'images',
+      'prune',
+      'restart',
+      'cluster',
+    ]);
     expect(byId.preflight?.status).toBe('ok');
     expect(byId['default-route']).toMatchObject({ status: 'skip', why: 'the bundle sets no network.defaultRoute' });
     expect(byId.snaps?.changes.map((c) => `${c.action} ${c.target}`)).toEqual(['install snapd=21759', 'install core22=1722', 'install k8s=3001']);

@@ -237,7 +237,14 @@ describe('proxy and restart', () => {
     expect(r2.stdout).toMatch(/^ok +restart/m);
     expect(await restarts()).toEqual([]);
 
-    const b3 = await makeBundle({ dir: node.work, out: 'b3.tar', keys, proxy: { ...proxy, http: 'http://proxy2:3128' }, hosts: mirror('https://b'), bootstrap: true });
+    const b3 = await makeBundle({
+      dir: node.work,
+      out: 'b3.tar',
+      keys,
+      proxy: { ...proxy, http: 'http://proxy2:3128' },
+      hosts: mirror('https://b'),
+      bootstrap: true,
+    });
     expect((await node.applier(['apply', b3.file, '--pub', b3.pubFile])).exitCode).toBe(0);
     expect(await restarts()).toEqual(['systemctl restart']);
 
@@ -249,6 +256,13 @@ describe('proxy and restart', () => {
     expect(await exists(dropIn)).toBe(false);
     // Each restart follows a daemon-reload, so systemd runs containerd with the new drop-in.
     const all = await node.calls();
-    for (const [i, c] of all.entries()) if (c.startsWith('systemctl restart')) expect(all.slice(0, i).reverse().find((x) => x.startsWith('systemctl') && x !== c && !x.includes('is-active'))).toBe('systemctl daemon-reload');
+    for (const [i, c] of all.entries())
+      if (c.startsWith('systemctl restart'))
+        expect(
+          all
+            .slice(0, i)
+            .reverse()
+            .find((x) => x.startsWith('systemctl') && x !== c && !x.includes('is-active')),
+        ).toBe('systemctl daemon-reload');
   });
 });

@@ -25,7 +25,12 @@ describe('downgradeProblems', () => {
     ['a lower sequence', { sequence: 4 }, {}, ['BUNDLE_DOWNGRADE sequence']],
     ['a lower sequence, created later: the sequence decides', { sequence: 4, createdAt: '2026-01-20T00:00:00.000Z' }, {}, ['BUNDLE_DOWNGRADE sequence']],
     ['no sequence, created earlier', { sequence: undefined, createdAt: '2026-01-01T00:00:00.000Z' }, {}, ['BUNDLE_DOWNGRADE sequence']],
-    ['a state from before sequences, created earlier', { createdAt: '2026-01-01T00:00:00.000Z' }, { last: { name: 'site', digest: 'sha256:aa', createdAt: '2026-01-10T00:00:00.000Z' } }, ['BUNDLE_DOWNGRADE sequence']],
+    [
+      'a state from before sequences, created earlier',
+      { createdAt: '2026-01-01T00:00:00.000Z' },
+      { last: { name: 'site', digest: 'sha256:aa', createdAt: '2026-01-10T00:00:00.000Z' } },
+      ['BUNDLE_DOWNGRADE sequence'],
+    ],
     ['another bundle name: sequences do not compare', { name: 'other', sequence: 1 }, {}, []],
     ['nothing applied yet', { sequence: 1 }, { last: undefined }, []],
     ['expired', { expiresAt: '2026-01-31T00:00:00.000Z' }, {}, ['BUNDLE_EXPIRED expires']],
@@ -45,14 +50,31 @@ describe('the applier refuses an older bundle', () => {
     const node = await makeNode();
     const keys = makeKeys();
     const hosts = (v: string) => ({ 'docker.io/hosts.toml': `server = "https://registry-1.docker.io"\n# ${v}\n` });
-    const newer = await makeBundle({ dir: node.work, out: 'v2.tar', keys, name: 'site', sequence: 2, createdAt: '2026-01-02T00:00:00.000Z', hosts: hosts('v2') });
-    const older = await makeBundle({ dir: node.work, out: 'v1.tar', keys, name: 'site', sequence: 1, createdAt: '2026-01-01T00:00:00.000Z', hosts: hosts('v1') });
+    const newer = await makeBundle({
+      dir: node.work,
+      out: 'v2.tar',
+      keys,
+      name: 'site',
+      sequence: 2,
+      createdAt: '2026-01-02T00:00:00.000Z',
+      hosts: hosts('v2'),
+    });
+    const older = await makeBundle({
+      dir: node.work,
+      out: 'v1.tar',
+      keys,
+      name: 'site',
+      sequence: 1,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      hosts: hosts('v1'),
+    });
     const args = (b: { file: string }, ...more: string[]) => ['apply', b.file, '--pub', newer.pubFile, ...more];
 
     const first = await node.applier(args(newer));
     expect(first.stderr).toBe('');
     expect(first.exitCode).toBe(0);
-    const state = async () => (JSON.parse(await readFile(path.join(node.root, 'var/lib/airgap/state.json'), 'utf8')) as { bundle: Record<string, unknown> }).bundle;
+    const state = async () =>
+      (JSON.parse(await readFile(path.join(node.root, 'var/lib/airgap/state.json'), 'utf8')) as { bundle: Record<string, unknown> }).bundle;
     expect(await state()).toMatchObject({ name: 'site', sequence: 2, createdAt: '2026-01-02T00:00:00.000Z' });
 
     const tree = await hashTree(node.root);
@@ -106,8 +128,13 @@ describe('the applier refuses an older bundle', () => {
 });
 
 describe('the bundler numbers its builds', () => {
-  const build = (dir: string, out: string, ...more: string[]) => cli('bundler', ['build', 'airgap.yaml', '-o', out, '--key', 'keys/site.key', '--no-applier', ...more], { cwd: dir, env: { SOURCE_DATE_EPOCH: '1700000000' } });
-  const manifestOf = async (dir: string, tar: string) => JSON.parse(String((await execa('tar', ['-xOf', tar, 'airgap/manifest.json'], { cwd: dir })).stdout)) as BundleManifest;
+  const build = (dir: string, out: string, ...more: string[]) =>
+    cli('bundler', ['build', 'airgap.yaml', '-o', out, '--key', 'keys/site.key', '--no-applier', ...more], {
+      cwd: dir,
+      env: { SOURCE_DATE_EPOCH: '1700000000' },
+    });
+  const manifestOf = async (dir: string, tar: string) =>
+    JSON.parse(String((await execa('tar', ['-xOf', tar, 'airgap/manifest.json'], { cwd: dir })).stdout)) as BundleManifest;
   const lockOf = async (dir: string) => parse(await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8')) as Lock;
 
   it('sequence 1, the same on an identical rebuild (byte-identical), one more when the content changes, kept by --frozen', async () => {

@@ -25,7 +25,14 @@ describe('applier history', () => {
     // A step that fails: the images step cannot run ctr.
     const containerd = await startContainerd();
     onTestFinished(() => containerd.stop());
-    const v3 = await makeBundle({ dir: node.work, out: 'v3.tar', keys, name: 'site', sequence: 3, images: [{ ref: 'docker.io/library/hello:1.0', files: { 'a.txt': 'a\n' } }] });
+    const v3 = await makeBundle({
+      dir: node.work,
+      out: 'v3.tar',
+      keys,
+      name: 'site',
+      sequence: 3,
+      images: [{ ref: 'docker.io/library/hello:1.0', files: { 'a.txt': 'a\n' } }],
+    });
     const failed = await node.applier(['apply', v3.file, '--pub', v2.pubFile, '--ctr', '/nonexistent/ctr', '--containerd-address', containerd.address]);
     expect(failed.exitCode).toBe(1);
 
@@ -33,7 +40,13 @@ describe('applier history', () => {
     expect(r.exitCode).toBe(0);
     const entries = JSON.parse(r.stdout) as HistoryEntry[];
     expect(entries.map((e) => `${e.result} ${e.bundle.name} #${e.bundle.sequence}`)).toEqual(['ok site #2', 'failed site #3']);
-    expect(entries[0]!.bundle).toEqual({ name: 'site', digest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/) as string, sequence: 2, createdAt: '2025-01-01T00:00:00.000Z', signer: keys.fingerprint });
+    expect(entries[0]!.bundle).toEqual({
+      name: 'site',
+      digest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/) as string,
+      sequence: 2,
+      createdAt: '2025-01-01T00:00:00.000Z',
+      signer: keys.fingerprint,
+    });
     expect(entries[0]!.changes).toContainEqual({ step: 'containerd-hosts', action: 'write', target: '/etc/containerd/hosts.d/docker.io/hosts.toml' });
     expect(entries[0]!.changes.some((c) => c.step === 'snaps')).toBe(true);
     expect(entries[1]!.error).toMatchObject({ code: 'STEP_FAILED', message: expect.stringContaining('step images failed') as string });

@@ -54,16 +54,16 @@ async function killAt(node: TestNode, b: { file: string; pubFile: string }, poin
 }
 
 const BOUNDARIES = [
-    'before:snaps',
-    'after:snaps',
-    'claimed:/etc/containerd/hosts.d/quay.io/hosts.toml',
-    'before:proxy',
-    'claimed:/etc/systemd/system/snap.k8s.containerd.service.d/http-proxy.conf',
-    'after:proxy',
-    'after:images',
-    'before:restart',
-    'before:cluster',
-    'cluster:done',
+  'before:snaps',
+  'after:snaps',
+  'claimed:/etc/containerd/hosts.d/quay.io/hosts.toml',
+  'before:proxy',
+  'claimed:/etc/systemd/system/snap.k8s.containerd.service.d/http-proxy.conf',
+  'after:proxy',
+  'after:images',
+  'before:restart',
+  'before:cluster',
+  'cluster:done',
 ];
 
 describe('killed mid-apply, then re-run', () => {
@@ -86,7 +86,16 @@ describe('killed at seeded random moments, then re-run', () => {
   const moments = Array.from({ length: 6 }, () => 0.05 + rand() * 0.9);
   const outcomes: string[] = [];
   // Only a run that tried every moment (not a filtered one) reports figures.
-  afterAll(async () => outcomes.length === moments.length && (await recordFigures('crashes', { stepBoundaryPoints: BOUNDARIES.length, randomMoments: moments.length, killedMidRun: outcomes.filter((o) => o === 'killed').length, finishedBeforeKill: outcomes.filter((o) => o === 'finished').length })));
+  afterAll(
+    async () =>
+      outcomes.length === moments.length &&
+      (await recordFigures('crashes', {
+        stepBoundaryPoints: BOUNDARIES.length,
+        randomMoments: moments.length,
+        killedMidRun: outcomes.filter((o) => o === 'killed').length,
+        finishedBeforeKill: outcomes.filter((o) => o === 'finished').length,
+      })),
+  );
 
   test.each(moments.map((m) => [m.toFixed(3)]))('SIGKILL at %s of an uninterrupted run: the re-run converges to the same state', async (fraction) => {
     const { reference, node, b, duration } = await referenceAndNode();
@@ -103,18 +112,21 @@ describe('killed at seeded random moments, then re-run', () => {
 });
 
 describe('a member node whose proxy changes, killed around the containerd restart', () => {
-  test.each(['after:proxy', 'before:restart', 'after:restart'])('SIGKILL at %s: containerd restarts exactly once over both runs, and nothing else restarts', async (point) => {
-    const keys = makeKeys();
-    const node = await makeNode();
-    const first = await makeBundle({ dir: node.work, out: 'first.tar', keys, ...OPTIONS });
-    expect((await node.applier(['apply', first.file, '--pub', first.pubFile])).exitCode).toBe(0);
-    const b = await makeBundle({ dir: node.work, out: 'proxy2.tar', keys, ...OPTIONS, proxy: { http: 'http://proxy2:3128', noProxy: [] } });
-    await killAt(node, b, point);
-    const rerun = await node.applier(['apply', b.file, '--pub', b.pubFile]);
-    expect(rerun.stderr).toBe('');
-    expect(rerun.exitCode).toBe(0);
-    // Kill points between steps: the state says exactly whether the restart is still owed.
-    expect((await node.calls()).filter((c) => c.includes('restart'))).toEqual(['systemctl restart snap.k8s.containerd.service']);
-    expect((await node.applier(['apply', b.file, '--pub', b.pubFile])).stdout).toContain('converged: nothing changed');
-  });
+  test.each(['after:proxy', 'before:restart', 'after:restart'])(
+    'SIGKILL at %s: containerd restarts exactly once over both runs, and nothing else restarts',
+    async (point) => {
+      const keys = makeKeys();
+      const node = await makeNode();
+      const first = await makeBundle({ dir: node.work, out: 'first.tar', keys, ...OPTIONS });
+      expect((await node.applier(['apply', first.file, '--pub', first.pubFile])).exitCode).toBe(0);
+      const b = await makeBundle({ dir: node.work, out: 'proxy2.tar', keys, ...OPTIONS, proxy: { http: 'http://proxy2:3128', noProxy: [] } });
+      await killAt(node, b, point);
+      const rerun = await node.applier(['apply', b.file, '--pub', b.pubFile]);
+      expect(rerun.stderr).toBe('');
+      expect(rerun.exitCode).toBe(0);
+      // Kill points between steps: the state says exactly whether the restart is still owed.
+      expect((await node.calls()).filter((c) => c.includes('restart'))).toEqual(['systemctl restart snap.k8s.containerd.service']);
+      expect((await node.applier(['apply', b.file, '--pub', b.pubFile])).stdout).toContain('converged: nothing changed');
+    },
+  );
 });

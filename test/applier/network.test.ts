@@ -16,7 +16,9 @@ describe('default route (real ip in a network namespace)', () => {
     expect(await node.netns.ip(['-4', 'route', 'show', 'default'])).toMatch(new RegExp(`^default dev ${node.netns.iface}`));
     const unit = path.join(node.root, 'etc/systemd/system/airgap-default-route.service');
     expect(await readFile(unit, 'utf8')).toContain(`ip -4 route add default dev ${node.netns.iface}`);
-    expect(await readlink(path.join(node.root, 'etc/systemd/system/multi-user.target.wants/airgap-default-route.service'))).toBe('/etc/systemd/system/airgap-default-route.service');
+    expect(await readlink(path.join(node.root, 'etc/systemd/system/multi-user.target.wants/airgap-default-route.service'))).toBe(
+      '/etc/systemd/system/airgap-default-route.service',
+    );
     expect(await node.calls()).toContain('systemctl daemon-reload');
 
     const before = await hashTree(node.root);

@@ -60,14 +60,22 @@ export async function makeNode(o: { defaultRoute?: boolean; clusterDir?: string;
   const uts = o.hostname ? ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', o.hostname] : [];
   const spawnApplier = (args: string[], extraEnv: Record<string, string> = {}) => {
     const js = 'AIRGAP_TEST_PAUSE_AT' in extraEnv ? applierTestJs : applierJs;
-    return execa('ip', ['netns', 'exec', netns.name, ...uts, process.execPath, js, ...fullArgs(args)], { env: { ...env, ...extraEnv }, reject: false, timeout: 120_000 });
+    return execa('ip', ['netns', 'exec', netns.name, ...uts, process.execPath, js, ...fullArgs(args)], {
+      env: { ...env, ...extraEnv },
+      reject: false,
+      timeout: 120_000,
+    });
   };
   const applier = async (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => {
     const r = await spawnApplier(args, extraEnv);
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
   };
   const k8s = async (args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> => {
-    const r = await execa('ip', ['netns', 'exec', netns.name, ...uts, path.join(fakeBin, 'k8s'), ...args], { env: { ...env, ...extraEnv }, reject: false, timeout: 60_000 });
+    const r = await execa('ip', ['netns', 'exec', netns.name, ...uts, path.join(fakeBin, 'k8s'), ...args], {
+      env: { ...env, ...extraEnv },
+      reject: false,
+      timeout: 60_000,
+    });
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
   };
   return { root, work, netns, env, calls, applier, spawnApplier, k8s };
@@ -95,7 +103,10 @@ export async function hashTree(dir: string): Promise<Record<string, string>> {
       else if (s.isDirectory()) {
         out[rel] = `dir ${mode}`;
         await walk(p);
-      } else out[rel] = `file ${mode} ${createHash('sha256').update(await readFile(p)).digest('hex')}`;
+      } else
+        out[rel] = `file ${mode} ${createHash('sha256')
+          .update(await readFile(p))
+          .digest('hex')}`;
     }
   };
   await walk(dir);

@@ -14,7 +14,11 @@ const IMAGES: FixtureImage[] = [
 /** Name → LABELS column of the real `ctr images ls` (REF TYPE DIGEST SIZE PLATFORMS LABELS). */
 async function labels(address: string): Promise<Record<string, string>> {
   const r = await execa('ctr', ['--address', address, '--namespace', 'k8s.io', 'images', 'ls']);
-  const rows = String(r.stdout).split('\n').slice(1).filter(Boolean).map((l) => l.trim().split(/\s+/));
+  const rows = String(r.stdout)
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => l.trim().split(/\s+/));
   return Object.fromEntries(rows.map((cols) => [cols[0]!, cols[cols.length - 1]!]));
 }
 
@@ -29,7 +33,10 @@ describe('imported images are pinned', () => {
     const r = await node.applier(['apply', b.file, '--pub', b.pubFile, '--ctr', 'ctr', '--containerd-address', containerd.address]);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    expect(await labels(containerd.address)).toEqual({ 'docker.io/library/hello:1.0': 'io.cri-containerd.pinned=pinned', 'ghcr.io/canonical/k8s-snap/pause:3.10': 'io.cri-containerd.pinned=pinned' });
+    expect(await labels(containerd.address)).toEqual({
+      'docker.io/library/hello:1.0': 'io.cri-containerd.pinned=pinned',
+      'ghcr.io/canonical/k8s-snap/pause:3.10': 'io.cri-containerd.pinned=pinned',
+    });
     expect(r.stdout).toContain('pinned 2 image(s)');
     expect(r.stdout.includes('does not honour pinning')).toBe(note);
     const again = await node.applier(['apply', b.file, '--pub', b.pubFile, '--ctr', 'ctr', '--containerd-address', containerd.address]);

@@ -15,7 +15,11 @@ const ctr = (address: string, ...args: string[]) => execa('ctr', ['--address', a
 
 /** Name → LABELS column, from the real `ctr images ls`. */
 async function images(address: string): Promise<Record<string, string>> {
-  const rows = String((await ctr(address, 'images', 'ls')).stdout).split('\n').slice(1).filter(Boolean).map((l) => l.trim().split(/\s+/));
+  const rows = String((await ctr(address, 'images', 'ls')).stdout)
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => l.trim().split(/\s+/));
   return Object.fromEntries(rows.map((cols) => [cols[0]!, cols[cols.length - 1]!]));
 }
 
@@ -27,7 +31,17 @@ describe('prune with a real containerd', () => {
     const old = await makeBundle({ dir: node.work, out: 'old.tar', keys, snaps: [], images: [HELLO, WEB, PAUSE] });
     const next = await makeBundle({ dir: node.work, out: 'next.tar', keys, snaps: [], images: [PAUSE] });
     const foreign = await makeBundle({ dir: node.work, out: 'foreign.tar', keys, snaps: [], images: [FOREIGN] });
-    const args = (file: string, ...more: string[]) => ['apply', file, '--pub', old.pubFile, '--ctr', 'ctr', '--containerd-address', containerd.address, ...more];
+    const args = (file: string, ...more: string[]) => [
+      'apply',
+      file,
+      '--pub',
+      old.pubFile,
+      '--ctr',
+      'ctr',
+      '--containerd-address',
+      containerd.address,
+      ...more,
+    ];
 
     expect((await node.applier(args(old.file))).exitCode).toBe(0);
     // An image airgap did not import: loaded by hand from another OCI tar.

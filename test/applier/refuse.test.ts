@@ -116,4 +116,3 @@ describe('applier refuses bad bundles before touching the node', () => {
 const HOLD = `const net = require('node:net');
 let n = 0; const ports = process.argv.slice(1);
 for (const p of ports) net.createServer().listen(Number(p), () => { if (++n === ports.length) console.log('listening'); });`;
-

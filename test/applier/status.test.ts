@@ -13,7 +13,10 @@ describe('applier status', () => {
     expect(pending.stdout).toContain('NOT converged to fixture');
     expect((await node.applier(['apply', b.file, '--pub', b.pubFile])).exitCode).toBe(0);
     const done = await node.applier(['status', b.file, '--pub', b.pubFile, '--json']);
-    const report = JSON.parse(done.stdout) as { converged: boolean; state: { bundle: { digest: string }; snaps: Record<string, number>; files: Record<string, unknown> } };
+    const report = JSON.parse(done.stdout) as {
+      converged: boolean;
+      state: { bundle: { digest: string }; snaps: Record<string, number>; files: Record<string, unknown> };
+    };
     expect(report.converged).toBe(true);
     expect(report.state.snaps.k8s).toBe(3001);
     expect(Object.keys(report.state.files)).toEqual(['/etc/containerd/hosts.d/docker.io/hosts.toml']);

@@ -14,13 +14,40 @@ const SNAPS = [
 ];
 
 function facts(manifest: Partial<BundleManifest> = {}): NodeFacts {
-  const m = { platforms: ['linux/amd64'], entries: [{ path: 'x', mode: 0o644, size: 1024 * 1024, sha256: '' }], snaps: SNAPS, spec: {}, ...manifest } as unknown as BundleManifest;
+  const m = {
+    platforms: ['linux/amd64'],
+    entries: [{ path: 'x', mode: 0o644, size: 1024 * 1024, sha256: '' }],
+    snaps: SNAPS,
+    spec: {},
+    ...manifest,
+  } as unknown as BundleManifest;
   const bundle = { manifest: m } as VerifiedBundle;
-  const containerd = { base: '/', from: 'confinement', hostsDir: '/etc/containerd/hosts.d', socket: '/run/containerd/containerd.sock', runDir: '/run/containerd' } as const;
-  return { root: '/r', bundle, containerdAddress: '/no.sock', containerd, ctrPath: 'ctr', k8s: 'k8s', joinToken: undefined, addressFlag: undefined, nodeName: 'n1', waitTimeoutMs: 1000 };
+  const containerd = {
+    base: '/',
+    from: 'confinement',
+    hostsDir: '/etc/containerd/hosts.d',
+    socket: '/run/containerd/containerd.sock',
+    runDir: '/run/containerd',
+  } as const;
+  return {
+    root: '/r',
+    bundle,
+    containerdAddress: '/no.sock',
+    containerd,
+    ctrPath: 'ctr',
+    k8s: 'k8s',
+    joinToken: undefined,
+    addressFlag: undefined,
+    nodeName: 'n1',
+    waitTimeoutMs: 1000,
+  };
 }
 
-const view = (o: { state?: Partial<AirgapState>; changed?: string[] } = {}): StepView => ({ node: facts(), state: { ...emptyState(), ...o.state }, changed: new Set(o.changed ?? []) });
+const view = (o: { state?: Partial<AirgapState>; changed?: string[] } = {}): StepView => ({
+  node: facts(),
+  state: { ...emptyState(), ...o.state },
+  changed: new Set(o.changed ?? []),
+});
 
 const SEEN: PreflightSeen = { uid: 0, arch: 'amd64', freeBytes: 10 * 1024 * 1024, snapd: { ok: true }, preInit: undefined, defaultRoutes: 1 };
 
@@ -33,9 +60,17 @@ describe('preflightProblems', () => {
     ['snapd not usable', { snapd: { ok: false, why: 'no snapd' } }, ['snap']],
     ['k8s cannot tell membership', { preInit: { intent: 'bootstrap', error: 'k8sd down' } }, ['k8s']],
     ['a member: nothing of the pre-init checks', { preInit: { intent: 'bootstrap', member: true } }, []],
-    ['a foreign containerd and busy ports before bootstrap', { preInit: { intent: 'bootstrap', member: false, runDirTaken: true, busy: [10250, 6443] } }, ['/run/containerd', 'ports']],
+    [
+      'a foreign containerd and busy ports before bootstrap',
+      { preInit: { intent: 'bootstrap', member: false, runDirTaken: true, busy: [10250, 6443] } },
+      ['/run/containerd', 'ports'],
+    ],
     ['no default route, none in the bundle', { defaultRoutes: 0 }, ['default route']],
-    ['everything at once, in a fixed order', { uid: 1, arch: 'arm64', freeBytes: 0, snapd: { ok: false, why: 'x' }, defaultRoutes: 0 }, ['user', 'architecture', 'disk', 'snap', 'default route']],
+    [
+      'everything at once, in a fixed order',
+      { uid: 1, arch: 'arm64', freeBytes: 0, snapd: { ok: false, why: 'x' }, defaultRoutes: 0 },
+      ['user', 'architecture', 'disk', 'snap', 'default route'],
+    ],
   ];
   it.each(CASES)('%s', (_name, seen, about) => {
     expect(preflightProblems(facts(), { ...SEEN, ...seen }).map((p) => p.about)).toEqual(about);

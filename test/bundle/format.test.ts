@@ -28,7 +28,12 @@ describe('bundle format', () => {
         seen[entry.path] = s;
       },
     });
-    expect(v.manifest.entries.map((e) => e.path)).toEqual(['airgap/SHA256SUMS', 'applier/linux-amd64/applier', 'containerd/hosts.d/docker.io/hosts.toml', 'snaps/k8s_1.snap']);
+    expect(v.manifest.entries.map((e) => e.path)).toEqual([
+      'airgap/SHA256SUMS',
+      'applier/linux-amd64/applier',
+      'containerd/hosts.d/docker.io/hosts.toml',
+      'snaps/k8s_1.snap',
+    ]);
     expect(seen['snaps/k8s_1.snap']).toBe('x'.repeat(700));
     expect(seen['airgap/SHA256SUMS']).toContain('  snaps/k8s_1.snap\n');
     expect(v.signer.fingerprint).toBe(keys.publicKey.fingerprint);
@@ -103,7 +108,9 @@ describe('bundle format', () => {
     const keys = makeKeys();
     for (const bad of ['../etc/passwd', '/etc/passwd', 'a/../../b', 'a//b', 'a/./b', `${'x'.repeat(101)}`]) {
       const out = path.join(dir, 'b.tar');
-      await expect(writeBundle({ out, manifest: baseManifest(keys.publicKey.fingerprint), sources: [{ path: bad, data: Buffer.from('x') }], key: keys.privateKey })).rejects.toMatchObject({ code: 'PATH_TRAVERSAL' });
+      await expect(
+        writeBundle({ out, manifest: baseManifest(keys.publicKey.fingerprint), sources: [{ path: bad, data: Buffer.from('x') }], key: keys.privateKey }),
+      ).rejects.toMatchObject({ code: 'PATH_TRAVERSAL' });
     }
   });
 
@@ -112,13 +119,23 @@ describe('bundle format', () => {
     const keys = makeKeys();
     const out = path.join(dir, 'b.tar');
     await expect(
-      writeBundle({ out, manifest: baseManifest(keys.publicKey.fingerprint), sources: [{ path: 'snaps/x.snap', file: path.join(dir, 'missing.snap') }], key: keys.privateKey }),
+      writeBundle({
+        out,
+        manifest: baseManifest(keys.publicKey.fingerprint),
+        sources: [{ path: 'snaps/x.snap', file: path.join(dir, 'missing.snap') }],
+        key: keys.privateKey,
+      }),
     ).rejects.toThrow();
     expect(await readdir(dir)).toEqual([]);
     // A source that changes between hashing and writing fails the build too.
     await writeFile(path.join(dir, 'f'), 'abc');
     await expect(
-      writeBundle({ out, manifest: baseManifest(keys.publicKey.fingerprint), sources: [{ path: 'snaps/x.snap', file: path.join(dir, 'f'), sha256: '0'.repeat(64), size: 3 }], key: keys.privateKey }),
+      writeBundle({
+        out,
+        manifest: baseManifest(keys.publicKey.fingerprint),
+        sources: [{ path: 'snaps/x.snap', file: path.join(dir, 'f'), sha256: '0'.repeat(64), size: 3 }],
+        key: keys.privateKey,
+      }),
     ).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(await readdir(dir)).toEqual(['f']);
     await expect(stat(out)).rejects.toThrow();

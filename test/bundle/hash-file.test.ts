@@ -13,7 +13,7 @@ describe('hashFile', () => {
     const dir = await testdir();
     const file = path.join(dir, 'f');
     const data = Buffer.alloc(size);
-    for (let i = 0; i + 4 <= size; i += 4096) data.writeUInt32LE(i * 2654435761 >>> 0, i);
+    for (let i = 0; i + 4 <= size; i += 4096) data.writeUInt32LE((i * 2654435761) >>> 0, i);
     await writeFile(file, data);
     const r = await hashFile(file, ['sha3-384']);
     const bytes = await readFile(file);

@@ -46,7 +46,11 @@ describe('bundler inspect --head', () => {
     expect(listed.stdout.split('\n')).toEqual(['airgap/manifest.json', 'airgap/manifest.sig']);
     await mkdir(path.join(dir, 'check'));
     await execa('tar', ['-xf', '../old.head'], { cwd: path.join(dir, 'check') });
-    const ssl = await execa('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', '../airgap.pub', '-rawin', '-in', 'airgap/manifest.json', '-sigfile', 'airgap/manifest.sig'], { cwd: path.join(dir, 'check'), reject: false });
+    const ssl = await execa(
+      'openssl',
+      ['pkeyutl', '-verify', '-pubin', '-inkey', '../airgap.pub', '-rawin', '-in', 'airgap/manifest.json', '-sigfile', 'airgap/manifest.sig'],
+      { cwd: path.join(dir, 'check'), reject: false },
+    );
     expect(ssl.stdout).toContain('Signature Verified Successfully');
 
     // Another key, or a changed byte of the manifest: refused.

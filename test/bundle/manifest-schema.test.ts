@@ -15,11 +15,29 @@ function manifest(): BundleManifest {
   const entry = (path: string) => ({ path, size: 1, sha256: sha(path), mode: 0o644 });
   return {
     ...baseManifest(signer),
-    snaps: [{ name: 'k8s', role: 'k8s', revision: 3001, channel: '1.32-classic/stable', classic: true, sha3_384: 'A'.repeat(64), size: 1, snapPath: 'snaps/k8s_3001.snap', assertPath: 'snaps/k8s_3001.assert' }],
+    snaps: [
+      {
+        name: 'k8s',
+        role: 'k8s',
+        revision: 3001,
+        channel: '1.32-classic/stable',
+        classic: true,
+        sha3_384: 'A'.repeat(64),
+        size: 1,
+        snapPath: 'snaps/k8s_3001.snap',
+        assertPath: 'snaps/k8s_3001.assert',
+      },
+    ],
     images: [{ ref: 'docker.io/library/nginx:1.27', digest: DIGEST, mediaType: OCI_INDEX, subset: { digest: SUBSET, size: 300, platforms: ['linux/amd64'] } }],
     imageLayout: 'images',
     k8s: { release: '1.32', datastore: 'etcd' },
-    entries: ['airgap/SHA256SUMS', 'snaps/k8s_3001.snap', 'snaps/k8s_3001.assert', 'containerd/hosts.d/docker.io/hosts.toml', `images/blobs/sha256/${'b'.repeat(64)}`].map(entry),
+    entries: [
+      'airgap/SHA256SUMS',
+      'snaps/k8s_3001.snap',
+      'snaps/k8s_3001.assert',
+      'containerd/hosts.d/docker.io/hosts.toml',
+      `images/blobs/sha256/${'b'.repeat(64)}`,
+    ].map(entry),
   };
 }
 
@@ -55,10 +73,25 @@ describe('the manifest schema', () => {
     ["the spec's hosts dir with a .. segment", (m) => (m.spec.containerd = { hostsDir: '/etc/../root', mirrors: [] }), 'BUNDLE_INVALID'],
     ["the spec's default-route interface with a space", (m) => (m.spec.network = { defaultRoute: { interface: 'eth0 up' } }), 'BUNDLE_INVALID'],
     ["the spec's proxy with a space", (m) => (m.spec.proxy = { http: 'http://p:3128 x', noProxy: [] }), 'BUNDLE_INVALID'],
-    ["the spec's proxy with a $ (it lands quoted in /etc/environment)", (m) => (m.spec.proxy = { http: 'http://p:3128/$(reboot)', noProxy: [] }), 'BUNDLE_INVALID'],
+    [
+      "the spec's proxy with a $ (it lands quoted in /etc/environment)",
+      (m) => (m.spec.proxy = { http: 'http://p:3128/$(reboot)', noProxy: [] }),
+      'BUNDLE_INVALID',
+    ],
     ["the spec's no-proxy entry with a quote", (m) => (m.spec.proxy = { http: 'http://p:3128', noProxy: ['a"b'] }), 'BUNDLE_INVALID'],
-    ["the spec's proxy and no-proxy as the bundler writes them", (m) => (m.spec.proxy = { http: 'http://user:pw@p:3128', https: 'http://p:3129', noProxy: ['10.0.0.0/8', '.corp'] }), 'ACCEPTED'],
-    ["the spec's mirror endpoint with a backtick", (m) => (m.spec.containerd = { mirrors: [{ registries: ['docker.io'], endpoint: 'https://m`x`:5000', capabilities: ['pull'], skipVerify: false, overridePath: false }] }), 'BUNDLE_INVALID'],
+    [
+      "the spec's proxy and no-proxy as the bundler writes them",
+      (m) => (m.spec.proxy = { http: 'http://user:pw@p:3128', https: 'http://p:3129', noProxy: ['10.0.0.0/8', '.corp'] }),
+      'ACCEPTED',
+    ],
+    [
+      "the spec's mirror endpoint with a backtick",
+      (m) =>
+        (m.spec.containerd = {
+          mirrors: [{ registries: ['docker.io'], endpoint: 'https://m`x`:5000', capabilities: ['pull'], skipVerify: false, overridePath: false }],
+        }),
+      'BUNDLE_INVALID',
+    ],
     ['a lock snap with a hostile name', (m) => (m.lock.snaps = [{ name: '--classic', revision: 1, 'sha3-384': 'A'.repeat(64), size: 1 }]), 'BUNDLE_INVALID'],
     ['an image name without tag or digest', (m) => (m.images[0]!.ref = 'docker.io/library/nginx'), 'BUNDLE_INVALID'],
     ['an image name with an upper-case repository', (m) => (m.images[0]!.ref = 'docker.io/Library/nginx:1'), 'BUNDLE_INVALID'],
@@ -94,13 +127,37 @@ describe('the manifest schema', () => {
 
   it('takes the entry paths entryPathProblem takes, and no other', () => {
     const pattern = new RegExp(manifestSchema.definitions.entryPath.pattern, 'u');
-    const paths = ['a', 'a/b.c', 'snaps/k8s_1.snap', 'x/127.0.0.1:5000/hosts.toml', 'a+b@c=d', '_x', '../x', './x', 'a/../b', 'a//b', '/a', 'a/', '.hidden', 'a b', 'a\nb', '', 'é', 'a'.repeat(101)];
+    const paths = [
+      'a',
+      'a/b.c',
+      'snaps/k8s_1.snap',
+      'x/127.0.0.1:5000/hosts.toml',
+      'a+b@c=d',
+      '_x',
+      '../x',
+      './x',
+      'a/../b',
+      'a//b',
+      '/a',
+      'a/',
+      '.hidden',
+      'a b',
+      'a\nb',
+      '',
+      'é',
+      'a'.repeat(101),
+    ];
     for (const p of paths) expect(pattern.test(p) && p.length <= 100, p).toBe(entryPathProblem(p) === undefined);
   });
 });
 
 describe('the lock schema', () => {
-  const good = 'lockVersion: 1\nsnaps:\n  - name: k8s\n    channel: 1.32-classic/stable\n    revision: 3001\n    sha3-384: ' + 'A'.repeat(64) + '\n    size: 10\nimages:\n  - ref: docker.io/library/nginx:1.27\n    digest: ' + DIGEST + '\nhosts:\n  - registry-1.docker.io\n';
+  const good =
+    'lockVersion: 1\nsnaps:\n  - name: k8s\n    channel: 1.32-classic/stable\n    revision: 3001\n    sha3-384: ' +
+    'A'.repeat(64) +
+    '\n    size: 10\nimages:\n  - ref: docker.io/library/nginx:1.27\n    digest: ' +
+    DIGEST +
+    '\nhosts:\n  - registry-1.docker.io\n';
   const cases: [string, string, string | undefined][] = [
     ['a lock as the bundler writes it', good, undefined],
     ['another lock version', good.replace('lockVersion: 1', 'lockVersion: 2'), 'airgap.lock.yaml:1:14: lockVersion: must be 1, got 2'],
@@ -108,7 +165,11 @@ describe('the lock schema', () => {
     ['a hostile snap name', good.replace('name: k8s', 'name: --help'), 'airgap.lock.yaml:3:11: snaps[0].name: "--help" is not a snap name like k8s or core22'],
     ['a snap without its size', good.replace('    size: 10\n', ''), 'airgap.lock.yaml:3:5: snaps[0]: missing required key "size"'],
     ['an unknown key', good.replace('lockVersion: 1', 'lockVersion: 1\nextra: x'), 'airgap.lock.yaml:2:1: extra: unknown key "extra"'],
-    ['a host with a path', good.replace('registry-1.docker.io', 'evil.example/x'), 'airgap.lock.yaml:12:5: hosts[0]: "evil.example/x" is not a host or host:port'],
+    [
+      'a host with a path',
+      good.replace('registry-1.docker.io', 'evil.example/x'),
+      'airgap.lock.yaml:12:5: hosts[0]: "evil.example/x" is not a host or host:port',
+    ],
     ['YAML that does not parse', 'lockVersion: [1\n', 'airgap.lock.yaml:2:1: YAML:'],
     ['an alias', good.replace('hosts:\n  - registry-1.docker.io', 'hosts: &h [a]\nx: *h'), 'airgap.lock.yaml:1:1: YAML:'],
   ];

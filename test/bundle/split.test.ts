@@ -78,7 +78,11 @@ describe('bundler build --split', () => {
     expect(applied.stderr).toBe('');
     expect(applied.exitCode).toBe(0);
     expect(applied.stdout).toMatch(/converged: \d+ change\(s\) made/);
-    expect((await node.calls()).filter((c) => c.startsWith('snap install')).map((c) => c.replace(/ \S*\/([^/ ]+)/, ' $1'))).toEqual(['snap install snapd_10.snap', 'snap install core20_20.snap', 'snap install k8s_30.snap --classic']);
+    expect((await node.calls()).filter((c) => c.startsWith('snap install')).map((c) => c.replace(/ \S*\/([^/ ]+)/, ' $1'))).toEqual([
+      'snap install snapd_10.snap',
+      'snap install core20_20.snap',
+      'snap install k8s_30.snap --classic',
+    ]);
     // The same node again, from the first part: the bundle is the same, nothing to do.
     const again = await node.applier(['apply', first, '--pub', path.join(dir, 'keys/site.pub')]);
     expect(again.exitCode).toBe(0);
@@ -176,14 +180,28 @@ describe('bundler build --split', () => {
     expect((await partsIn(path.join(dir, 'parts'))).length).toBeGreaterThan(3);
     const reg = await startRegistry({});
     onTestFinished(() => reg.stop());
-    const push = await cli('applier', ['push', path.join(dir, 'parts'), '--pub', fixture.pubFile, '--registry', reg.host, '--plain-http', '--chunk-size', '16K']);
+    const push = await cli('applier', [
+      'push',
+      path.join(dir, 'parts'),
+      '--pub',
+      fixture.pubFile,
+      '--registry',
+      reg.host,
+      '--plain-http',
+      '--chunk-size',
+      '16K',
+    ]);
     expect(push.stderr).toBe('');
     expect(push.exitCode).toBe(0);
     // Chunked: the big layer went up in many PATCHes, each read across the part files.
     expect((await reg.requests()).filter((r) => r.method === 'PATCH').length).toBeGreaterThan(10);
 
     const hostsDir = path.join(dir, 'hosts.d');
-    for (const f of renderHostsFiles({ mirrors: [{ registries: ['ghcr.io'], endpoint: `http://${reg.host}`, capabilities: ['pull', 'resolve'], skipVerify: false, overridePath: false }], hostsDir, caData: new Map() })) {
+    for (const f of renderHostsFiles({
+      mirrors: [{ registries: ['ghcr.io'], endpoint: `http://${reg.host}`, capabilities: ['pull', 'resolve'], skipVerify: false, overridePath: false }],
+      hostsDir,
+      caData: new Map(),
+    })) {
       await mkdir(path.dirname(path.join(hostsDir, f.target)), { recursive: true });
       await writeFile(path.join(hostsDir, f.target), f.data);
     }

@@ -11,12 +11,20 @@ import { makeSnap } from '../support/snap-fixture.ts';
 import { site, siteSpec } from '../support/site-fixture.ts';
 
 const build = (dir: string, out = 'a.tar') => cli('bundler', ['build', 'airgap.yaml', '-o', out, '--key', 'keys/site.key', '--no-applier'], { cwd: dir });
-const manifestOf = async (dir: string, file = 'a.tar') => JSON.parse((await cli('bundler', ['inspect', file, '--json'], { cwd: dir })).stdout) as { k8s?: BundleManifest['k8s']; hostsDir: string };
+const manifestOf = async (dir: string, file = 'a.tar') =>
+  JSON.parse((await cli('bundler', ['inspect', file, '--json'], { cwd: dir })).stdout) as { k8s?: BundleManifest['k8s']; hostsDir: string };
 
 /** A site whose k8s snap is built from Kubernetes `version` (published in `channel`), with this bootstrap config. */
 async function siteFor(o: { release: string; config: string; version?: string }) {
   const dir = await site({ channel: `${o.release}-classic/stable` });
-  await makeSnap({ dir: path.join(dir, 'downloads'), name: 'k8s', revision: 30, base: 'core20', confinement: 'classic', version: o.version ?? `v${o.release}.2` });
+  await makeSnap({
+    dir: path.join(dir, 'downloads'),
+    name: 'k8s',
+    revision: 30,
+    base: 'core20',
+    confinement: 'classic',
+    version: o.version ?? `v${o.release}.2`,
+  });
   await writeFile(path.join(dir, 'bootstrap.yaml'), o.config);
   return dir;
 }
@@ -27,7 +35,9 @@ describe('bootstrap config checked at build time, strictly, per k8s release', ()
     const r = await build(dir);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('error[SPEC_INVALID]: bootstrap.yaml is not a bootstrap config k8s 1.34 accepts:');
-    expect(r.stderr).toContain('bootstrap.yaml:3:5: cluster-config.network.enabeld: unknown key "enabeld" under cluster-config.network; did you mean "enabled"?');
+    expect(r.stderr).toContain(
+      'bootstrap.yaml:3:5: cluster-config.network.enabeld: unknown key "enabeld" under cluster-config.network; did you mean "enabled"?',
+    );
     expect(r.stderr).toContain('docs/canonicalk8s/_parts/bootstrap_config.md@release-1.34');
     expect(r.stderr).not.toMatch(/\n\s+at /);
     await expect(readFile(path.join(dir, 'a.tar'))).rejects.toThrow(/ENOENT/);
@@ -49,7 +59,9 @@ describe('bootstrap config checked at build time, strictly, per k8s release', ()
     const dir = await siteFor({ release: '1.36', config: 'cluster-config:\n  network: {enabled: true}\ndatastore-type: k8s-dqlite\n' });
     const r = await build(dir);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('bootstrap.yaml:3:17: datastore-type: "k8s-dqlite" is not accepted by k8s 1.36; one of "etcd", "external" (it is accepted by k8s 1.32, 1.33, 1.34, 1.35)');
+    expect(r.stderr).toContain(
+      'bootstrap.yaml:3:17: datastore-type: "k8s-dqlite" is not accepted by k8s 1.36; one of "etcd", "external" (it is accepted by k8s 1.32, 1.33, 1.34, 1.35)',
+    );
   });
 
   it('a key 1.36 removed (k8s-dqlite-port) fails a 1.36 build; the same config builds for 1.35', async () => {
@@ -57,14 +69,20 @@ describe('bootstrap config checked at build time, strictly, per k8s release', ()
     const dir = await siteFor({ release: '1.36', config });
     const r = await build(dir);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('bootstrap.yaml:1:1: k8s-dqlite-port: "k8s-dqlite-port" is not accepted by k8s 1.36 (it is by k8s 1.32, 1.33, 1.34, 1.35); remove it');
+    expect(r.stderr).toContain(
+      'bootstrap.yaml:1:1: k8s-dqlite-port: "k8s-dqlite-port" is not accepted by k8s 1.36 (it is by k8s 1.32, 1.33, 1.34, 1.35); remove it',
+    );
     expect(r.stderr).toContain('bootstrap.yaml:2:1: extra-node-k8s-dqlite-args:');
     const ok = await siteFor({ release: '1.35', config });
     expect((await build(ok)).exitCode).toBe(0);
   });
 
   it('a valid 1.32 config with k8s-dqlite builds; the manifest and inspect say release 1.32, datastore k8s-dqlite', async () => {
-    const dir = await siteFor({ release: '1.32', config: 'cluster-config:\n  network: {enabled: yes}\n  annotations: {k8sd/v1alpha/lifecycle/skip-cleanup-kubernetes-node-on-remove: "true"}\ndatastore-type: k8s-dqlite\nk8s-dqlite-port: 9000\nextra-sans: [cp.example.com]\n' });
+    const dir = await siteFor({
+      release: '1.32',
+      config:
+        'cluster-config:\n  network: {enabled: yes}\n  annotations: {k8sd/v1alpha/lifecycle/skip-cleanup-kubernetes-node-on-remove: "true"}\ndatastore-type: k8s-dqlite\nk8s-dqlite-port: 9000\nextra-sans: [cp.example.com]\n',
+    });
     const r = await build(dir);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
@@ -90,7 +108,9 @@ describe('bootstrap config checked at build time, strictly, per k8s release', ()
     expect(m.k8s).toEqual({ release: '1.35', datastore: 'etcd', containerdBaseDir: '/srv/ctr/k8s-containerd' });
     expect(m.hostsDir).toBe('/srv/ctr/k8s-containerd/etc/containerd/hosts.d');
     await execa('tar', ['-xf', 'a.tar', 'containerd/hosts.d/docker.io/hosts.toml'], { cwd: dir });
-    expect(await readFile(path.join(dir, 'containerd/hosts.d/docker.io/hosts.toml'), 'utf8')).toContain('ca = "/srv/ctr/k8s-containerd/etc/containerd/hosts.d/docker.io/ca-10.100.100.100_5000.crt"');
+    expect(await readFile(path.join(dir, 'containerd/hosts.d/docker.io/hosts.toml'), 'utf8')).toContain(
+      'ca = "/srv/ctr/k8s-containerd/etc/containerd/hosts.d/docker.io/ca-10.100.100.100_5000.crt"',
+    );
     expect((await cli('bundler', ['inspect', 'a.tar'], { cwd: dir })).stdout).toContain('containerd base /srv/ctr/k8s-containerd');
 
     const k36 = await siteFor({ release: '1.36', config: 'containerd-base-dir: /srv/ctr\n' });
@@ -117,8 +137,13 @@ describe('bootstrap config checked at build time, strictly, per k8s release', ()
     const dir = await siteFor({ release: '1.31', config: 'cluster-config: {network: {enabled: true}}\n' });
     const r = await build(dir);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('error[SPEC_INVALID]: cannot check bootstrap.yaml for k8s 1.31 (snap version v1.31.2, channel 1.31-classic/stable): the bootstrap config keys are known for k8s 1.32, 1.33, 1.34, 1.35, 1.36');
-    await writeFile(path.join(dir, 'airgap.yaml'), siteSpec({ channel: '1.31-classic/stable' }).replace('cluster:\n  bootstrap: {config: ./bootstrap.yaml}\n', ''));
+    expect(r.stderr).toContain(
+      'error[SPEC_INVALID]: cannot check bootstrap.yaml for k8s 1.31 (snap version v1.31.2, channel 1.31-classic/stable): the bootstrap config keys are known for k8s 1.32, 1.33, 1.34, 1.35, 1.36',
+    );
+    await writeFile(
+      path.join(dir, 'airgap.yaml'),
+      siteSpec({ channel: '1.31-classic/stable' }).replace('cluster:\n  bootstrap: {config: ./bootstrap.yaml}\n', ''),
+    );
     expect((await build(dir)).exitCode).toBe(0);
     const m = await manifestOf(dir);
     expect(m.k8s).toBeUndefined();
@@ -166,7 +191,12 @@ describe('checkBootstrapConfig reads YAML as the node does (gopkg.in/yaml.v2, Un
   const cases: [string, string, '1.32' | '1.35' | '1.36', unknown][] = [
     ['empty file: nothing set', '', '1.32', { datastore: 'etcd' }],
     ['only a comment', '# nothing\n', '1.36', { datastore: 'etcd' }],
-    ['YAML 1.1 booleans (yes/on) are bools', 'cluster-config:\n  network: {enabled: yes}\n  dns: {enabled: on}\ndisable-rbac: no\n', '1.32', { datastore: 'etcd' }],
+    [
+      'YAML 1.1 booleans (yes/on) are bools',
+      'cluster-config:\n  network: {enabled: yes}\n  dns: {enabled: on}\ndisable-rbac: no\n',
+      '1.32',
+      { datastore: 'etcd' },
+    ],
     ['a string field takes any scalar (yaml.v2 SetString)', 'pod-cidr: 10\ncluster-config: {cloud-provider: true}\n', '1.32', { datastore: 'etcd' }],
     ['null leaves a field unset', 'pod-cidr: ~\ncluster-config:\n  network:\n', '1.32', { datastore: 'etcd' }],
     ['an int field refuses a fraction', 'secure-port: 6443.5\n', '1.32', ['1:14 secure-port: must be an integer, got number 6443.5']],
@@ -176,14 +206,44 @@ describe('checkBootstrapConfig reads YAML as the node does (gopkg.in/yaml.v2, Un
     ['an object refuses a scalar', 'cluster-config: true\n', '1.32', ['1:17 cluster-config: must be a mapping, got boolean true']],
     ['the root must be a mapping', '- a\n', '1.32', ['1:1 : the bootstrap config must be a mapping of keys']],
     ['a key named like a YAML 1.1 bool is a key (on), not true', 'on: 1\n', '1.32', ['1:1 on: unknown key "on" (k8s 1.32 refuses unknown keys)']],
-    ['merged keys count as the mapping\'s own', 'cluster-config:\n  network:\n    <<: {enabled: true, enable: true}\n', '1.32', ['3:25 cluster-config.network.enable: unknown key "enable" under cluster-config.network; did you mean "enabled"? (k8s 1.32 refuses unknown keys)']],
-    ['a merged mapping through an alias is checked', 'cluster-config:\n  dns: &d {enabled: true}\n  network: {<<: *d, cluster-domain: x}\n', '1.32', ['3:21 cluster-config.network.cluster-domain: unknown key "cluster-domain" under cluster-config.network (k8s 1.32 refuses unknown keys)']],
-    ['an alias is checked where it is used', 'extra-node-kubelet-args: &x {a: b}\nextra-sans: *x\n', '1.32', ['2:13 extra-sans: must be a list, got a mapping']],
-    ['the struct tag alias kube-ControllerManager-client-key (1.32–1.35)', 'kube-ControllerManager-client-key: k\nkube-controller-manager-client-key: k\n', '1.35', { datastore: 'etcd' }],
+    [
+      "merged keys count as the mapping's own",
+      'cluster-config:\n  network:\n    <<: {enabled: true, enable: true}\n',
+      '1.32',
+      ['3:25 cluster-config.network.enable: unknown key "enable" under cluster-config.network; did you mean "enabled"? (k8s 1.32 refuses unknown keys)'],
+    ],
+    [
+      'a merged mapping through an alias is checked',
+      'cluster-config:\n  dns: &d {enabled: true}\n  network: {<<: *d, cluster-domain: x}\n',
+      '1.32',
+      ['3:21 cluster-config.network.cluster-domain: unknown key "cluster-domain" under cluster-config.network (k8s 1.32 refuses unknown keys)'],
+    ],
+    [
+      'an alias is checked where it is used',
+      'extra-node-kubelet-args: &x {a: b}\nextra-sans: *x\n',
+      '1.32',
+      ['2:13 extra-sans: must be a list, got a mapping'],
+    ],
+    [
+      'the struct tag alias kube-ControllerManager-client-key (1.32–1.35)',
+      'kube-ControllerManager-client-key: k\nkube-controller-manager-client-key: k\n',
+      '1.35',
+      { datastore: 'etcd' },
+    ],
     ['1.36 has network.kube-proxy-enabled (k8s-snap-api v2.1.1)', 'cluster-config: {network: {kube-proxy-enabled: false}}\n', '1.36', { datastore: 'etcd' }],
-    ['1.35 has no network.kube-proxy-enabled', 'cluster-config: {network: {kube-proxy-enabled: false}}\n', '1.35', ['1:28 cluster-config.network.kube-proxy-enabled: "kube-proxy-enabled" is not accepted by k8s 1.35 (it is by k8s 1.36); remove it']],
+    [
+      '1.35 has no network.kube-proxy-enabled',
+      'cluster-config: {network: {kube-proxy-enabled: false}}\n',
+      '1.35',
+      ['1:28 cluster-config.network.kube-proxy-enabled: "kube-proxy-enabled" is not accepted by k8s 1.35 (it is by k8s 1.36); remove it'],
+    ],
     ['extra-node-containerd-config takes nested maps', 'extra-node-containerd-config:\n  plugins: {a: {b: [1]}}\n', '1.36', { datastore: 'etcd' }],
-    ['an unknown datastore-type', 'datastore-type: mysql\n', '1.32', ['1:17 datastore-type: "mysql" is not accepted by k8s 1.32; one of "k8s-dqlite", "etcd", "external"']],
+    [
+      'an unknown datastore-type',
+      'datastore-type: mysql\n',
+      '1.32',
+      ['1:17 datastore-type: "mysql" is not accepted by k8s 1.32; one of "k8s-dqlite", "etcd", "external"'],
+    ],
     ['containerd-base-dir is reported as written', 'containerd-base-dir: /var/lib/ck\n', '1.36', { datastore: 'etcd', containerdBaseDir: '/var/lib/ck' }],
   ];
   it.each(cases)('%s', (_name, text, release, expected) => {

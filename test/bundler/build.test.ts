@@ -39,7 +39,14 @@ describe('bundler build', () => {
     expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: dir })).exitCode).toBe(0);
     const r = await cli('bundler', ['inspect', 'a.tar', '--json'], { cwd: dir });
     expect(r.exitCode).toBe(0);
-    const j = JSON.parse(r.stdout) as { name: string; signer: string; snaps: { name: string; revision: number; role: string }[]; files: { path: string; size: number }[]; appliers: unknown[]; hostsDir: string };
+    const j = JSON.parse(r.stdout) as {
+      name: string;
+      signer: string;
+      snaps: { name: string; revision: number; role: string }[];
+      files: { path: string; size: number }[];
+      appliers: unknown[];
+      hostsDir: string;
+    };
     expect(j.name).toBe('test-site');
     expect(j.signer).toMatch(/^SHA256:/);
     expect(j.snaps.map((s) => `${s.name}_${s.revision}:${s.role}`)).toEqual(['snapd_10:snapd', 'core20_20:base', 'k8s_30:k8s']);
@@ -69,10 +76,16 @@ describe('bundler build', () => {
     const dir = await site();
     expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: dir })).exitCode).toBe(0);
     await execa('tar', ['-xf', 'a.tar', 'containerd'], { cwd: dir });
-    const docker = parseToml(await readFile(path.join(dir, 'containerd/hosts.d/docker.io/hosts.toml'), 'utf8')) as { server: string; host: Record<string, Record<string, unknown>> };
+    const docker = parseToml(await readFile(path.join(dir, 'containerd/hosts.d/docker.io/hosts.toml'), 'utf8')) as {
+      server: string;
+      host: Record<string, Record<string, unknown>>;
+    };
     expect(docker.server).toBe('https://registry-1.docker.io');
     expect(Object.keys(docker.host)).toEqual(['https://10.100.100.100:5000', 'http://192.168.1.9:5000']);
-    expect(docker.host['https://10.100.100.100:5000']).toEqual({ capabilities: ['pull', 'resolve'], ca: '/etc/containerd/hosts.d/docker.io/ca-10.100.100.100_5000.crt' });
+    expect(docker.host['https://10.100.100.100:5000']).toEqual({
+      capabilities: ['pull', 'resolve'],
+      ca: '/etc/containerd/hosts.d/docker.io/ca-10.100.100.100_5000.crt',
+    });
     expect(docker.host['http://192.168.1.9:5000']).toEqual({ capabilities: ['pull', 'resolve'], skip_verify: true });
     const k8s = parseToml(await readFile(path.join(dir, 'containerd/hosts.d/registry.k8s.io/hosts.toml'), 'utf8')) as { server: string };
     expect(k8s.server).toBe('https://registry.k8s.io');
@@ -83,9 +96,14 @@ describe('bundler build', () => {
     const old = await site({ channel: '1.31-classic/stable' });
     // A real 1.31 snap, and no bootstrap config: its keys are known from 1.32 on (test/bundler/bootstrap-config.test.ts).
     await makeSnap({ dir: path.join(old, 'downloads'), name: 'k8s', revision: 30, base: 'core20', confinement: 'classic', version: 'v1.31.9' });
-    await writeFile(path.join(old, 'airgap.yaml'), specText({ channel: '1.31-classic/stable' }).replace('cluster:\n  bootstrap: {config: ./bootstrap.yaml}\n', ''));
+    await writeFile(
+      path.join(old, 'airgap.yaml'),
+      specText({ channel: '1.31-classic/stable' }).replace('cluster:\n  bootstrap: {config: ./bootstrap.yaml}\n', ''),
+    );
     expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: old })).exitCode).toBe(0);
-    expect(JSON.parse((await cli('bundler', ['inspect', 'a.tar', '--json'], { cwd: old })).stdout)).toMatchObject({ hostsDir: '/var/snap/k8s/common/etc/containerd/hosts.d' });
+    expect(JSON.parse((await cli('bundler', ['inspect', 'a.tar', '--json'], { cwd: old })).stdout)).toMatchObject({
+      hostsDir: '/var/snap/k8s/common/etc/containerd/hosts.d',
+    });
     const custom = await site();
     await writeFile(path.join(custom, 'airgap.yaml'), specText().replace('containerd:\n', 'containerd:\n  hostsDir: /opt/hosts.d\n'));
     expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: custom })).exitCode).toBe(0);
@@ -108,8 +126,12 @@ describe('bundler build', () => {
     expect(await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8')).toBe(lock);
     // A newer k8s in the downloads: --frozen keeps the locked revision.
     await makeSnap({ dir: path.join(dir, 'downloads'), name: 'k8s', revision: 31, base: 'core20', confinement: 'classic' });
-    expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'b.tar', '--key', 'keys/site.key', '--frozen', '--no-applier'], { cwd: dir })).exitCode).toBe(0);
-    expect((JSON.parse((await cli('bundler', ['inspect', 'b.tar', '--json'], { cwd: dir })).stdout) as { snaps: unknown[] }).snaps).toContainEqual(expect.objectContaining({ name: 'k8s', revision: 30 }));
+    expect((await cli('bundler', ['build', 'airgap.yaml', '-o', 'b.tar', '--key', 'keys/site.key', '--frozen', '--no-applier'], { cwd: dir })).exitCode).toBe(
+      0,
+    );
+    expect((JSON.parse((await cli('bundler', ['inspect', 'b.tar', '--json'], { cwd: dir })).stdout) as { snaps: unknown[] }).snaps).toContainEqual(
+      expect.objectContaining({ name: 'k8s', revision: 30 }),
+    );
     // The spec moves to another channel: the lock is stale.
     await writeFile(path.join(dir, 'airgap.yaml'), specText({ channel: '1.33-classic/stable' }));
     const stale = await cli('bundler', ['build', 'airgap.yaml', '-o', 'c.tar', '--key', 'keys/site.key', '--frozen', '--no-applier'], { cwd: dir });
@@ -148,15 +170,28 @@ describe('bundler build', () => {
     const dir = await site({ snapsDir: false });
     const log = path.join(dir, 'snap.log');
     const env = { PATH: `${storeBin}:${process.env.PATH ?? ''}`, FAKE_STORE_DIR: path.join(dir, 'store'), FAKE_SNAP_LOG: log };
-    const a = await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key', '--cache-dir', 'cache', '--no-applier'], { cwd: dir, env });
+    const a = await cli('bundler', ['build', 'airgap.yaml', '-o', 'a.tar', '--key', 'keys/site.key', '--cache-dir', 'cache', '--no-applier'], {
+      cwd: dir,
+      env,
+    });
     expect(a.stderr).toBe('');
     expect(a.exitCode).toBe(0);
     const calls = (await readFile(log, 'utf8')).trim().split('\n');
     expect(calls).toHaveLength(3);
     expect(calls[0]).toMatch(/^snap download --channel=1\.32-classic\/stable --basename=\.k8s\.download-\d+ --target-directory=\S+\/cache\/snaps k8s$/);
-    expect((await readdir(path.join(dir, 'cache/snaps'))).sort()).toEqual(['core20_20.assert', 'core20_20.snap', 'k8s_30.assert', 'k8s_30.snap', 'snapd_10.assert', 'snapd_10.snap']);
+    expect((await readdir(path.join(dir, 'cache/snaps'))).sort()).toEqual([
+      'core20_20.assert',
+      'core20_20.snap',
+      'k8s_30.assert',
+      'k8s_30.snap',
+      'snapd_10.assert',
+      'snapd_10.snap',
+    ]);
     // With the lock written, a rebuild finds every locked revision in the cache: no download.
-    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'b.tar', '--key', 'keys/site.key', '--cache-dir', 'cache', '--frozen', '--no-applier'], { cwd: dir, env });
+    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'b.tar', '--key', 'keys/site.key', '--cache-dir', 'cache', '--frozen', '--no-applier'], {
+      cwd: dir,
+      env,
+    });
     expect(b.exitCode).toBe(0);
     expect((await readFile(log, 'utf8')).trim().split('\n')).toHaveLength(3);
   });

@@ -10,13 +10,27 @@ import { makeSnap } from '../support/snap-fixture.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 function spec(patch: Partial<Spec['k8s']> = {}, extra: Partial<Spec> = {}): Spec {
-  return { apiVersion: 'airgap/v1alpha1', kind: 'Bundle', metadata: { name: 't' }, k8s: { channel: '1.34-classic/stable', snapd: true, ...patch }, sources: { snapsDir: '.' }, ...extra };
+  return {
+    apiVersion: 'airgap/v1alpha1',
+    kind: 'Bundle',
+    metadata: { name: 't' },
+    k8s: { channel: '1.34-classic/stable', snapd: true, ...patch },
+    sources: { snapsDir: '.' },
+    ...extra,
+  };
 }
 
 async function standardSnaps(dir: string) {
   await makeSnap({ dir, name: 'snapd', revision: 100, type: 'snapd' });
   await makeSnap({ dir, name: 'core22', revision: 200, type: 'base' });
-  return makeSnap({ dir, name: 'k8s', revision: 300, base: 'core22', confinement: 'classic', images: ['ghcr.io/canonical/coredns:1.14.6-ck0', '# comment', '', 'ghcr.io/canonical/k8s-snap/pause:3.10'] });
+  return makeSnap({
+    dir,
+    name: 'k8s',
+    revision: 300,
+    base: 'core22',
+    confinement: 'classic',
+    images: ['ghcr.io/canonical/coredns:1.14.6-ck0', '# comment', '', 'ghcr.io/canonical/k8s-snap/pause:3.10'],
+  });
 }
 
 describe('snaps from local sources', () => {
@@ -59,19 +73,28 @@ describe('snaps from local sources', () => {
   it('refuses a snap whose SHA3-384 does not match its assertion, naming it', async () => {
     const dir = await testdir();
     const f = await makeSnap({ dir, name: 'k8s', revision: 300, base: 'core22', tamper: { sha3: 'A'.repeat(64) } });
-    await expect(checkSnap('k8s', f.snapPath, f.assertPath)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', message: expect.stringMatching(/^k8s_300\.snap has SHA3-384 .* its snap-revision assertion says A+$/) });
+    await expect(checkSnap('k8s', f.snapPath, f.assertPath)).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+      message: expect.stringMatching(/^k8s_300\.snap has SHA3-384 .* its snap-revision assertion says A+$/),
+    });
   });
 
   it('refuses a snap whose size does not match its assertion', async () => {
     const dir = await testdir();
     const f = await makeSnap({ dir, name: 'k8s', revision: 300, base: 'core22', tamper: { size: 123 } });
-    await expect(checkSnap('k8s', f.snapPath, f.assertPath)).rejects.toMatchObject({ code: 'SIZE_MISMATCH', message: expect.stringContaining('k8s_300.snap is') });
+    await expect(checkSnap('k8s', f.snapPath, f.assertPath)).rejects.toMatchObject({
+      code: 'SIZE_MISMATCH',
+      message: expect.stringContaining('k8s_300.snap is'),
+    });
   });
 
   it('refuses a snap whose declaration names another snap', async () => {
     const dir = await testdir();
     const f = await makeSnap({ dir, name: 'k8s', revision: 300, base: 'core22', tamper: { declaredName: 'microk8s' } });
-    await expect(checkSnap('k8s', f.snapPath, f.assertPath)).rejects.toMatchObject({ code: 'ASSERT_INVALID', message: 'k8s_300.snap: its snap-declaration is for snap "microk8s", not "k8s"' });
+    await expect(checkSnap('k8s', f.snapPath, f.assertPath)).rejects.toMatchObject({
+      code: 'ASSERT_INVALID',
+      message: 'k8s_300.snap: its snap-declaration is for snap "microk8s", not "k8s"',
+    });
   });
 
   it('refuses a snap file whose squashfs holds another snap, even with a matching assertion', async () => {
@@ -82,12 +105,19 @@ describe('snaps from local sources', () => {
     await rename(k8sAsHelm.snapPath, path.join(dir, 'helm_5.snap'));
     await rename(k8sAsHelm.assertPath, path.join(dir, 'helm_5.assert'));
     const withHelm = spec({}, { snaps: [{ name: 'helm', channel: 'latest/stable', classic: false }] });
-    await expect(resolveSnaps({ spec: withHelm, specDir: dir, frozen: false, cacheDir: dir })).rejects.toMatchObject({ code: 'SNAP_INVALID', message: 'helm_5.snap contains snap "k8s", not "helm"' });
+    await expect(resolveSnaps({ spec: withHelm, specDir: dir, frozen: false, cacheDir: dir })).rejects.toMatchObject({
+      code: 'SNAP_INVALID',
+      message: 'helm_5.snap contains snap "k8s", not "helm"',
+    });
   });
 
   it('parses assertion streams, and rejects text that is not one', () => {
-    expect(parseAssertions('type: snap-revision\nsnap-size: 5\n\nSIG')).toEqual([{ type: 'snap-revision', headers: { type: 'snap-revision', 'snap-size': '5' }, body: '' }]);
-    expect(parseAssertions('type: a\nbody-length: 3\n\nabc\n\nSIG\n\ntype: b\nx:\n  multi\n  line\n\nSIG2\n')?.map((a) => [a.type, a.body, a.headers.x])).toEqual([
+    expect(parseAssertions('type: snap-revision\nsnap-size: 5\n\nSIG')).toEqual([
+      { type: 'snap-revision', headers: { type: 'snap-revision', 'snap-size': '5' }, body: '' },
+    ]);
+    expect(
+      parseAssertions('type: a\nbody-length: 3\n\nabc\n\nSIG\n\ntype: b\nx:\n  multi\n  line\n\nSIG2\n')?.map((a) => [a.type, a.body, a.headers.x]),
+    ).toEqual([
       ['a', 'abc', undefined],
       ['b', '', 'multi\nline'],
     ]);

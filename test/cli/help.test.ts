@@ -14,7 +14,20 @@ const COMMANDS: Record<'bundler' | 'applier', Record<string, string[]>> = {
   applier: {
     verify: ['--pub', '--root'],
     plan: ['--pub', '--root', '--json', '--join-token', '--address', '--k8s', '--ctr', '--containerd-address', '--allow-downgrade', '--no-prune'],
-    apply: ['--pub', '--root', '--json', '--join-token', '--address', '--k8s', '--ctr', '--containerd-address', '--allow-downgrade', '--no-prune', '--dry-run', '--wait-timeout'],
+    apply: [
+      '--pub',
+      '--root',
+      '--json',
+      '--join-token',
+      '--address',
+      '--k8s',
+      '--ctr',
+      '--containerd-address',
+      '--allow-downgrade',
+      '--no-prune',
+      '--dry-run',
+      '--wait-timeout',
+    ],
     status: ['--pub', '--root', '--json', '--join-token', '--address', '--k8s', '--ctr', '--containerd-address'],
     history: ['--root', '--json'],
     serve: ['--pub', '--listen', '--tls-cert', '--tls-key', '--max-connections', '--json', '--quiet'],
@@ -22,7 +35,9 @@ const COMMANDS: Record<'bundler' | 'applier', Record<string, string[]>> = {
   },
 };
 
-const HELP = Object.entries(COMMANDS).flatMap(([tool, commands]) => Object.entries(commands).map(([command, options]) => [tool as 'bundler' | 'applier', command, options] as const));
+const HELP = Object.entries(COMMANDS).flatMap(([tool, commands]) =>
+  Object.entries(commands).map(([command, options]) => [tool as 'bundler' | 'applier', command, options] as const),
+);
 
 describe('--help for every command', () => {
   it.each(HELP)('%s %s --help exits 0 and names its options', async (tool, command, options) => {

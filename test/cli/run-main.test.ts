@@ -62,11 +62,26 @@ describe('runMain', () => {
 
 describe('RegistryError', () => {
   it('carries status, method and phase as fields', () => {
-    const err = new RegistryError('REGISTRY_FAILED', 'r:5000 answered HTTP 503 to PATCH', { registry: 'r:5000', phase: 'upload', method: 'PATCH', status: 503, retryable: true, retryAfterMs: 2000 });
+    const err = new RegistryError('REGISTRY_FAILED', 'r:5000 answered HTTP 503 to PATCH', {
+      registry: 'r:5000',
+      phase: 'upload',
+      method: 'PATCH',
+      status: 503,
+      retryable: true,
+      retryAfterMs: 2000,
+    });
     expect(err).toBeInstanceOf(AirgapError);
     expect(isRegistryError(err, 'REGISTRY_FAILED')).toBe(true);
     expect(isRegistryError(new AirgapError('REGISTRY_FAILED', 'x'))).toBe(false);
-    expect({ code: err.code, registry: err.registry, phase: err.phase, method: err.method, status: err.status, retryable: err.retryable, retryAfterMs: err.retryAfterMs }).toEqual({
+    expect({
+      code: err.code,
+      registry: err.registry,
+      phase: err.phase,
+      method: err.method,
+      status: err.status,
+      retryable: err.retryable,
+      retryAfterMs: err.retryAfterMs,
+    }).toEqual({
       code: 'REGISTRY_FAILED',
       registry: 'r:5000',
       phase: 'upload',

@@ -85,7 +85,13 @@ export async function makeNode(o: { release: Release; clusterDir?: string; hostn
     netns,
     env,
     async run(tool, args, extraEnv = {}) {
-      const r = await execa('ip', ['netns', 'exec', netns.name, ...uts, path.join(fakeBin, tool), ...args], { env: { ...env, ...extraEnv }, extendEnv: false, reject: false, stripFinalNewline: false, timeout: 30_000 });
+      const r = await execa('ip', ['netns', 'exec', netns.name, ...uts, path.join(fakeBin, tool), ...args], {
+        env: { ...env, ...extraEnv },
+        extendEnv: false,
+        reject: false,
+        stripFinalNewline: false,
+        timeout: 30_000,
+      });
       return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
     spawn(cmd, args) {

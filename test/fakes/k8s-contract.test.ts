@@ -30,7 +30,14 @@ function whoMayRunWhat(r: Release): Case[] {
     { row: 'local-node-status', role: 'worker', args: ['local-node-status'], code: 0, stdout: '{worker-1 10.77.0.2 worker }' },
     { row: 'local-node-status', role: 'not a member', args: ['local-node-status'], code: 1, stderr: NOT_A_MEMBER },
     { row: 'status', role: 'control plane', args: ['status'], code: 0, stdout: 'cluster status:           ready' },
-    { row: 'status', role: 'worker', args: ['status'], code: 1, stderr: 'Error: Failed to retrieve the cluster status.\n\nThe error was: failed after potential retry: failed to GET /k8sd/cluster: this action is restricted on workers' },
+    {
+      row: 'status',
+      role: 'worker',
+      args: ['status'],
+      code: 1,
+      stderr:
+        'Error: Failed to retrieve the cluster status.\n\nThe error was: failed after potential retry: failed to GET /k8sd/cluster: this action is restricted on workers',
+    },
     { row: 'status', role: 'not a member', args: ['status'], code: 1, stderr: NOT_A_MEMBER },
     { row: 'kubectl', role: 'control plane', args: kubectl, code: 0, stdout: '"kind": "Node"' },
     after35(r)
@@ -38,13 +45,25 @@ function whoMayRunWhat(r: Release): Case[] {
       : { row: 'kubectl (1.32–1.34)', role: 'worker', args: kubectl, code: 1, stderr: 'Error: k8s kubectl commands are not allowed on worker nodes.' },
     after35(r)
       ? // release-1.35 cmd/k8s/k8s_kubectl.go:25-33 no longer asks k8sd: no kubeconfig is the error.
-        { row: 'kubectl (1.35+)', role: 'not a member', args: kubectl, code: 1, stderr: 'Error: /etc/kubernetes/admin.conf and /etc/kubernetes/kubelet.conf do not exist; please set KUBECONFIG.' }
+        {
+          row: 'kubectl (1.35+)',
+          role: 'not a member',
+          args: kubectl,
+          code: 1,
+          stderr: 'Error: /etc/kubernetes/admin.conf and /etc/kubernetes/kubelet.conf do not exist; please set KUBECONFIG.',
+        }
       : { row: 'kubectl (1.32–1.34)', role: 'not a member', args: kubectl, code: 1, stderr: NOT_A_MEMBER },
     { row: 'helm', role: 'control plane', args: ['helm', 'list'], code: 0, stdout: 'helm ran: list KUBECONFIG=' },
     { row: 'helm', role: 'worker', args: ['helm', 'list'], code: 1, stderr: 'Error: k8s helm commands are not allowed on worker nodes.' },
     { row: 'helm', role: 'not a member', args: ['helm', 'list'], code: 1, stderr: NOT_A_MEMBER },
     { row: 'get-join-token', role: 'control plane', args: ['get-join-token', 'cp-2'], code: 0 },
-    { row: 'get-join-token', role: 'worker', args: ['get-join-token', '--worker'], code: 1, stderr: 'failed to POST /k8sd/cluster/tokens: this action is restricted on workers' },
+    {
+      row: 'get-join-token',
+      role: 'worker',
+      args: ['get-join-token', '--worker'],
+      code: 1,
+      stderr: 'failed to POST /k8sd/cluster/tokens: this action is restricted on workers',
+    },
     { row: 'get-join-token', role: 'not a member', args: ['get-join-token', '--worker'], code: 1, stderr: NOT_A_MEMBER },
     { row: 'bootstrap', role: 'control plane', args: ['bootstrap'], code: 1, stderr: 'Error: The node is already part of a cluster' },
     { row: 'bootstrap', role: 'worker', args: ['bootstrap', '--address', '10.77.0.2'], code: 1, stderr: 'Error: The node is already part of a cluster' },
@@ -142,7 +161,12 @@ describe('names, tokens, addresses', () => {
     const anyName = (await cp.run('k8s', ['get-join-token', '--worker'])).stdout.trim();
     expect(anyName).not.toMatch(/=/);
     const decoded = JSON.parse(Buffer.from(anyName, 'base64').toString()) as Record<string, unknown>;
-    expect(decoded).toMatchObject({ token: '', secret: expect.stringMatching(/^worker::[0-9a-f]{40}$/), join_addresses: ['10.77.0.2:6400'], fingerprint: expect.any(String) });
+    expect(decoded).toMatchObject({
+      token: '',
+      secret: expect.stringMatching(/^worker::[0-9a-f]{40}$/),
+      join_addresses: ['10.77.0.2:6400'],
+      fingerprint: expect.any(String),
+    });
     const named = (await cp.run('k8s', ['get-join-token', 'w-2', '--worker'])).stdout.trim();
     const wrong = await makeNode({ release: '1.36', clusterDir: cp.env.FAKE_CLUSTER_DIR });
     const refused = await wrong.run('k8s', ['join-cluster', named, '--name', 'w-3']);
@@ -186,7 +210,9 @@ describe('readiness and the API server', () => {
   it('Ready is False for the first FAKE_K8S_NOT_READY_POLLS reads of a node, then True', async () => {
     const { cp } = await makeCluster('1.32');
     const ready = async () => {
-      const n = JSON.parse((await cp.run('k8s', ['kubectl', 'get', 'node', 'worker-1', '-o', 'json'], { FAKE_K8S_NOT_READY_POLLS: '2' })).stdout) as { status: { conditions: { type: string; status: string }[] } };
+      const n = JSON.parse((await cp.run('k8s', ['kubectl', 'get', 'node', 'worker-1', '-o', 'json'], { FAKE_K8S_NOT_READY_POLLS: '2' })).stdout) as {
+        status: { conditions: { type: string; status: string }[] };
+      };
       return n.status.conditions.find((c) => c.type === 'Ready')?.status;
     };
     expect([await ready(), await ready(), await ready()]).toEqual(['False', 'False', 'True']);
@@ -222,7 +248,9 @@ describe('pre-init checks', () => {
     await mkdir(path.join(node.root, 'run', 'containerd'), { recursive: true });
     const r = await node.run('k8s', ['bootstrap']);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain("Bootstrap config verification failed: pre-init checks failed for node: The path '/run/containerd' required for the containerd socket already exists.");
+    expect(r.stderr).toContain(
+      "Bootstrap config verification failed: pre-init checks failed for node: The path '/run/containerd' required for the containerd socket already exists.",
+    );
     const join = await node.run('k8s', ['join-cluster', 'x']);
     expect(join.stderr).toContain("Join cluster config verification failed: pre-init checks failed for node: The path '/run/containerd'");
     expect(await kubeletPid(node)).toBeUndefined();
@@ -236,7 +264,9 @@ describe('pre-init checks', () => {
     try {
       const r = await node.run('k8s', ['bootstrap']);
       expect(r.exitCode).toBe(1);
-      expect(r.stderr).toContain('Encountered error(s) while verifying port availability for Kubernetes services: port 10250 (needed by: kubelet) is already in use');
+      expect(r.stderr).toContain(
+        'Encountered error(s) while verifying port availability for Kubernetes services: port 10250 (needed by: kubelet) is already in use',
+      );
     } finally {
       listener.kill();
       await listener;
@@ -254,7 +284,11 @@ describe('pre-init checks', () => {
     await chmod(node.dir, 0o755);
     await chmod(node.nodeDir, 0o755);
     const { FAKE_CALL_LOG: _log, ...env } = node.env;
-    const nobody = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', path.join(fakeBin, 'k8s'), 'status'], { env, extendEnv: false, reject: false });
+    const nobody = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', path.join(fakeBin, 'k8s'), 'status'], {
+      env,
+      extendEnv: false,
+      reject: false,
+    });
     expect(nobody.exitCode).toBe(1);
     expect(String(nobody.stderr)).toContain('You do not have enough permissions. Please re-run the command with sudo.');
   });
@@ -339,7 +373,16 @@ describe('services, systemctl, snap restart', () => {
     const fresh = await makeNode({ release: '1.32' });
     expect(await services(fresh)).toEqual(['k8sd']);
     const old = await makeCluster('1.32');
-    expect(await services(old.cp)).toEqual(['containerd', 'etcd', 'k8sd', 'kube-apiserver', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubelet']);
+    expect(await services(old.cp)).toEqual([
+      'containerd',
+      'etcd',
+      'k8sd',
+      'kube-apiserver',
+      'kube-controller-manager',
+      'kube-proxy',
+      'kube-scheduler',
+      'kubelet',
+    ]);
     expect(await services(old.worker)).toEqual(['containerd', 'k8s-apiserver-proxy', 'k8sd', 'kube-proxy', 'kubelet']);
     const latest = await makeCluster('1.36');
     expect(await services(latest.cp)).toEqual(['containerd', 'etcd', 'k8sd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet']);

@@ -66,7 +66,11 @@ export async function addNodeNetns(net: FleetNet, index: number): Promise<{ netn
  * the namespace alive after `ip netns delete` and answer on the next test's addresses.
  */
 async function endProcessesIn(netns: string): Promise<void> {
-  const pids = async () => String((await ip(['netns', 'pids', netns])).stdout).split('\n').filter(Boolean).map(Number);
+  const pids = async () =>
+    String((await ip(['netns', 'pids', netns])).stdout)
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     const left = await pids();
     if (left.length === 0) return;
@@ -120,7 +124,9 @@ while True:
 
 /** Something else already listening on node's address:port (a running k8s service), until the test ends. */
 export async function holdPort(node: NetNode, port: number): Promise<HeldPort> {
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', node.netns, 'python3', '-c', HOLD, node.address, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', node.netns, 'python3', '-c', HOLD, node.address, String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   cleanups.push(async () => {
     child.kill();
     if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
@@ -136,7 +142,9 @@ export async function holdPort(node: NetNode, port: number): Promise<HeldPort> {
 
 /** Command lines of the processes in node's namespace (`ip netns pids`). */
 export async function processesIn(node: NetNode): Promise<string[]> {
-  const pids = String((await execa('ip', ['netns', 'pids', node.netns])).stdout).split('\n').filter(Boolean);
+  const pids = String((await execa('ip', ['netns', 'pids', node.netns])).stdout)
+    .split('\n')
+    .filter(Boolean);
   const cmdlines = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')));
   return cmdlines.map((c) => c.replaceAll('\0', ' ').trim()).filter(Boolean);
 }

@@ -87,7 +87,13 @@ describe.each(['1.32', '1.36'])('examples/ansible, k8s %s: one control plane, tw
     for (const n of nodes) expect(kubectlOnN1).toContain(`k8s kubectl get node ${k8sName(n)} -o json`);
 
     const kubectlCheck = (n: FleetNode) => `${FAKE_K8S} kubectl get node ${k8sName(n)} -o json`;
-    expect(await nodeStatus(n1, files.applier)).toMatchObject({ nodeName: 'node1', member: true, role: 'control-plane', ready: true, readyCheck: kubectlCheck(n1) });
+    expect(await nodeStatus(n1, files.applier)).toMatchObject({
+      nodeName: 'node1',
+      member: true,
+      role: 'control-plane',
+      ready: true,
+      readyCheck: kubectlCheck(n1),
+    });
     for (const n of [n2, n3]) {
       const s = await nodeStatus(n, files.applier);
       expect(s).toMatchObject({ nodeName: k8sName(n), member: true, role: 'worker', ready: true });
@@ -117,7 +123,8 @@ describe.each(['1.32', '1.36'])('examples/ansible, k8s %s: one control plane, tw
     expect(await standins(grown)).toEqual([]);
     expect(await k8sCalls(n4, 'join-cluster')).toHaveLength(1);
     expect(await k8sCalls(n4, 'bootstrap')).toEqual([]);
-    for (const [i, n] of nodes.entries()) expect(clusterCalls(await n.calls())).toEqual([...clusterCalls(before[i]!), ...(n === n1 ? ['k8s get-join-token node4 --worker'] : [])]);
+    for (const [i, n] of nodes.entries())
+      expect(clusterCalls(await n.calls())).toEqual([...clusterCalls(before[i]!), ...(n === n1 ? ['k8s get-join-token node4 --worker'] : [])]);
     expect(await nodeStatus(n4, files.applier)).toMatchObject({ nodeName: 'node4', member: true, role: 'worker', ready: true });
     // Default airgap_serial=1: the three workers in three batches.
     expect(third.stdout.match(/PLAY \[Join or upgrade the workers/g)).toHaveLength(3);
@@ -209,11 +216,16 @@ describe('examples/ansible port preflight and failures', () => {
     // What the first control plane runs for the others (tokens, kubectl get node) sees every node
     // NotReady; the nodes' own checks, the applier's, are not touched: each node is Ready by itself.
     const clusterView = { ...n1.env, FAKE_K8S_NOT_READY_POLLS: '1000' };
-    const run = await runPlaybook(work, await writeInventory(work, nodes, files), ['-e', JSON.stringify({ airgap_first_environment: clusterView, airgap_ready_retries: 2, airgap_ready_delay: 1 })]);
+    const run = await runPlaybook(work, await writeInventory(work, nodes, files), [
+      '-e',
+      JSON.stringify({ airgap_first_environment: clusterView, airgap_ready_retries: 2, airgap_ready_delay: 1 }),
+    ]);
 
     expect(run.exitCode).not.toBe(0);
     expect(run.recap.node2).toMatchObject({ failed: 1 });
-    expect(run.stdout).toContain(`node2 is not Ready (asked 3 times, 1s apart): \`${FAKE_K8S} kubectl get node worker-b -o json\` on node1 says Ready=False (KubeletNotReady: KubeletNotReady)`);
+    expect(run.stdout).toContain(
+      `node2 is not Ready (asked 3 times, 1s apart): \`${FAKE_K8S} kubectl get node worker-b -o json\` on node1 says Ready=False (KubeletNotReady: KubeletNotReady)`,
+    );
     expect(await k8sCalls(n1, 'kubectl get node worker-b')).toHaveLength(3);
     expect(await k8sCalls(nodes[1]!, 'join-cluster')).toHaveLength(1);
   }, 300_000);

@@ -30,8 +30,20 @@ describe('build faults: no partial output, and a re-run works', () => {
     const dir = await site();
     // A 256 MiB snap so the kill lands while the bundle is being written.
     await execa('bash', ['-c', `head -c ${256 * 1024 * 1024} /dev/urandom > ${dir}/big.bin`]);
-    await makeSnap({ dir: path.join(dir, 'downloads'), name: 'k8s', revision: 31, base: 'core20', confinement: 'classic', payloadFile: path.join(dir, 'big.bin'), compression: 'none' });
-    const child = execa(process.execPath, [path.join(root, 'dist/bundler.mjs'), 'build', 'airgap.yaml', '-o', 'out/bundle.tar', '--key', 'keys/site.key', '--no-applier'], { cwd: dir, reject: false });
+    await makeSnap({
+      dir: path.join(dir, 'downloads'),
+      name: 'k8s',
+      revision: 31,
+      base: 'core20',
+      confinement: 'classic',
+      payloadFile: path.join(dir, 'big.bin'),
+      compression: 'none',
+    });
+    const child = execa(
+      process.execPath,
+      [path.join(root, 'dist/bundler.mjs'), 'build', 'airgap.yaml', '-o', 'out/bundle.tar', '--key', 'keys/site.key', '--no-applier'],
+      { cwd: dir, reject: false },
+    );
     await mkdir(path.join(dir, 'out'));
     let killedAt = -1;
     for (let i = 0; i < 2000 && killedAt < 0; i++) {

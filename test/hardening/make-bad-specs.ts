@@ -32,7 +32,12 @@ const corpus: [string, string | Buffer, string, string][] = [
   ['revision-float', ok + '  revision: 1.5\n', '6:13', 'must be integer'],
   ['snapd-string', ok + '  snapd: "no"\n', '6:10', 'must be boolean'],
   ['unknown-top-key', ok + 'imgaes: {}\n', '6:1', 'did you mean "images"'],
-  ['unknown-deep-key', ok + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: https://m\n      capabilties: [pull]\n', '10:7', 'did you mean "capabilities"'],
+  [
+    'unknown-deep-key',
+    ok + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: https://m\n      capabilties: [pull]\n',
+    '10:7',
+    'did you mean "capabilities"',
+  ],
   ['snaps-not-list', ok + 'snaps: {name: helm}\n', '6:8', 'must be array'],
   ['snap-no-name', ok + 'snaps:\n  - {channel: 3.x/stable}\n', '7:5', 'missing required key "name"'],
   ['snap-bad-name', ok + 'snaps:\n  - {name: "Helm!"}\n', '7:12', 'is not a snap name'],
@@ -52,8 +57,18 @@ const corpus: [string, string | Buffer, string, string][] = [
   ['mirror-no-registries', ok + 'containerd:\n  mirrors:\n    - endpoint: https://m\n', '8:7', 'missing required key "registries"'],
   ['mirror-empty-registries', ok + 'containerd:\n  mirrors:\n    - registries: []\n      endpoint: https://m\n', '8:19', 'must NOT have fewer than 1 items'],
   ['mirror-endpoint-ftp', ok + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: ftp://m\n', '9:17', 'is not a URL'],
-  ['mirror-capability-typo', ok + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: https://m\n      capabilities: [pul]\n', '10:22', 'must be one of'],
-  ['mirror-ca-missing-file', ok + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: https://m\n      ca: ./missing-ca.crt\n', '10:11', 'file ./missing-ca.crt not found'],
+  [
+    'mirror-capability-typo',
+    ok + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: https://m\n      capabilities: [pul]\n',
+    '10:22',
+    'must be one of',
+  ],
+  [
+    'mirror-ca-missing-file',
+    ok + 'containerd:\n  mirrors:\n    - registries: [docker.io]\n      endpoint: https://m\n      ca: ./missing-ca.crt\n',
+    '10:11',
+    'file ./missing-ca.crt not found',
+  ],
   ['hostsdir-relative', ok + 'containerd: {hostsDir: etc/containerd}\n', '6:24', 'is not an absolute path'],
   ['proxy-not-url', ok + 'proxy: {http: squid:3128}\n', '6:15', 'is not a URL'],
   ['noproxy-string', ok + 'proxy: {noProxy: "localhost,127.0.0.1"}\n', '6:18', 'must be array'],
@@ -67,7 +82,21 @@ const corpus: [string, string | Buffer, string, string][] = [
   ['unclosed-flow', ok + 'network: {defaultRoute: {interface: eth0}\n', '7:1', 'YAML'],
   ['unclosed-quote', ok + 'proxy: {http: "http://x}\n', '7:1', 'YAML: Missing closing "quote'],
   ['multi-document', ok + '---\n' + ok, '6:1', 'YAML'],
-  ['alias-bomb', ok + 'x0: &a [1,1,1,1,1,1,1,1,1,1]\n' + Array.from({ length: 12 }, (_, i) => `x${i + 1}: &${'b'.repeat(i + 1)} [${Array(10).fill(i === 0 ? '*a' : `*${'b'.repeat(i)}`).join(',')}]`).join('\n') + '\n', '1:1', 'Excessive alias count'],
+  [
+    'alias-bomb',
+    ok +
+      'x0: &a [1,1,1,1,1,1,1,1,1,1]\n' +
+      Array.from(
+        { length: 12 },
+        (_, i) =>
+          `x${i + 1}: &${'b'.repeat(i + 1)} [${Array(10)
+            .fill(i === 0 ? '*a' : `*${'b'.repeat(i)}`)
+            .join(',')}]`,
+      ).join('\n') +
+      '\n',
+    '1:1',
+    'Excessive alias count',
+  ],
   ['deep-nesting', ok + 'x: ' + '['.repeat(5000) + ']'.repeat(5000) + '\n', '6', 'YAML: nested too deeply'],
   ['huge-file', ok + '# ' + 'x'.repeat(1_100_000) + '\n', '1:1', 'a spec may be at most 1048576'],
   ['long-scalar', ok.replace('name: prod', `name: ${'a'.repeat(200_000)}`), '3:18', 'at most 63'],

@@ -13,7 +13,14 @@ export function tarEntries(bytes: Buffer): TarBlockEntry[] {
   const out: TarBlockEntry[] = [];
   let pos = 0;
   while (pos + 512 <= bytes.length && !bytes.subarray(pos, pos + 512).every((b) => b === 0)) {
-    const size = parseInt(bytes.subarray(pos + 124, pos + 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+    const size = parseInt(
+      bytes
+        .subarray(pos + 124, pos + 136)
+        .toString('latin1')
+        .replace(/\0.*$/s, '')
+        .trim() || '0',
+      8,
+    );
     const length = 512 + Math.ceil(size / 512) * 512;
     out.push({ start: pos, length });
     pos += length;
@@ -44,7 +51,13 @@ export function mutate(kind: MutationKind, bytes: Buffer, other: Buffer, rand: (
       let j = randomInt(rand, payload.length);
       if (j === i) j = (i + 1) % payload.length;
       const [a, b] = [payload[Math.min(i, j)]!, payload[Math.max(i, j)]!];
-      return Buffer.concat([bytes.subarray(0, a.start), bytes.subarray(b.start, b.start + b.length), bytes.subarray(a.start + a.length, b.start), bytes.subarray(a.start, a.start + a.length), bytes.subarray(b.start + b.length)]);
+      return Buffer.concat([
+        bytes.subarray(0, a.start),
+        bytes.subarray(b.start, b.start + b.length),
+        bytes.subarray(a.start + a.length, b.start),
+        bytes.subarray(a.start, a.start + a.length),
+        bytes.subarray(b.start + b.length),
+      ]);
     }
     case 'duplicate': {
       const e = payload[randomInt(rand, payload.length)]!;
@@ -59,7 +72,11 @@ export function mutate(kind: MutationKind, bytes: Buffer, other: Buffer, rand: (
       // The other bundle's signature is valid, for the other manifest.
       const mine = entries[1]!;
       const theirs = tarEntries(other)[1]!;
-      return Buffer.concat([bytes.subarray(0, mine.start), other.subarray(theirs.start, theirs.start + theirs.length), bytes.subarray(mine.start + mine.length)]);
+      return Buffer.concat([
+        bytes.subarray(0, mine.start),
+        other.subarray(theirs.start, theirs.start + theirs.length),
+        bytes.subarray(mine.start + mine.length),
+      ]);
     }
     case 'zero-block': {
       const block = randomInt(rand, Math.floor(copy.length / 512));

@@ -27,7 +27,13 @@ describe('pulls through a fault-injecting proxy in front of a real registry', ()
   const outcomes: Record<string, string> = {};
   afterAll(async () => {
     // A filtered run (vitest -t) tried only some kinds: its figures would understate the suite.
-    if (Object.keys(outcomes).length === RECOVERABLE.length + PERSISTENT.length) await recordFigures('registryFaults', { kinds: Object.keys(outcomes).length, recovered: Object.values(outcomes).filter((o) => o === 'recovered').length, cleanErrors: Object.values(outcomes).filter((o) => o !== 'recovered').length, ...outcomes });
+    if (Object.keys(outcomes).length === RECOVERABLE.length + PERSISTENT.length)
+      await recordFigures('registryFaults', {
+        kinds: Object.keys(outcomes).length,
+        recovered: Object.values(outcomes).filter((o) => o === 'recovered').length,
+        cleanErrors: Object.values(outcomes).filter((o) => o !== 'recovered').length,
+        ...outcomes,
+      });
     await proxy?.stop();
     await reg?.stop();
   });
@@ -80,9 +86,21 @@ describe('pulls through a fault-injecting proxy in front of a real registry', ()
 
   const PERSISTENT = [
     ['500 on every try', [{ match: blobs, fault: 'status500' }], 'REGISTRY_FAILED', /answered HTTP 500/, undefined],
-    ['wrong bytes on every try', [{ match: blobs, fault: 'corrupt' }], 'DIGEST_MISMATCH', /sent bytes hashing to sha256:[a-f0-9]{64} for blob sha256:/, undefined],
+    [
+      'wrong bytes on every try',
+      [{ match: blobs, fault: 'corrupt' }],
+      'DIGEST_MISMATCH',
+      /sent bytes hashing to sha256:[a-f0-9]{64} for blob sha256:/,
+      undefined,
+    ],
     // A cut-short body surfaces as a socket error or as a short read, whichever the client sees first.
-    ['truncation on every try', [{ match: blobs, fault: 'truncate' }], 'REGISTRY_FAILED|SIZE_MISMATCH', /faulty:1( blob sha256:[a-f0-9]{64}: GET from .* failed: |: .* sent \d+ of the \d+ bytes of blob)/, undefined],
+    [
+      'truncation on every try',
+      [{ match: blobs, fault: 'truncate' }],
+      'REGISTRY_FAILED|SIZE_MISMATCH',
+      /faulty:1( blob sha256:[a-f0-9]{64}: GET from .* failed: |: .* sent \d+ of the \d+ bytes of blob)/,
+      undefined,
+    ],
     ['a stalled blob', [{ match: blobs, fault: 'stall' }], 'REGISTRY_FAILED', /faulty:1.*: GET from .* failed: UND_ERR_HEADERS_TIMEOUT/, '300'],
   ] as [string, FaultRule[], string, RegExp, string | undefined][];
   it.each(PERSISTENT)('fails cleanly on %s: clear error, nothing half-written', async (_name, rules, code, message, timeout) => {
@@ -105,7 +123,14 @@ describe('pulls through a fault-injecting proxy in front of a real registry', ()
     await writeFile(path.join(blobs, dead), 'half');
     await writeFile(path.join(blobs, live), 'half');
     proxy.setRules([]);
-    await pullImages({ refs: [`${proxy.host}/library/faulty:1`], platforms: ['linux/amd64'], registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } }, specDir: cacheDir, cacheDir, retry });
+    await pullImages({
+      refs: [`${proxy.host}/library/faulty:1`],
+      platforms: ['linux/amd64'],
+      registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } },
+      specDir: cacheDir,
+      cacheDir,
+      retry,
+    });
     const names = await readdir(blobs);
     expect(names).not.toContain(dead);
     expect(names).toContain(live);
@@ -115,7 +140,14 @@ describe('pulls through a fault-injecting proxy in front of a real registry', ()
     const cacheDir = await testdir();
     await mountTmpfs(cacheDir, 256 * 1024); // the 200 KB and 150 KB layers cannot both fit
     proxy.setRules([]);
-    const err: unknown = await pullImages({ refs: [`${proxy.host}/library/faulty:1`], platforms: ['linux/amd64'], registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } }, specDir: cacheDir, cacheDir, retry }).catch((e: unknown) => e);
+    const err: unknown = await pullImages({
+      refs: [`${proxy.host}/library/faulty:1`],
+      platforms: ['linux/amd64'],
+      registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } },
+      specDir: cacheDir,
+      cacheDir,
+      retry,
+    }).catch((e: unknown) => e);
     expect(isAirgapError(err, 'IO_FAILED')).toBe(true);
     expect((err as Error).message).toContain(`cannot write to the image cache ${path.join(cacheDir, 'blobs', 'sha256')}: no space left on the device (ENOSPC)`);
     expect((await readdir(path.join(cacheDir, 'blobs', 'sha256'))).filter((n) => n.includes('.tmp-'))).toEqual([]);

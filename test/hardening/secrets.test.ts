@@ -69,10 +69,14 @@ describe('secrets never leak into bundles, locks, caches, logs or errors', () =>
     const build = ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', cache];
     expect((await run('build --json', [...build, '--json', '--verbose'], { REGISTRY_AUTH_FILE: good })).exitCode).toBe(0);
     expect((await run('build plain', [...build, '-o', 'bundle2.tar', '--verbose'], { REGISTRY_AUTH_FILE: good })).exitCode).toBe(0);
-    const refused = await run('build, refused', [...build, '-o', 'refused.tar', '--verbose', '--cache-dir', path.join(dir, 'cache2')], { REGISTRY_AUTH_FILE: bad });
+    const refused = await run('build, refused', [...build, '-o', 'refused.tar', '--verbose', '--cache-dir', path.join(dir, 'cache2')], {
+      REGISTRY_AUTH_FILE: bad,
+    });
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toContain('REGISTRY_AUTH');
-    const unreadable = await run('build, broken auth file', [...build, '-o', 'broken.tar', '--verbose', '--cache-dir', path.join(dir, 'cache3')], { REGISTRY_AUTH_FILE: broken });
+    const unreadable = await run('build, broken auth file', [...build, '-o', 'broken.tar', '--verbose', '--cache-dir', path.join(dir, 'cache3')], {
+      REGISTRY_AUTH_FILE: broken,
+    });
     expect(unreadable.exitCode).toBe(2);
     expect(unreadable.stderr).toContain('is not valid JSON');
     expect((await run('lock', ['lock', 'airgap.yaml', '--cache-dir', cache, '--verbose'], { REGISTRY_AUTH_FILE: good })).exitCode).toBe(0);
@@ -97,6 +101,12 @@ describe('secrets never leak into bundles, locks, caches, logs or errors', () =>
     }
     expect(leaks).toEqual([]);
     expect((await stat(path.join(dir, 'bundle.tar'))).size).toBeGreaterThan(0);
-    await recordFigures('secrets', { commandsChecked: outputs.length, filesScanned: written.length, bytesScanned: bytes, needles: needles.length, leaks: leaks.length });
+    await recordFigures('secrets', {
+      commandsChecked: outputs.length,
+      filesScanned: written.length,
+      bytesScanned: bytes,
+      needles: needles.length,
+      leaks: leaks.length,
+    });
   });
 });

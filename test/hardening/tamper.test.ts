@@ -44,7 +44,14 @@ describe('tampering: seeded random mutations of a real bundle', () => {
     }
     expect(accepted).toEqual([]);
     const applied = await refusedByApply(dir, original, other);
-    await recordFigures('tampering', { ...applied, bundleBytes: original.length, mutations: MUTATIONS, refused: MUTATIONS - accepted.length, ...Object.fromEntries(Object.entries(triedBy).map(([k, v]) => [`tried:${k}`, v])), ...Object.fromEntries(Object.entries(refusedBy).map(([k, v]) => [`refused:${k}`, v])) });
+    await recordFigures('tampering', {
+      ...applied,
+      bundleBytes: original.length,
+      mutations: MUTATIONS,
+      refused: MUTATIONS - accepted.length,
+      ...Object.fromEntries(Object.entries(triedBy).map(([k, v]) => [`tried:${k}`, v])),
+      ...Object.fromEntries(Object.entries(refusedBy).map(([k, v]) => [`refused:${k}`, v])),
+    });
   }, 300_000);
 });
 
@@ -74,7 +81,9 @@ async function refusedByApply(dir: string, original: Buffer, other: Buffer): Pro
       refused++;
     }
     if (seed % 24 === 0) {
-      const r = await cli('applier', ['apply', mutated, '--root', root, '--containerd-address', path.join(dir, 'none.sock')], { env: { PATH: '/nonexistent' } });
+      const r = await cli('applier', ['apply', mutated, '--root', root, '--containerd-address', path.join(dir, 'none.sock')], {
+        env: { PATH: '/nonexistent' },
+      });
       expect(r.exitCode).toBe(2);
       cliRefused++;
     }

@@ -34,7 +34,14 @@ describe('Bearer token auth (the realm/service/scope dance of Docker Hub, ghcr.i
     const authFile = path.join(dir, 'auth.json');
     if (auth) await writeFile(authFile, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(`${auth.name}:${auth.password}`).toString('base64') } } }));
     const from = tokens.requests.length;
-    const result = await pullImages({ refs: [`${reg.host}/${ref}`], platforms: ['linux/amd64'], registries: { [reg.host]: { endpoint: reg.url, plainHttp: true } }, specDir: dir, cacheDir: dir, authFiles: [authFile] }).catch((e: unknown) => e);
+    const result = await pullImages({
+      refs: [`${reg.host}/${ref}`],
+      platforms: ['linux/amd64'],
+      registries: { [reg.host]: { endpoint: reg.url, plainHttp: true } },
+      specDir: dir,
+      cacheDir: dir,
+      authFiles: [authFile],
+    }).catch((e: unknown) => e);
     return { result, tokenRequests: tokens.requests.slice(from) };
   };
 

@@ -31,7 +31,14 @@ describe('bundler build with images, imported by a real containerd', () => {
     [reg, ctd] = await Promise.all([startRegistry(), startContainerd()]);
     const layout = await testdir();
     const base = await tarLayer({ 'etc/os-release': 'ID=airgap-test\n', 'bin/base': 'shared' });
-    app = await makeImage({ layoutDir: layout, tag: 'app', platforms: ['linux/amd64', 'linux/arm64'], sharedLayers: [base], layerSizes: [100_000], gzip: true });
+    app = await makeImage({
+      layoutDir: layout,
+      tag: 'app',
+      platforms: ['linux/amd64', 'linux/arm64'],
+      sharedLayers: [base],
+      layerSizes: [100_000],
+      gzip: true,
+    });
     tool = await makeImage({ layoutDir: layout, tag: 'tool', platforms: ['linux/amd64'], sharedLayers: [base], layerSizes: [50_000], gzip: true });
     await pushLayout(reg, layout, 'app', 'library/app:1.0');
     await pushLayout(reg, layout, 'tool', 'tools/tool:2');
@@ -46,11 +53,21 @@ describe('bundler build with images, imported by a real containerd', () => {
     const toolRef = `${reg.host}/tools/tool:2`;
     const dir = await imageSite(reg, [appRef, toolRef]);
     const cache = path.join(dir, 'cache');
-    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', cache, '--json'], { cwd: dir });
+    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', cache, '--json'], {
+      cwd: dir,
+    });
     expect(b.stderr).toBe('');
     expect(b.exitCode).toBe(0);
-    const events = b.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; image?: string });
-    expect(events.filter((e) => e.type === 'image-done').map((e) => e.image).sort()).toEqual([appRef, toolRef]);
+    const events = b.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; image?: string });
+    expect(
+      events
+        .filter((e) => e.type === 'image-done')
+        .map((e) => e.image)
+        .sort(),
+    ).toEqual([appRef, toolRef]);
     expect(events.at(-1)).toMatchObject({ type: 'result', lockChanged: true });
 
     const lock = parse(await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8')) as { images: { ref: string; digest: string }[]; hosts: string[] };
@@ -74,7 +91,13 @@ describe('bundler build with images, imported by a real containerd', () => {
     const ctr = (...args: string[]) => execa('ctr', ['--address', ctd.address, '--namespace', 'k8s.io', ...args]);
     await ctr('images', 'import', '--platform', 'linux/amd64', path.join(dir, 'images.tar'));
     const { stdout: ls } = await ctr('images', 'ls');
-    const names = new Map(ls.split('\n').slice(1).map((l) => l.trim().split(/\s+/)).map((c) => [c[0]!, c[2]!]));
+    const names = new Map(
+      ls
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(/\s+/))
+        .map((c) => [c[0]!, c[2]!]),
+    );
     expect(names.get(appRef)).toBe(app.digest);
     expect(names.get(toolRef)).toBe(tool.digest);
     // By index digest too: the name CRI looks up for `image@sha256:…`.
@@ -84,7 +107,11 @@ describe('bundler build with images, imported by a real containerd', () => {
 
     // A frozen rebuild with the warm cache pulls by the locked digests, all held: no request at all.
     const before = (await reg.requests()).length;
-    const again = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle2.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', cache, '--frozen'], { cwd: dir, env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    const again = await cli(
+      'bundler',
+      ['build', 'airgap.yaml', '-o', 'bundle2.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', cache, '--frozen'],
+      { cwd: dir, env: { SOURCE_DATE_EPOCH: '1700000000' } },
+    );
     expect(again.exitCode).toBe(0);
     expect((await reg.requests()).slice(before)).toEqual([]);
     expect(again.stderr).toContain(`pulled ${appRef}`);
@@ -99,7 +126,11 @@ describe('bundler build with images, imported by a real containerd', () => {
   it('applier apply imports the built bundle into containerd, and a re-run changes nothing', async () => {
     const appRef = `${reg.host}/library/app:1.0`;
     const dir = await imageSite(reg, [appRef]);
-    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache')], { cwd: dir });
+    const b = await cli(
+      'bundler',
+      ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache')],
+      { cwd: dir },
+    );
     expect(b.exitCode).toBe(0);
     const node = await makeNode();
     const args = ['apply', path.join(dir, 'bundle.tar'), '--pub', path.join(dir, 'keys/site.pub'), '--ctr', 'ctr', '--containerd-address', ctd.address];
@@ -107,7 +138,13 @@ describe('bundler build with images, imported by a real containerd', () => {
     expect(first.stderr).toBe('');
     expect(first.exitCode).toBe(0);
     const { stdout: ls } = await execa('ctr', ['--address', ctd.address, '--namespace', 'k8s.io', 'images', 'ls']);
-    const names = new Map(ls.split('\n').slice(1).map((l) => l.trim().split(/\s+/)).map((c) => [c[0]!, c[2]!]));
+    const names = new Map(
+      ls
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(/\s+/))
+        .map((c) => [c[0]!, c[2]!]),
+    );
     expect(names.get(appRef)).toBe(app.digest);
     expect(names.get(`${reg.host}/library/app@${app.digest}`)).toBe(app.digest);
     const second = await node.applier(args);
@@ -134,7 +171,11 @@ describe('bundler build with images, imported by a real containerd', () => {
     const dir = await imageSite(reg, [appRef]);
     await makeSnap({ dir: path.join(dir, 'downloads'), name: 'k8s', revision: 30, base: 'core20', confinement: 'classic', images: [toolRef, appRef] });
     await writeFile(path.join(dir, 'airgap.yaml'), (await readFile(path.join(dir, 'airgap.yaml'), 'utf8')).replace('k8sFeatures: false', 'k8sFeatures: true'));
-    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache'), '--json'], { cwd: dir });
+    const b = await cli(
+      'bundler',
+      ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache'), '--json'],
+      { cwd: dir },
+    );
     expect(b.exitCode).toBe(0);
     const result = JSON.parse(b.stdout.trim().split('\n').at(-1)!) as { images: { ref: string; digest: string }[] };
     expect(result.images.filter((i) => !i.ref.includes('@')).map((i) => [i.ref, i.digest])).toEqual([
@@ -145,7 +186,11 @@ describe('bundler build with images, imported by a real containerd', () => {
 
   it('names the image, the registry and the fix when a tag does not exist; no bundle is left', async () => {
     const dir = await imageSite(reg, [`${reg.host}/library/app:nope`]);
-    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache')], { cwd: dir });
+    const b = await cli(
+      'bundler',
+      ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache')],
+      { cwd: dir },
+    );
     expect(b.exitCode).toBe(2);
     expect(b.stderr).toContain(`${reg.host}/library/app:nope: ${reg.host} has no manifest nope (HTTP 404)`);
     expect(b.stderr).not.toMatch(/\n\s+at /);

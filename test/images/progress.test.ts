@@ -15,7 +15,11 @@ const EVENTS: PullEvent[] = [
 function run(mode: 'plain' | 'json' | 'tty') {
   let out = '';
   let t = 0;
-  const p = createPullProgress(mode, (s) => (out += s), () => t);
+  const p = createPullProgress(
+    mode,
+    (s) => (out += s),
+    () => t,
+  );
   for (const e of EVENTS) {
     t += 500;
     p.listener(e);
@@ -26,11 +30,16 @@ function run(mode: 'plain' | 'json' | 'tty') {
 
 describe('pull progress', () => {
   it('prints a line per finished image and per retry when not on a terminal', () => {
-    expect(run('plain')).toBe(`retry 1: docker.io/library/a:1 blob 222222222222: HTTP 503\npulled docker.io/library/a:1 sha256:aaaaaaaaaaaa… 3.0 MiB (1 blob from cache)\n`);
+    expect(run('plain')).toBe(
+      `retry 1: docker.io/library/a:1 blob 222222222222: HTTP 503\npulled docker.io/library/a:1 sha256:aaaaaaaaaaaa… 3.0 MiB (1 blob from cache)\n`,
+    );
   });
 
   it('prints JSON events, byte counts folded into progress lines', () => {
-    const lines = run('json').trim().split('\n').map((l) => JSON.parse(l) as { type: string; done?: number; total?: number });
+    const lines = run('json')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; done?: number; total?: number });
     expect(lines.map((l) => l.type)).toEqual(['image-resolved', 'blob-done', 'progress', 'retry', 'blob-done', 'image-done', 'progress']);
     expect(lines.at(-1)).toMatchObject({ done: 3 * 1024 * 1024, total: 3 * 1024 * 1024 });
   });

@@ -19,7 +19,14 @@ describe('pull from a plain-HTTP registry', () => {
     reg = await startRegistry();
     const layout = await testdir();
     const base = await tarLayer({ 'etc/os-release': 'ID=test\n' });
-    multi = await makeImage({ layoutDir: layout, tag: 'multi', platforms: ['linux/amd64', 'linux/arm64'], layerSizes: [300_000, 5_000], sharedLayers: [base], gzip: true });
+    multi = await makeImage({
+      layoutDir: layout,
+      tag: 'multi',
+      platforms: ['linux/amd64', 'linux/arm64'],
+      layerSizes: [300_000, 5_000],
+      sharedLayers: [base],
+      gzip: true,
+    });
     single = await makeImage({ layoutDir: layout, tag: 'single', platforms: ['linux/amd64'], sharedLayers: [base] });
     await pushLayout(reg, layout, 'multi', 'library/app:1.0');
     await pushLayout(reg, layout, 'single', 'tools/single:2');
@@ -55,11 +62,15 @@ describe('pull from a plain-HTTP registry', () => {
       const bytes = 'data' in s ? Buffer.from(s.data) : await readFile(s.file);
       expect(sha256(bytes)).toBe(`sha256:${path.basename(s.path)}`);
     }
-    const index = JSON.parse(Buffer.from((r.sources.find((s) => s.path === 'images/index.json') as { data: Uint8Array }).data).toString()) as { manifests: { digest: string; annotations: Record<string, string> }[] };
+    const index = JSON.parse(Buffer.from((r.sources.find((s) => s.path === 'images/index.json') as { data: Uint8Array }).data).toString()) as {
+      manifests: { digest: string; annotations: Record<string, string> }[];
+    };
     // The amd64 pick of the two-platform index also gets a subset index, listed without an image name.
     const subset = r.images[0]!.subset!;
     expect(subset.platforms).toEqual(['linux/amd64']);
-    expect(index.manifests.filter((m) => !m.annotations['io.containerd.image.name'])).toEqual([{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: subset.digest, size: subset.size, annotations: { 'dev.airgap.subset-of': multi.digest } }]);
+    expect(index.manifests.filter((m) => !m.annotations['io.containerd.image.name'])).toEqual([
+      { mediaType: 'application/vnd.oci.image.index.v1+json', digest: subset.digest, size: subset.size, annotations: { 'dev.airgap.subset-of': multi.digest } },
+    ]);
     // Each tagged image also under repo@digest, so a pod asking for image@sha256:… resolves.
     expect(index.manifests.filter((m) => m.annotations['io.containerd.image.name']).map((m) => [m.annotations['io.containerd.image.name'], m.digest])).toEqual(
       [
@@ -93,7 +104,9 @@ describe('pull from a plain-HTTP registry', () => {
     const layout2 = await testdir();
     const newer = await makeImage({ layoutDir: layout2, tag: 'x', platforms: ['linux/amd64'] });
     await pushLayout(reg, layout2, 'x', 'library/moving:1');
-    const pinned = await pullImages(opts(cacheDir, { refs: [`${reg.host}/library/moving:1`], pins: new Map([[`${reg.host}/library/moving:1`, first.images[0]!.digest]]) }));
+    const pinned = await pullImages(
+      opts(cacheDir, { refs: [`${reg.host}/library/moving:1`], pins: new Map([[`${reg.host}/library/moving:1`, first.images[0]!.digest]]) }),
+    );
     expect(first.images[0]!.digest).toBe(moved.digest);
     expect(pinned.images[0]!.digest).toBe(moved.digest);
     const unpinned = await pullImages(opts(cacheDir, { refs: [`${reg.host}/library/moving:1`] }));
@@ -110,8 +123,18 @@ describe('pull from a plain-HTTP registry', () => {
   });
 
   it.each([
-    ['a platform the index lacks', { platforms: ['linux/s390x'] }, 'PLATFORM_NOT_FOUND', /library\/app:1\.0 has no linux\/s390x image \(it offers linux\/amd64, linux\/arm64\)/],
-    ['a single-platform image for another platform', { refs: ['REG/tools/single:2'], platforms: ['linux/arm64'] }, 'PLATFORM_NOT_FOUND', /tools\/single:2 is a single linux\/amd64 image/],
+    [
+      'a platform the index lacks',
+      { platforms: ['linux/s390x'] },
+      'PLATFORM_NOT_FOUND',
+      /library\/app:1\.0 has no linux\/s390x image \(it offers linux\/amd64, linux\/arm64\)/,
+    ],
+    [
+      'a single-platform image for another platform',
+      { refs: ['REG/tools/single:2'], platforms: ['linux/arm64'] },
+      'PLATFORM_NOT_FOUND',
+      /tools\/single:2 is a single linux\/amd64 image/,
+    ],
     ['an unknown tag', { refs: ['REG/library/app:9.9'] }, 'IMAGE_NOT_FOUND', /library\/app:9\.9: .* has no manifest 9\.9 \(HTTP 404\)/],
     ['a tag-less reference', { refs: ['REG/library/app'] }, 'SPEC_INVALID', /has neither a tag nor a digest/],
   ] as const)('refuses %s with a clear error', async (_name, extra, code, message) => {

@@ -29,7 +29,13 @@ describe('blob downloads redirected to a storage host (as Docker Hub sends them 
 
   it('follows the redirect, checks the digests, and records the storage host for the allowlist', async () => {
     const dir = await testdir();
-    const r = await pullImages({ refs: [`${reg.host}/library/redirected:1`], platforms: ['linux/amd64'], registries: { [reg.host]: { endpoint: reg.url, plainHttp: true } }, specDir: dir, cacheDir: dir });
+    const r = await pullImages({
+      refs: [`${reg.host}/library/redirected:1`],
+      platforms: ['linux/amd64'],
+      registries: { [reg.host]: { endpoint: reg.url, plainHttp: true } },
+      specDir: dir,
+      cacheDir: dir,
+    });
     expect(r.images[0]!.digest).toBe(image.digest);
     expect(r.fetched).toBe(image.blobs.length);
     // Every blob came from the storage host, none from the registry itself.

@@ -16,7 +16,10 @@ async function proxiedSite(reg: TestRegistry, registry: string): Promise<string>
   await copyFile(reg.certs!.caFile, path.join(dir, 'certs', 'registry-ca.crt'));
   const spec = (await readFile(path.join(dir, 'airgap.yaml'), 'utf8'))
     .replace('images: {k8sFeatures: false}', `images: {k8sFeatures: false, platforms: [linux/amd64], refs: [${registry}/library/app:1.0]}`)
-    .replace('  snapsDir: ./downloads', `  snapsDir: ./downloads\n  registries: {"${registry}": {endpoint: "https://${registry}", ca: ./certs/registry-ca.crt}}`);
+    .replace(
+      '  snapsDir: ./downloads',
+      `  snapsDir: ./downloads\n  registries: {"${registry}": {endpoint: "https://${registry}", ca: ./certs/registry-ca.crt}}`,
+    );
   await writeFile(path.join(dir, 'airgap.yaml'), spec);
   return dir;
 }
@@ -24,7 +27,11 @@ async function proxiedSite(reg: TestRegistry, registry: string): Promise<string>
 /** Only the proxy under test: no proxy or NO_PROXY from the environment of whoever runs the tests. */
 const through = (proxy: string) => ({ HTTPS_PROXY: proxy, HTTP_PROXY: proxy, https_proxy: proxy, http_proxy: proxy, NO_PROXY: '', no_proxy: '' });
 
-const build = (dir: string, env: Record<string, string>) => cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache')], { cwd: dir, env });
+const build = (dir: string, env: Record<string, string>) =>
+  cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache')], {
+    cwd: dir,
+    env,
+  });
 
 describe('bundler build through a real squid configured from `bundler allowlist` only', () => {
   let reg: TestRegistry;

@@ -19,7 +19,14 @@ describe('subset index: which children a bundle carries of a BuildKit index with
   beforeAll(async () => {
     reg = await startRegistry();
     const layout = await testdir();
-    att = await makeImage({ layoutDir: layout, tag: 'att', platforms: ['linux/amd64', 'linux/arm64'], attestations: true, zstd: true, indexAnnotations: { 'org.opencontainers.image.source': 'https://example.com/att' } });
+    att = await makeImage({
+      layoutDir: layout,
+      tag: 'att',
+      platforms: ['linux/amd64', 'linux/arm64'],
+      attestations: true,
+      zstd: true,
+      indexAnnotations: { 'org.opencontainers.image.source': 'https://example.com/att' },
+    });
     single = await makeImage({ layoutDir: layout, tag: 'single', platforms: ['linux/arm64'] });
     await pushLayout(reg, layout, 'att', 'library/att:1');
     await pushLayout(reg, layout, 'single', 'library/single:1');
@@ -28,7 +35,14 @@ describe('subset index: which children a bundle carries of a BuildKit index with
 
   const pull = async (extra: Partial<PullImagesOptions>) => {
     const dir = await testdir();
-    const r = await pullImages({ refs: [`${reg.host}/library/att:1`], platforms: ['linux/amd64'], registries: { [reg.host]: { endpoint: reg.url, plainHttp: true } }, specDir: dir, cacheDir: dir, ...extra });
+    const r = await pullImages({
+      refs: [`${reg.host}/library/att:1`],
+      platforms: ['linux/amd64'],
+      registries: { [reg.host]: { endpoint: reg.url, plainHttp: true } },
+      specDir: dir,
+      cacheDir: dir,
+      ...extra,
+    });
     upstream = JSON.parse(bytesOf(r.sources, att.digest)!) as typeof upstream;
     return r;
   };
@@ -59,12 +73,20 @@ describe('subset index: which children a bundle carries of a BuildKit index with
     expect(all.images[0]!.subset).toBeUndefined();
     for (const d of upstream.manifests) expect(carried(all.sources, d.digest)).toBe(true);
     const dropped = await pull({ platforms: ['all'], attestations: false });
-    expect(JSON.parse(bytesOf(dropped.sources, dropped.images[0]!.subset!.digest)!)).toMatchObject({ manifests: [upstream.manifests[0], upstream.manifests[1]] });
+    expect(JSON.parse(bytesOf(dropped.sources, dropped.images[0]!.subset!.digest)!)).toMatchObject({
+      manifests: [upstream.manifests[0], upstream.manifests[1]],
+    });
     expect(dropped.images[0]!.subset!.platforms).toEqual(['linux/amd64', 'linux/arm64']);
   });
 
   it('a per-image override picks its own platforms; [all] takes a single-platform image of any platform', async () => {
-    const r = await pull({ refs: [`${reg.host}/library/att:1`, `${reg.host}/library/single:1`], platformsFor: new Map([[`${reg.host}/library/att:1`, ['linux/arm64']], [`${reg.host}/library/single:1`, ['all']]]) });
+    const r = await pull({
+      refs: [`${reg.host}/library/att:1`, `${reg.host}/library/single:1`],
+      platformsFor: new Map([
+        [`${reg.host}/library/att:1`, ['linux/arm64']],
+        [`${reg.host}/library/single:1`, ['all']],
+      ]),
+    });
     expect(r.images[0]!.subset!.platforms).toEqual(['linux/arm64']);
     expect(carried(r.sources, att.manifests['linux/arm64']!)).toBe(true);
     expect(carried(r.sources, att.manifests['linux/amd64']!)).toBe(false);

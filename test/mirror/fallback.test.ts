@@ -16,7 +16,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const mirror = (o: Partial<Mirror> & Pick<Mirror, 'registries' | 'endpoint'>): Mirror => ({ capabilities: ['pull', 'resolve'], skipVerify: false, overridePath: false, ...o });
+const mirror = (o: Partial<Mirror> & Pick<Mirror, 'registries' | 'endpoint'>): Mirror => ({
+  capabilities: ['pull', 'resolve'],
+  skipVerify: false,
+  overridePath: false,
+  ...o,
+});
 
 async function writeHosts(dir: string, mirrors: Mirror[], caData = new Map<string, Buffer>()): Promise<string> {
   const hostsDir = path.join(dir, 'hosts.d');
@@ -68,14 +73,27 @@ describe('containerd.mirrors[].fallback', () => {
     expect(Object.keys(hub.host as object)).toEqual(['https://mirror.internal:5000', 'https://Mirror-B.internal:5001/v2/hub']);
     expect(files.find((f) => f.target === 'docker.io/hosts.toml')!.data.toString()).toMatch(/^# .*fallback: false/);
     // A fail-closed mirror with a CA carries it as the server's CA too.
-    const closed = renderHostsFiles({ mirrors: [mirror({ registries: ['ghcr.io'], endpoint: 'https://10.0.0.9:5000', ca: './ca.crt', fallback: false })], hostsDir: '/etc/containerd/hosts.d', caData: new Map([['./ca.crt', ca]]) });
-    expect(parse(closed.find((f) => f.target === 'ghcr.io/hosts.toml')!.data.toString())).toMatchObject({ server: 'https://10.0.0.9:5000', ca: '/etc/containerd/hosts.d/ghcr.io/ca-10.0.0.9_5000.crt' });
+    const closed = renderHostsFiles({
+      mirrors: [mirror({ registries: ['ghcr.io'], endpoint: 'https://10.0.0.9:5000', ca: './ca.crt', fallback: false })],
+      hostsDir: '/etc/containerd/hosts.d',
+      caData: new Map([['./ca.crt', ca]]),
+    });
+    expect(parse(closed.find((f) => f.target === 'ghcr.io/hosts.toml')!.data.toString())).toMatchObject({
+      server: 'https://10.0.0.9:5000',
+      ca: '/etc/containerd/hosts.d/ghcr.io/ca-10.0.0.9_5000.crt',
+    });
   });
 
   it("puts every mirror's host in NO_PROXY when a proxy is set, so containerd reaches the mirrors directly", () => {
     const spec = {
       proxy: { https: 'http://proxy.corp:3128', noProxy: ['10.77.0.0/24'] },
-      containerd: { mirrors: [mirror({ registries: ['docker.io'], endpoint: 'https://Mirror.Internal:5000' }), mirror({ registries: ['quay.io'], endpoint: 'http://[fd00::5]:5000' }), mirror({ registries: ['ghcr.io'], endpoint: 'https://mirror.internal:5001' })] },
+      containerd: {
+        mirrors: [
+          mirror({ registries: ['docker.io'], endpoint: 'https://Mirror.Internal:5000' }),
+          mirror({ registries: ['quay.io'], endpoint: 'http://[fd00::5]:5000' }),
+          mirror({ registries: ['ghcr.io'], endpoint: 'https://mirror.internal:5001' }),
+        ],
+      },
     } as unknown as Spec;
     const vars = new Map(proxyVariables(spec));
     expect(vars.get('NO_PROXY')).toBe('10.77.0.0/24,10.1.0.0/16,10.152.183.0/24,127.0.0.1,localhost,mirror.internal,fd00::5');
@@ -93,7 +111,11 @@ describe('containerd.mirrors[].fallback', () => {
     const down = `http://127.0.0.1:${await freePort()}`;
     const containerd = await startContainerd();
     cleanups.push(() => containerd.stop());
-    const pull = (hostsDir: string) => execa('ctr', ['--debug', '--address', containerd.address, '--namespace', 'k8s.io', 'images', 'pull', '--hosts-dir', hostsDir, ref], { reject: false, timeout: 60_000 });
+    const pull = (hostsDir: string) =>
+      execa('ctr', ['--debug', '--address', containerd.address, '--namespace', 'k8s.io', 'images', 'pull', '--hosts-dir', hostsDir, ref], {
+        reject: false,
+        timeout: 60_000,
+      });
 
     const closed = await pull(await writeHosts(path.join(dir, 'closed'), [mirror({ registries: [registry], endpoint: down, fallback: false })]));
     expect(closed.exitCode).not.toBe(0);

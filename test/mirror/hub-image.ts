@@ -31,9 +31,18 @@ export async function makeHubImage(o: { layoutDir: string; tag: string; platform
   const manifests: unknown[] = [];
   for (const child of index.manifests) {
     manifests.push(child);
-    const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://spdx.dev/Document', subject: [{ name: `pkg:docker/${o.tag}`, digest: { sha256: child.digest.slice(7) } }], predicate: { spdxVersion: 'SPDX-2.3' } }));
+    const statement = Buffer.from(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v0.1',
+        predicateType: 'https://spdx.dev/Document',
+        subject: [{ name: `pkg:docker/${o.tag}`, digest: { sha256: child.digest.slice(7) } }],
+        predicate: { spdxVersion: 'SPDX-2.3' },
+      }),
+    );
     const layer = await put(statement);
-    const config = await put(Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
+    const config = await put(
+      Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [layer.digest] } })),
+    );
     const manifest = await put(
       Buffer.from(
         JSON.stringify({

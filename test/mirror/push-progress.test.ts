@@ -15,7 +15,15 @@ const summary: PushSummary = {
   manifestsPushed: 2,
   manifestsPresent: 1,
   subsets: [{ image: 'docker.io/library/a:1', index: d('a'), subset: d('5') }],
-  unheld: [{ image: `docker.io/library/a@${d('a')}`, target: `mirror:5000/library/a@${d('a')}`, digest: d('a'), absent: ['linux/s390x'], hint: 'pods that pin it will not find it' }],
+  unheld: [
+    {
+      image: `docker.io/library/a@${d('a')}`,
+      target: `mirror:5000/library/a@${d('a')}`,
+      digest: d('a'),
+      absent: ['linux/s390x'],
+      hint: 'pods that pin it will not find it',
+    },
+  ],
   failed: [],
   seconds: 3,
 };
@@ -24,7 +32,15 @@ const EVENTS: PushEvent[] = [
   { type: 'blob', image: 'docker.io/library/a:1', digest: d('1'), size: MiB, action: 'present' },
   { type: 'bytes', image: 'docker.io/library/a:1', n: 2 * MiB },
   { type: 'blob', image: 'docker.io/library/a:1', digest: d('2'), size: 2 * MiB, action: 'uploaded' },
-  { type: 'index-refused', image: 'docker.io/library/a:1', target: 'mirror:5000/library/a:1', index: d('a'), subset: d('5'), platforms: ['linux/amd64'], absent: ['linux/s390x', 'attestation', 'attestation'] },
+  {
+    type: 'index-refused',
+    image: 'docker.io/library/a:1',
+    target: 'mirror:5000/library/a:1',
+    index: d('a'),
+    subset: d('5'),
+    platforms: ['linux/amd64'],
+    absent: ['linux/s390x', 'attestation', 'attestation'],
+  },
   { type: 'image-done', image: 'docker.io/library/a:1', target: 'mirror:5000/library/a:1', digest: d('5') },
   { type: 'image-start', image: `docker.io/library/a@${d('a')}`, target: `mirror:5000/library/a@${d('a')}`, digest: d('a'), blobs: 2, bytes: 3 * MiB },
   { type: 'digest-unheld', ...summary.unheld[0]! },
@@ -46,7 +62,9 @@ function run(mode: PushOutputMode) {
 describe('push progress', () => {
   it('redraws a block on a terminal, warnings and the summary above it, ending with everything done', () => {
     const out = run('tty');
-    expect(out).toContain('warning: the registry refused the index sha256:aaaaaaaaaaaa… (it lists linux/s390x, attestation, which the bundle does not carry); the tag points at the bundle\'s subset index sha256:555555555555… (linux/amd64)');
+    expect(out).toContain(
+      "warning: the registry refused the index sha256:aaaaaaaaaaaa… (it lists linux/s390x, attestation, which the bundle does not carry); the tag points at the bundle's subset index sha256:555555555555… (linux/amd64)",
+    );
     expect(out).toContain('pushed 2 image(s) to mirror:5000 in 3.0 s: sent 2.0 MiB, skipped 1.0 MiB (already there or mounted)');
     expect(out).toContain(`  not held: docker.io/library/a@${d('a')}: pods that pin it will not find it`);
     // Blocks are erased and redrawn in place; the last one says everything is done.
@@ -62,7 +80,10 @@ describe('push progress', () => {
   });
 
   it('prints every event but byte counts as JSON, the summary with bytes sent and skipped', () => {
-    const lines = run('json').trim().split('\n').map((l) => JSON.parse(l) as PushEvent);
+    const lines = run('json')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PushEvent);
     expect(lines.map((l) => l.type)).toEqual(['image-start', 'blob', 'blob', 'index-refused', 'image-done', 'image-start', 'digest-unheld', 'done']);
     expect(lines.at(-1)).toMatchObject({ bytesUploaded: 2 * MiB, bytesSkipped: MiB });
   });

@@ -36,9 +36,18 @@ async function registry(o: { tls?: boolean; auth?: boolean } = {}): Promise<Test
 /** Requests that write a blob: starting, sending or committing an upload (a mount is a POST too). */
 const uploads = (log: RegistryRequestLog[]) => log.filter((r) => r.method !== 'HEAD' && r.method !== 'GET' && r.uri.includes('/blobs/uploads/'));
 /** Digests whose upload the registry committed (PUT …?digest= answered 201). */
-const committed = (log: RegistryRequestLog[]) => new Set(log.filter((r) => r.method === 'PUT' && r.status === 201 && r.uri.includes('/blobs/uploads/')).map((r) => /digest=(sha256(?::|%3A)[a-f0-9]{64})/.exec(r.uri)![1]!.replace('%3A', ':')));
+const committed = (log: RegistryRequestLog[]) =>
+  new Set(
+    log
+      .filter((r) => r.method === 'PUT' && r.status === 201 && r.uri.includes('/blobs/uploads/'))
+      .map((r) => /digest=(sha256(?::|%3A)[a-f0-9]{64})/.exec(r.uri)![1]!.replace('%3A', ':')),
+  );
 
-const events = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as PushEvent);
+const events = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as PushEvent);
 const done = (stdout: string) => events(stdout).find((e) => e.type === 'done') as Extract<PushEvent, { type: 'done' }>;
 
 /** Every config and layer blob of the fixture's images. */
@@ -100,7 +109,9 @@ describe('applier push: the bundle into a private registry, pulled back by a rea
     const s1 = done(first.stdout);
     expect(s1).toMatchObject({ images: 3, blobsUploaded: blobs.size, blobsMounted: 2, manifestsPushed: 3 });
 
-    const hostsDir = await hostsDirFor(dir, [{ registries: ['docker.io', 'ghcr.io'], endpoint: `http://${reg.host}`, capabilities: ['pull', 'resolve'], skipVerify: false, overridePath: false }]);
+    const hostsDir = await hostsDirFor(dir, [
+      { registries: ['docker.io', 'ghcr.io'], endpoint: `http://${reg.host}`, capabilities: ['pull', 'resolve'], skipVerify: false, overridePath: false },
+    ]);
     for (const image of fixture.manifest.images) {
       expect(await pullThrough({ hostsDir, ref: image.ref, namespace: 'push-http' })).toBe(image.digest);
     }
@@ -115,7 +126,9 @@ describe('applier push: the bundle into a private registry, pulled back by a rea
     expect(log2.filter((r) => r.method === 'PUT')).toEqual([]);
     expect(second.stdout).toContain('0 blob(s) uploaded (0 B), 0 mounted');
     expect(second.stdout).toContain('0 manifest(s) pushed, 3 already there');
-    console.log(`push (plain HTTP, ${blobs.size} blobs): first ${firstMs} ms, ${log1.length} requests; second ${secondMs} ms, ${log2.length} requests (${log2.map((r) => r.method).join(' ')})`);
+    console.log(
+      `push (plain HTTP, ${blobs.size} blobs): first ${firstMs} ms, ${log1.length} requests; second ${secondMs} ms, ${log2.length} requests (${log2.map((r) => r.method).join(' ')})`,
+    );
   });
 
   it('TLS + htpasswd with --prefix: hosts.toml with the path and override_path; chunked uploads; a partial index without a subset index is refused alone', async () => {
@@ -129,18 +142,55 @@ describe('applier push: the bundle into a private registry, pulled back by a rea
     });
     const reg = await registry({ tls: true, auth: true });
     const user = reg.user!;
-    const push = await cli('applier', ['push', fixture.file, '--pub', fixture.pubFile, '--registry', reg.host, '--ca', reg.certs!.caFile, '--user', user.name, '--password-stdin', '--prefix', 'mirror/', '--chunk-size', '64K'], { input: `${user.password}\n` });
+    const push = await cli(
+      'applier',
+      [
+        'push',
+        fixture.file,
+        '--pub',
+        fixture.pubFile,
+        '--registry',
+        reg.host,
+        '--ca',
+        reg.certs!.caFile,
+        '--user',
+        user.name,
+        '--password-stdin',
+        '--prefix',
+        'mirror/',
+        '--chunk-size',
+        '64K',
+      ],
+      { input: `${user.password}\n` },
+    );
     // The fixture's bundle has no subset index (as bundles built before it): that image alone fails.
     expect(push.exitCode).toBe(1);
     expect(push.stdout).toContain(`push docker.io/library/web:1.27 → ${reg.host}/mirror/library/web:1.27`);
-    expect(push.stdout).toMatch(/error: docker\.io\/library\/multi:3: 127\.0\.0\.1:\d+ refuses its index sha256:[a-f0-9]{64}, which lists content the bundle does not carry \(linux\/arm64, linux\/s390x\), and the bundle has no subset index/);
+    expect(push.stdout).toMatch(
+      /error: docker\.io\/library\/multi:3: 127\.0\.0\.1:\d+ refuses its index sha256:[a-f0-9]{64}, which lists content the bundle does not carry \(linux\/arm64, linux\/s390x\), and the bundle has no subset index/,
+    );
     expect(push.stderr).toContain(`error[REGISTRY_FAILED]: ${reg.host} refused 1 image(s): docker.io/library/multi:3; every other image was pushed`);
     const log = await reg.requests();
     // The 270 KB layer went up in 64 KiB PATCHes, all under the prefix.
     expect(log.filter((r) => r.method === 'PATCH' && r.status === 202).length).toBeGreaterThanOrEqual(5);
-    expect(log.filter((r) => r.method !== 'GET' && r.uri.startsWith('/v2/') && r.uri !== '/v2/').every((r) => r.uri.startsWith('/v2/mirror/library/'))).toBe(true);
+    expect(log.filter((r) => r.method !== 'GET' && r.uri.startsWith('/v2/') && r.uri !== '/v2/').every((r) => r.uri.startsWith('/v2/mirror/library/'))).toBe(
+      true,
+    );
 
-    const hostsDir = await hostsDirFor(dir, [{ registries: ['docker.io'], endpoint: `https://${reg.host}/v2/mirror`, ca: 'mirror-ca.crt', capabilities: ['pull', 'resolve'], skipVerify: false, overridePath: true }], new Map([['mirror-ca.crt', await readFile(reg.certs!.caFile)]]));
+    const hostsDir = await hostsDirFor(
+      dir,
+      [
+        {
+          registries: ['docker.io'],
+          endpoint: `https://${reg.host}/v2/mirror`,
+          ca: 'mirror-ca.crt',
+          capabilities: ['pull', 'resolve'],
+          skipVerify: false,
+          overridePath: true,
+        },
+      ],
+      new Map([['mirror-ca.crt', await readFile(reg.certs!.caFile)]]),
+    );
     const toml = await readFile(path.join(hostsDir, 'docker.io/hosts.toml'), 'utf8');
     expect(toml).toContain(`[host."https://${reg.host}/v2/mirror"]`);
     expect(toml).toContain('override_path = true');
@@ -170,7 +220,10 @@ describe('applier push: the bundle into a private registry, pulled back by a rea
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toContain(`hint: no credentials for ${reg.host} in ${env.REGISTRY_AUTH_FILE}`);
     expect(none.stderr).toContain('--user USER --password-stdin');
-    await writeFile(env.REGISTRY_AUTH_FILE, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(`${reg.user!.name}:${reg.user!.password}`).toString('base64') } } }));
+    await writeFile(
+      env.REGISTRY_AUTH_FILE,
+      JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from(`${reg.user!.name}:${reg.user!.password}`).toString('base64') } } }),
+    );
     const fromFile = await cli('applier', args, { env });
     expect(fromFile.stderr).toBe('');
     expect(fromFile.exitCode).toBe(0);
@@ -273,7 +326,26 @@ describe('applier push: the bundle into a private registry, pulled back by a rea
 
 /** A re-push with --json (it only HEADs): the events say what each tag points at. */
 async function jsonPushOf(fixture: BundleFixture, reg: TestRegistry): Promise<string> {
-  const r = await cli('applier', ['push', fixture.file, '--pub', fixture.pubFile, '--registry', reg.host, '--ca', reg.certs!.caFile, '--user', reg.user!.name, '--password-stdin', '--prefix', 'mirror', '--json'], { input: reg.user!.password });
+  const r = await cli(
+    'applier',
+    [
+      'push',
+      fixture.file,
+      '--pub',
+      fixture.pubFile,
+      '--registry',
+      reg.host,
+      '--ca',
+      reg.certs!.caFile,
+      '--user',
+      reg.user!.name,
+      '--password-stdin',
+      '--prefix',
+      'mirror',
+      '--json',
+    ],
+    { input: reg.user!.password },
+  );
   expect(r.exitCode).toBe(1);
   expect(done(r.stdout)).toMatchObject({ blobsUploaded: 0, manifestsPushed: 0 });
   return r.stdout;

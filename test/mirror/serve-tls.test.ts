@@ -80,10 +80,17 @@ describe('applier serve --tls-cert/--tls-key: a mirror a real containerd pulls f
     await pushLayout(reg, layout, 'tool', 'tools/tool:2');
     const work = await site();
     const spec = (await readFile(path.join(work, 'airgap.yaml'), 'utf8'))
-      .replace('images: {k8sFeatures: false}', 'images: {k8sFeatures: false, platforms: [linux/amd64], refs: [docker.io/library/app:1.0, docker.io/library/app:1.1, docker.io/tools/tool:2]}')
+      .replace(
+        'images: {k8sFeatures: false}',
+        'images: {k8sFeatures: false, platforms: [linux/amd64], refs: [docker.io/library/app:1.0, docker.io/library/app:1.1, docker.io/tools/tool:2]}',
+      )
       .replace('  snapsDir: ./downloads', `  snapsDir: ./downloads\n  registries: {docker.io: {endpoint: "${reg.url}", plainHttp: true}}`);
     await writeFile(path.join(work, 'airgap.yaml'), spec);
-    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(work, 'cache')], { cwd: work });
+    const b = await cli(
+      'bundler',
+      ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(work, 'cache')],
+      { cwd: work },
+    );
     expect(b.stderr).not.toContain('error[');
     expect(b.exitCode).toBe(0);
     // From here on only the bundle answers: the registry it was built from is gone.
@@ -93,8 +100,19 @@ describe('applier serve --tls-cert/--tls-key: a mirror a real containerd pulls f
 
     certs = await makeCerts(path.join(keep, 'tls'));
     ca = new Agent({ connect: { ca: await readFile(certs.caFile) } });
-    child = execa(process.execPath, [applier, 'serve', 'bundle.tar', '--pub', 'site.pub', '--listen', '127.0.0.1:0', '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--json'], { cwd: keep, reject: false });
-    child.stderr?.on('data', (chunk: Buffer) => logLines.push(...chunk.toString().split('\n').filter((l) => l !== '')));
+    child = execa(
+      process.execPath,
+      [applier, 'serve', 'bundle.tar', '--pub', 'site.pub', '--listen', '127.0.0.1:0', '--tls-cert', certs.certFile, '--tls-key', certs.keyFile, '--json'],
+      { cwd: keep, reject: false },
+    );
+    child.stderr?.on('data', (chunk: Buffer) =>
+      logLines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      ),
+    );
     url = await new Promise<string>((resolve, reject) => {
       child.stdout?.on('data', (chunk: Buffer) => {
         const m = /at (https:\/\/127\.0\.0\.1:\d+)/.exec(chunk.toString());
@@ -115,16 +133,37 @@ describe('applier serve --tls-cert/--tls-key: a mirror a real containerd pulls f
   it('pulls by tag and by the upstream index digest through hosts.toml carrying the CA (fallback: false)', async () => {
     const hostsDir = path.join(keep, 'hosts.d');
     const caData = new Map([['./mirror-ca.crt', await readFile(certs.caFile)]]);
-    for (const f of renderHostsFiles({ mirrors: [{ registries: ['docker.io'], endpoint: url, ca: './mirror-ca.crt', capabilities: ['pull', 'resolve'], skipVerify: false, overridePath: false, fallback: false }], hostsDir, caData })) {
+    for (const f of renderHostsFiles({
+      mirrors: [
+        {
+          registries: ['docker.io'],
+          endpoint: url,
+          ca: './mirror-ca.crt',
+          capabilities: ['pull', 'resolve'],
+          skipVerify: false,
+          overridePath: false,
+          fallback: false,
+        },
+      ],
+      hostsDir,
+      caData,
+    })) {
       await mkdir(path.dirname(path.join(hostsDir, f.target)), { recursive: true });
       await writeFile(path.join(hostsDir, f.target), f.data);
     }
     expect(await readFile(path.join(hostsDir, 'docker.io/hosts.toml'), 'utf8')).toContain(`ca = "${hostsDir}/docker.io/ca-127.0.0.1_`);
     const ctr = (...args: string[]) => execa('ctr', ['--address', ctd.address, '--namespace', 'k8s.io', ...args]);
     const pinned = `docker.io/library/app@${app.digest}`;
-    for (const ref of ['docker.io/library/app:1.0', 'docker.io/library/app:1.1', pinned, 'docker.io/tools/tool:2']) await ctr('images', 'pull', '--platform', 'linux/amd64', '--hosts-dir', hostsDir, ref);
+    for (const ref of ['docker.io/library/app:1.0', 'docker.io/library/app:1.1', pinned, 'docker.io/tools/tool:2'])
+      await ctr('images', 'pull', '--platform', 'linux/amd64', '--hosts-dir', hostsDir, ref);
     const { stdout: ls } = await ctr('images', 'ls');
-    const names = new Map(ls.split('\n').slice(1).map((l) => l.trim().split(/\s+/)).map((c) => [c[0]!, c[2]!]));
+    const names = new Map(
+      ls
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(/\s+/))
+        .map((c) => [c[0]!, c[2]!]),
+    );
     expect(names.get('docker.io/library/app:1.0')).toBe(app.digest);
     expect(names.get('docker.io/library/app:1.1')).toBe(app.digest);
     expect(names.get(pinned)).toBe(app.digest);
@@ -132,8 +171,12 @@ describe('applier serve --tls-cert/--tls-key: a mirror a real containerd pulls f
     expect(check).toMatch(/complete \(\d+\/\d+\)/);
     // The pulls went to serve, over TLS, naming the upstream registry in `ns`.
     const entries = logLines.map((l) => JSON.parse(l) as ServeLogEntry);
-    expect(entries).toContainEqual(expect.objectContaining({ method: 'HEAD', url: `/v2/library/app/manifests/${app.digest}?ns=docker.io`, status: 200, completed: true }));
-    expect(entries).toContainEqual(expect.objectContaining({ method: 'GET', url: `/v2/library/app/manifests/${app.manifests['linux/amd64']!}?ns=docker.io`, status: 200 }));
+    expect(entries).toContainEqual(
+      expect.objectContaining({ method: 'HEAD', url: `/v2/library/app/manifests/${app.digest}?ns=docker.io`, status: 200, completed: true }),
+    );
+    expect(entries).toContainEqual(
+      expect.objectContaining({ method: 'GET', url: `/v2/library/app/manifests/${app.manifests['linux/amd64']!}?ns=docker.io`, status: 200 }),
+    );
   });
 
   it("serves the bundle's platform-subset index by its digest, whole: skopeo copy --all of it succeeds", async () => {
@@ -148,7 +191,15 @@ describe('applier serve --tls-cert/--tls-key: a mirror a real containerd pulls f
     expect(head.headers['docker-content-digest']).toBe(subset.digest);
     await head.body.dump();
     const out = await testdir();
-    await execa('skopeo', ['copy', '--all', '--preserve-digests', '--src-cert-dir', path.dirname(certs.caFile), `docker://${url.replace('https://', '')}/library/app@${subset.digest}`, `oci:${out}:copied`]);
+    await execa('skopeo', [
+      'copy',
+      '--all',
+      '--preserve-digests',
+      '--src-cert-dir',
+      path.dirname(certs.caFile),
+      `docker://${url.replace('https://', '')}/library/app@${subset.digest}`,
+      `oci:${out}:copied`,
+    ]);
     const index = JSON.parse(await readFile(path.join(out, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
     expect(index.manifests[0]?.digest).toBe(subset.digest);
   });
@@ -160,7 +211,11 @@ describe('applier serve --tls-cert/--tls-key: a mirror a real containerd pulls f
       const r = await request(`${url}/v2/library/app/tags/list${q}`, { dispatcher: ca });
       return { status: r.statusCode, link: r.headers.link, body: await r.body.json() };
     };
-    expect(await page('?n=1')).toEqual({ status: 200, link: '</v2/library/app/tags/list?n=1&last=1.0>; rel="next"', body: { name: 'library/app', tags: ['1.0'] } });
+    expect(await page('?n=1')).toEqual({
+      status: 200,
+      link: '</v2/library/app/tags/list?n=1&last=1.0>; rel="next"',
+      body: { name: 'library/app', tags: ['1.0'] },
+    });
     expect(await page('?n=1&last=1.0')).toEqual({ status: 200, link: undefined, body: { name: 'library/app', tags: ['1.1'] } });
     expect(await page('?ns=docker.io')).toMatchObject({ status: 200, body: { tags: ['1.0', '1.1'] } });
     expect(await page('?n=x')).toMatchObject({ status: 400, body: { errors: [{ code: 'PAGINATION_NUMBER_INVALID' }] } });
@@ -170,7 +225,9 @@ describe('applier serve --tls-cert/--tls-key: a mirror a real containerd pulls f
   });
 
   it('a Range request gets 206 with the right bytes and Content-Range; past the end gets 416', async () => {
-    const manifest = JSON.parse(await readFile(path.join(layout, 'blobs/sha256', app.manifests['linux/amd64']!.slice(7)), 'utf8')) as { layers: { digest: string; size: number }[] };
+    const manifest = JSON.parse(await readFile(path.join(layout, 'blobs/sha256', app.manifests['linux/amd64']!.slice(7)), 'utf8')) as {
+      layers: { digest: string; size: number }[];
+    };
     const layer = manifest.layers.at(-1)!;
     const bytes = await readFile(path.join(layout, 'blobs/sha256', layer.digest.slice(7)));
     const blob = `${url}/v2/library/app/blobs/${layer.digest}`;
@@ -192,7 +249,16 @@ describe('applier serve --tls-cert/--tls-key: a mirror a real containerd pulls f
     expect(Buffer.from(await whole.body.arrayBuffer()).equals(bytes)).toBe(true);
     // The access log has a JSON line for each, the partial one with its range.
     const entries = logLines.map((l) => JSON.parse(l) as ServeLogEntry);
-    expect(entries).toContainEqual(expect.objectContaining({ method: 'GET', url: `/v2/library/app/blobs/${layer.digest}`, status: 206, bytes: 1000, range: 'bytes=100-1099', completed: true }));
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        method: 'GET',
+        url: `/v2/library/app/blobs/${layer.digest}`,
+        status: 206,
+        bytes: 1000,
+        range: 'bytes=100-1099',
+        completed: true,
+      }),
+    );
     expect(entries).toContainEqual(expect.objectContaining({ url: `/v2/library/app/blobs/${layer.digest}`, status: 416 }));
   });
 });

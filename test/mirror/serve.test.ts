@@ -39,12 +39,29 @@ describe('applier serve: a read-only registry straight from the bundle', () => {
     });
     const bundle = await verifyBundle(fixture.file, { keys: [await loadPublicKey(fixture.pubFile)] });
     const log: string[] = [];
-    const server = await serveBundle({ registry: await bundleRegistry(bundle), host: '127.0.0.1', port: 0, log: (e) => log.push('dropped' in e ? 'dropped' : `${e.method} ${e.url} ${e.status}`) });
+    const server = await serveBundle({
+      registry: await bundleRegistry(bundle),
+      host: '127.0.0.1',
+      port: 0,
+      log: (e) => log.push('dropped' in e ? 'dropped' : `${e.method} ${e.url} ${e.status}`),
+    });
     cleanups.push(() => new Promise((r) => server.close(() => r())));
     const port = (server.address() as AddressInfo).port;
 
     const hostsDir = path.join(dir, 'hosts.d');
-    for (const f of renderHostsFiles({ mirrors: [{ registries: ['docker.io', 'ghcr.io'], endpoint: `http://127.0.0.1:${port}`, capabilities: ['pull', 'resolve'], skipVerify: false, overridePath: false }], hostsDir, caData: new Map() })) {
+    for (const f of renderHostsFiles({
+      mirrors: [
+        {
+          registries: ['docker.io', 'ghcr.io'],
+          endpoint: `http://127.0.0.1:${port}`,
+          capabilities: ['pull', 'resolve'],
+          skipVerify: false,
+          overridePath: false,
+        },
+      ],
+      hostsDir,
+      caData: new Map(),
+    })) {
       await mkdir(path.dirname(path.join(hostsDir, f.target)), { recursive: true });
       await writeFile(path.join(hostsDir, f.target), f.data);
     }

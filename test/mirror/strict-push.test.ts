@@ -14,7 +14,11 @@ import { site } from '../support/site-fixture.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 type Done = Extract<PushEvent, { type: 'done' }>;
-const events = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as PushEvent);
+const events = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as PushEvent);
 const done = (stdout: string) => events(stdout).find((e): e is Done => e.type === 'done')!;
 const writes = (log: { method: string }[]) => log.filter((r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH');
 
@@ -42,14 +46,27 @@ describe('applier push to a strict registry (docker-registry 2.8): multi-platfor
     const base = await tarLayer({ 'etc/os-release': 'ID=airgap-test\n' });
     const shape = { attestations: true, sharedLayers: [base], layerSizes: [40_000] };
     // Carried whole: two platforms and their attestations, the index exact.
-    duo = await makeImage({ layoutDir: layout, tag: 'duo', platforms: ['linux/amd64', 'linux/arm64'], zstd: true, indexAnnotations: { 'org.opencontainers.image.created': '2025-01-01T00:00:00Z' }, ...shape });
+    duo = await makeImage({
+      layoutDir: layout,
+      tag: 'duo',
+      platforms: ['linux/amd64', 'linux/arm64'],
+      zstd: true,
+      indexAnnotations: { 'org.opencontainers.image.created': '2025-01-01T00:00:00Z' },
+      ...shape,
+    });
     // Two of three platforms carried.
     trio = await makeImage({ layoutDir: layout, tag: 'trio', platforms: ['linux/amd64', 'linux/arm64', 'linux/ppc64le'], zstd: true, ...shape });
     // A single-platform pick of a two-platform index (images.refs[] {ref, platforms}).
     pick = await makeImage({ layoutDir: layout, tag: 'pick', platforms: ['linux/amd64', 'linux/arm64'], gzip: true, ...shape });
     // Referenced by digest only: a strict registry cannot hold it at all.
     pinned = await makeImage({ layoutDir: layout, tag: 'pinned', platforms: ['linux/amd64', 'linux/arm64', 'linux/s390x'], gzip: true, ...shape });
-    for (const [tag, dest] of [['duo', 'library/duo:1'], ['trio', 'library/trio:2'], ['pick', 'library/pick:3'], ['pinned', 'library/pinned:4']]) await pushLayout(src, layout, tag!, dest!);
+    for (const [tag, dest] of [
+      ['duo', 'library/duo:1'],
+      ['trio', 'library/trio:2'],
+      ['pick', 'library/pick:3'],
+      ['pinned', 'library/pinned:4'],
+    ])
+      await pushLayout(src, layout, tag!, dest!);
 
     // The site outlives each test (testdir removes its folders after every test).
     dir = await mkdtemp(path.join(tmpdir(), 'airgap-strict-'));
@@ -71,7 +88,11 @@ describe('applier push to a strict registry (docker-registry 2.8): multi-platfor
       .replace('  mirrors:\n', `  mirrors:\n    - registries: ["${src.host}"]\n      endpoint: http://${mirror.host}\n`)
       .replace('  snapsDir: ./downloads', `  snapsDir: ./downloads\n  registries: {"${src.host}": {endpoint: "${src.url}", plainHttp: true}}`);
     await writeFile(path.join(dir, 'airgap.yaml'), spec);
-    const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache')], { cwd: dir });
+    const b = await cli(
+      'bundler',
+      ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache')],
+      { cwd: dir },
+    );
     expect(b.stderr).not.toContain('error');
     expect(b.exitCode).toBe(0);
     manifest = (await verifyBundle(path.join(dir, 'bundle.tar'), { keys: [await loadPublicKey(path.join(dir, 'keys/site.pub'))] })).manifest;
@@ -91,13 +112,30 @@ describe('applier push to a strict registry (docker-registry 2.8): multi-platfor
     // A repo@sha256 name is the upstream index and nothing else.
     for (const i of manifest.images.filter((i) => i.ref.includes('@'))) expect(i.subset).toBeUndefined();
     const bundle = await verifyBundle(path.join(dir, 'bundle.tar'), { keys: [await loadPublicKey(path.join(dir, 'keys/site.pub'))] });
-    const subset = JSON.parse((await readEntry(bundle, `images/blobs/sha256/${byRef.get(ref('trio:2'))!.subset!.digest.slice(7)}`)).toString()) as { mediaType: string; schemaVersion: number; manifests: { digest: string }[] };
+    const subset = JSON.parse((await readEntry(bundle, `images/blobs/sha256/${byRef.get(ref('trio:2'))!.subset!.digest.slice(7)}`)).toString()) as {
+      mediaType: string;
+      schemaVersion: number;
+      manifests: { digest: string }[];
+    };
     expect(subset.mediaType).toBe('application/vnd.oci.image.index.v1+json');
-    expect(subset.manifests.map((m) => m.digest)).toEqual([trio.manifests['linux/amd64'], trio.manifests['linux/arm64'], trio.attestations['linux/amd64'], trio.attestations['linux/arm64']]);
+    expect(subset.manifests.map((m) => m.digest)).toEqual([
+      trio.manifests['linux/amd64'],
+      trio.manifests['linux/arm64'],
+      trio.attestations['linux/amd64'],
+      trio.attestations['linux/arm64'],
+    ]);
     // The lock holds each ref (string or {ref, platforms}) at its upstream digest; a frozen rebuild makes the same subsets.
     const lock = await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8');
-    for (const [r, img] of [[ref('pick:3'), pick], [ref('trio:2'), trio]] as const) expect(lock).toContain(`ref: ${r}\n    digest: ${img.digest}`);
-    const frozen = await cli('bundler', ['build', 'airgap.yaml', '-o', 'frozen.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache'), '--frozen'], { cwd: dir });
+    for (const [r, img] of [
+      [ref('pick:3'), pick],
+      [ref('trio:2'), trio],
+    ] as const)
+      expect(lock).toContain(`ref: ${r}\n    digest: ${img.digest}`);
+    const frozen = await cli(
+      'bundler',
+      ['build', 'airgap.yaml', '-o', 'frozen.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', path.join(dir, 'cache'), '--frozen'],
+      { cwd: dir },
+    );
     expect(frozen.exitCode).toBe(0);
     const again = (await verifyBundle(path.join(dir, 'frozen.tar'), { keys: [await loadPublicKey(path.join(dir, 'keys/site.pub'))] })).manifest;
     expect(again.images).toEqual(manifest.images);
@@ -122,8 +160,15 @@ describe('applier push to a strict registry (docker-registry 2.8): multi-platfor
     // The registry refused the two partial indexes by tag (it logs a line per missing child), then took
     // their subsets there; no manifest went under a digest, so none was refused as DIGEST_INVALID.
     const manifestPuts = log1.filter((r) => r.method === 'PUT' && r.uri.includes('/manifests/'));
-    expect(new Set(manifestPuts.filter((r) => r.status >= 400).map((r) => `${r.uri} ${r.status}`))).toEqual(new Set(['/v2/library/pick/manifests/3 400', '/v2/library/trio/manifests/2 400']));
-    expect(manifestPuts.filter((r) => r.status === 201 && /manifests\/(2|3)$/.test(r.uri)).map((r) => r.uri).sort()).toEqual(['/v2/library/pick/manifests/3', '/v2/library/trio/manifests/2']);
+    expect(new Set(manifestPuts.filter((r) => r.status >= 400).map((r) => `${r.uri} ${r.status}`))).toEqual(
+      new Set(['/v2/library/pick/manifests/3 400', '/v2/library/trio/manifests/2 400']),
+    );
+    expect(
+      manifestPuts
+        .filter((r) => r.status === 201 && /manifests\/(2|3)$/.test(r.uri))
+        .map((r) => r.uri)
+        .sort(),
+    ).toEqual(['/v2/library/pick/manifests/3', '/v2/library/trio/manifests/2']);
 
     const mark = log1.length;
     const second = await cli('applier', [...args, '--json']);
@@ -140,7 +185,9 @@ describe('applier push to a strict registry (docker-registry 2.8): multi-platfor
     expect(strict.stdout).toMatch(/sent 0 B, skipped [\d.]+ KiB/);
     expect(strict.stdout).toContain(`  not held: ${ref(`pinned@${pinned.digest}`)}: pods that pin`);
     expect(writes((await mirror.requests()).slice(mark2))).toEqual([]);
-    console.log(`strict push: first ${log1.length} requests (${s1.bytesUploaded} bytes sent), second ${(await mirror.requests()).length - mark} requests, 0 writes`);
+    console.log(
+      `strict push: first ${log1.length} requests (${s1.bytesUploaded} bytes sent), second ${(await mirror.requests()).length - mark} requests, 0 writes`,
+    );
   });
 
   it('a real containerd pulls every carried platform by tag from the mirror through the bundle hosts.toml, with the upstream registry down', async () => {
@@ -166,18 +213,35 @@ describe('applier push to a strict registry (docker-registry 2.8): multi-platfor
       expect(line, `${image} ${platform}`).toContain(top);
       // The platform's manifest and its zstd/gzip layers are in containerd's store, unpacked.
       const m = JSON.parse((await ctr('content', 'get', platformManifest)).stdout) as { layers: { digest: string; mediaType: string }[] };
-      expect(m.layers.at(-1)!.mediaType).toBe(image.includes('pick') ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar+zstd');
+      expect(m.layers.at(-1)!.mediaType).toBe(
+        image.includes('pick') ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar+zstd',
+      );
       for (const l of m.layers) await ctr('content', 'get', l.digest).then((r) => expect(r.stdout.length).toBeGreaterThan(0));
     }
   });
 
   it("the applier's images step imports the bundle (subset indexes and all) into a real containerd, listed by tag with the upstream digests", async () => {
     const node = await makeNode();
-    const r = await node.applier(['apply', path.join(dir, 'bundle.tar'), '--pub', path.join(dir, 'keys/site.pub'), '--ctr', 'ctr', '--containerd-address', ctd.address]);
+    const r = await node.applier([
+      'apply',
+      path.join(dir, 'bundle.tar'),
+      '--pub',
+      path.join(dir, 'keys/site.pub'),
+      '--ctr',
+      'ctr',
+      '--containerd-address',
+      ctd.address,
+    ]);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const { stdout } = await execa('ctr', ['--address', ctd.address, '--namespace', 'k8s.io', 'images', 'ls']);
-    const names = new Map(stdout.split('\n').slice(1).map((l) => l.trim().split(/\s+/)).map((c) => [c[0]!, c[2]!]));
+    const names = new Map(
+      stdout
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(/\s+/))
+        .map((c) => [c[0]!, c[2]!]),
+    );
     expect(names.get(ref('trio:2'))).toBe(trio.digest);
     expect(names.get(ref('pick:3'))).toBe(pick.digest);
     expect(names.get(ref('duo:1'))).toBe(duo.digest);

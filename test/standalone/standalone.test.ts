@@ -24,8 +24,18 @@ let commit: string;
 
 /** The documented checks of the extracted executable: the full one in the docs, the short one in the README's node quick start. */
 const CHECKS = [
-  { doc: 'docs/standalone-applier.md', marker: 'standalone-check', ok: ['Signature Verified Successfully', '1', '1', 'applier/linux-amd64/applier: OK'], altered: ['Signature Verified Successfully', '0'] },
-  { doc: 'README.md', marker: 'node-check', ok: ['Signature Verified Successfully', '1', 'applier/linux-amd64/applier: OK'], altered: ['Signature Verified Successfully', '1', 'applier/linux-amd64/applier: FAILED'] },
+  {
+    doc: 'docs/standalone-applier.md',
+    marker: 'standalone-check',
+    ok: ['Signature Verified Successfully', '1', '1', 'applier/linux-amd64/applier: OK'],
+    altered: ['Signature Verified Successfully', '0'],
+  },
+  {
+    doc: 'README.md',
+    marker: 'node-check',
+    ok: ['Signature Verified Successfully', '1', 'applier/linux-amd64/applier: OK'],
+    altered: ['Signature Verified Successfully', '1', 'applier/linux-amd64/applier: FAILED'],
+  },
 ];
 
 /** The shell block between `<!-- MARKER:begin -->` and `<!-- MARKER:end -->` in `doc`, verbatim. */
@@ -155,7 +165,11 @@ describe('the standalone applier', () => {
     // What every Ubuntu node has: `ip` (preflight reads the default route) and snapd. The suite's
     // fake `snap` is a node script, so here a shell one that knows `snap version` and nothing else.
     await symlink((await execa('sh', ['-c', 'command -v ip'])).stdout, path.join(bin, 'ip'));
-    await writeFile(path.join(bin, 'snap'), '#!/bin/sh\n[ "$*" = version ] || { echo "fake snap: only version" >&2; exit 64; }\necho "snap    2.66.1"\necho "snapd   2.66.1"\n', { mode: 0o755 });
+    await writeFile(
+      path.join(bin, 'snap'),
+      '#!/bin/sh\n[ "$*" = version ] || { echo "fake snap: only version" >&2; exit 64; }\necho "snap    2.66.1"\necho "snapd   2.66.1"\n',
+      { mode: 0o755 },
+    );
     const root = path.join(dir, 'root');
     await mkdir(path.join(root, 'etc'), { recursive: true });
     const before = await hashTree(root);
@@ -185,7 +199,11 @@ describe('the standalone applier', () => {
 
   test('holds no test hook: no AIRGAP_TEST string in either executable, its script or dist/applier.mjs (the kill tests use dist/applier-test.mjs)', async () => {
     const files = [...binaries.map((b) => b.file), path.join(repo, 'dist/applier.sea.cjs'), path.join(repo, 'dist/applier.mjs')];
-    for (const file of files) expect({ file: path.relative(repo, file), hook: (await readFile(file)).includes('AIRGAP_TEST') }).toEqual({ file: path.relative(repo, file), hook: false });
+    for (const file of files)
+      expect({ file: path.relative(repo, file), hook: (await readFile(file)).includes('AIRGAP_TEST') }).toEqual({
+        file: path.relative(repo, file),
+        hook: false,
+      });
     // The check itself can see a hook: the test build carries one.
     expect((await readFile(path.join(repo, 'dist/applier-test.mjs'))).includes('AIRGAP_TEST_PAUSE_AT')).toBe(true);
   });
@@ -242,7 +260,10 @@ describe('bundler build with the standalone applier (the default)', () => {
 
   test('follows images.platforms: an arm64-only bundle carries only applier/linux-arm64/applier', async () => {
     const dir = await site();
-    await writeFile(path.join(dir, 'airgap.yaml'), siteSpec().replace('images: {k8sFeatures: false}', 'images: {k8sFeatures: false, platforms: [linux/arm64]}'));
+    await writeFile(
+      path.join(dir, 'airgap.yaml'),
+      siteSpec().replace('images: {k8sFeatures: false}', 'images: {k8sFeatures: false, platforms: [linux/arm64]}'),
+    );
     const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key'], { cwd: dir, timeout: 600_000 });
     expect(r.exitCode).toBe(0);
     const inspected = JSON.parse((await cli('bundler', ['inspect', 'bundle.tar', '--json'], { cwd: dir })).stdout) as Inspected;
@@ -252,7 +273,10 @@ describe('bundler build with the standalone applier (the default)', () => {
 
   test('a platform with no standalone applier is refused before anything is written; --no-applier builds it', async () => {
     const dir = await site();
-    await writeFile(path.join(dir, 'airgap.yaml'), siteSpec().replace('images: {k8sFeatures: false}', 'images: {k8sFeatures: false, platforms: [linux/s390x]}'));
+    await writeFile(
+      path.join(dir, 'airgap.yaml'),
+      siteSpec().replace('images: {k8sFeatures: false}', 'images: {k8sFeatures: false, platforms: [linux/s390x]}'),
+    );
     const r = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key'], { cwd: dir });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('error[PLATFORM_NOT_FOUND]: no standalone applier for platform linux/s390x');

@@ -112,7 +112,16 @@ export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture
     const snapPath = `snaps/${s.name}_${s.revision}.snap`;
     const assertPath = `snaps/${s.name}_${s.revision}.assert`;
     sources.push({ path: snapPath, file: made.snapPath }, { path: assertPath, file: made.assertPath });
-    snaps.push({ name: s.name, role: s.role, revision: s.revision, classic: s.classic ?? false, sha3_384: made.sha3_384, size: made.size, snapPath, assertPath });
+    snaps.push({
+      name: s.name,
+      role: s.role,
+      revision: s.revision,
+      classic: s.classic ?? false,
+      sha3_384: made.sha3_384,
+      size: made.size,
+      snapPath,
+      assertPath,
+    });
   }
   const hostsFiles = Object.entries(o.hosts ?? {}).map(([target, content]) => ({ path: `containerd/hosts.d/${target}`, target, content }));
   for (const h of hostsFiles) sources.push({ path: h.path, data: Buffer.from(h.content) });
@@ -161,7 +170,11 @@ export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture
     ...(images.length ? { imageLayout: 'images' } : {}),
     containerd: { hostsDir, files: hostsFiles.map((h) => ({ path: h.path, target: h.target })) },
     ...(bootstrapConfig ? { bootstrapConfig } : {}),
-    ...(o.omitK8s ? {} : { k8s: { release: release as K8sRelease, datastore: o.datastore ?? 'etcd', ...(o.containerdBaseDir ? { containerdBaseDir: o.containerdBaseDir } : {}) } }),
+    ...(o.omitK8s
+      ? {}
+      : {
+          k8s: { release: release as K8sRelease, datastore: o.datastore ?? 'etcd', ...(o.containerdBaseDir ? { containerdBaseDir: o.containerdBaseDir } : {}) },
+        }),
   };
   await mkdir(o.dir, { recursive: true });
   const file = path.join(o.dir, o.out ?? 'bundle.tar');
@@ -173,7 +186,15 @@ export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture
 
 async function cachedSnap(dir: string, s: FixtureSnap, version: string | undefined) {
   const snapPath = path.join(dir, `${s.name}_${s.revision}.snap`);
-  const made = await makeSnap({ dir, name: s.name, revision: s.revision, type: s.type ?? 'app', base: s.base, confinement: s.classic ? 'classic' : 'strict', version });
+  const made = await makeSnap({
+    dir,
+    name: s.name,
+    revision: s.revision,
+    type: s.type ?? 'app',
+    base: s.base,
+    confinement: s.classic ? 'classic' : 'strict',
+    version,
+  });
   return { ...made, snapPath };
 }
 
@@ -191,10 +212,19 @@ export async function ociLayout(images: readonly FixtureImage[]): Promise<{ imag
   const descriptors: unknown[] = [];
   for (const image of images) {
     const layer = put(await tarLayer(image.files));
-    const config = put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
+    const config = put(
+      Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })),
+    );
     const mediaType = 'application/vnd.oci.image.manifest.v1+json';
     const manifest = put(
-      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }] })),
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType,
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+        }),
+      ),
     );
     const platform = { architecture: 'amd64', os: 'linux' };
     if (image.absentPlatforms?.length) {
@@ -203,7 +233,9 @@ export async function ociLayout(images: readonly FixtureImage[]): Promise<{ imag
         return { mediaType, digest: `sha256:${sha256(Buffer.from(`absent ${image.ref} ${p}`))}`, size: 1000, platform: { architecture, os } };
       });
       const indexType = 'application/vnd.oci.image.index.v1+json';
-      const index = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: [{ mediaType, ...manifest, platform }, ...absent] }, null, 2)));
+      const index = put(
+        Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: [{ mediaType, ...manifest, platform }, ...absent] }, null, 2)),
+      );
       out.push({ ref: image.ref, digest: index.digest, mediaType: indexType });
       descriptors.push({ mediaType: indexType, ...index, annotations: { 'io.containerd.image.name': image.ref } });
       continue;

@@ -10,7 +10,11 @@ export interface CliResult {
 }
 
 /** Run a built CLI (dist/NAME.mjs) the way a user does; never throws on a non-zero exit. */
-export async function cli(name: 'bundler' | 'applier', args: string[], options: { cwd?: string; env?: Record<string, string>; input?: string; timeout?: number } = {}): Promise<CliResult> {
+export async function cli(
+  name: 'bundler' | 'applier',
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; input?: string; timeout?: number } = {},
+): Promise<CliResult> {
   const r = await execa(process.execPath, [path.join(root, 'dist', `${name}.mjs`), ...args], {
     cwd: options.cwd,
     env: options.env,

@@ -58,7 +58,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const fault = rule?.fault;
     log.push({ method: req.method ?? 'GET', url: req.url ?? '/', at: performance.now(), ...(fault ? { fault } : {}) });
     if (fault === 'status500' || fault === 'status429') {
-      res.writeHead(fault === 'status500' ? 500 : 429, { 'content-type': 'application/json', ...(fault === 'status429' ? { 'retry-after': rule?.retryAfter ?? '0' } : {}) });
+      res.writeHead(fault === 'status500' ? 500 : 429, {
+        'content-type': 'application/json',
+        ...(fault === 'status429' ? { 'retry-after': rule?.retryAfter ?? '0' } : {}),
+      });
       res.end('{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}');
       return;
     }

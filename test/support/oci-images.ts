@@ -85,22 +85,48 @@ export async function makeImage(o: MakeImageOptions): Promise<MadeImage> {
   const blobs: { digest: string; size: number }[] = [];
   const manifests: Record<string, string> = {};
   const descriptors: unknown[] = [];
-  const layerType = o.zstd ? 'application/vnd.oci.image.layer.v1.tar+zstd' : o.gzip ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar';
-  const compress = async (b: Buffer) => (o.zstd ? Buffer.from((await execa('zstd', ['-q', '-c', '-3'], { input: b, encoding: 'buffer' })).stdout) : o.gzip ? gzipSync(b) : b);
+  const layerType = o.zstd
+    ? 'application/vnd.oci.image.layer.v1.tar+zstd'
+    : o.gzip
+      ? 'application/vnd.oci.image.layer.v1.tar+gzip'
+      : 'application/vnd.oci.image.layer.v1.tar';
+  const compress = async (b: Buffer) =>
+    o.zstd ? Buffer.from((await execa('zstd', ['-q', '-c', '-3'], { input: b, encoding: 'buffer' })).stdout) : o.gzip ? gzipSync(b) : b;
   const attestations: Record<string, string> = {};
   const attestationDescriptors: unknown[] = [];
   for (const platform of o.platforms) {
     const [os, architecture, variant] = platform.split('/');
-    const own = await Promise.all((o.layerSizes ?? [1024]).map((n, i) => tarLayer({ [`data/${i}.bin`]: o.seeded ? seededBytes(`${o.tag}/${platform}/${i}`, n) : randomBytes(n), 'etc/platform': `${o.tag} ${platform}\n` })));
+    const own = await Promise.all(
+      (o.layerSizes ?? [1024]).map((n, i) =>
+        tarLayer({ [`data/${i}.bin`]: o.seeded ? seededBytes(`${o.tag}/${platform}/${i}`, n) : randomBytes(n), 'etc/platform': `${o.tag} ${platform}\n` }),
+      ),
+    );
     const raw = [...(o.sharedLayers ?? []), ...own];
     const layers = [];
     for (const tarBytes of raw) {
       const stored = await compress(tarBytes);
       layers.push({ mediaType: layerType, ...(await put(stored)), diffId: sha(tarBytes) });
     }
-    const config = await put(Buffer.from(JSON.stringify({ architecture, os, ...(variant ? { variant } : {}), config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } })));
+    const config = await put(
+      Buffer.from(
+        JSON.stringify({
+          architecture,
+          os,
+          ...(variant ? { variant } : {}),
+          config: { Cmd: ['/bin/true'] },
+          rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+        }),
+      ),
+    );
     blobs.push(config, ...layers.map((l) => ({ digest: l.digest, size: l.size })));
-    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })) }));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      }),
+    );
     const m = await put(manifest);
     manifests[platform] = m.digest;
     descriptors.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, platform: { os, architecture, ...(variant ? { variant } : {}) } });
@@ -124,7 +150,18 @@ export async function makeImage(o: MakeImageOptions): Promise<MadeImage> {
     top = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d.digest, size: d.size };
   } else {
     // Pretty-printed on purpose: a client that re-serializes the index would change its digest.
-    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: descriptors, ...(o.indexAnnotations ? { annotations: o.indexAnnotations } : {}) }, null, 3));
+    const index = Buffer.from(
+      JSON.stringify(
+        {
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: descriptors,
+          ...(o.indexAnnotations ? { annotations: o.indexAnnotations } : {}),
+        },
+        null,
+        3,
+      ),
+    );
     top = { mediaType: 'application/vnd.oci.image.index.v1+json', ...(await put(index)) };
   }
   const indexFile = path.join(o.layoutDir, 'index.json');
@@ -136,9 +173,18 @@ export async function makeImage(o: MakeImageOptions): Promise<MadeImage> {
 
 /** BuildKit's attestation manifest for one platform manifest: an SPDX SBOM as an in-toto statement. */
 async function attestationManifest(put: (b: Buffer) => Promise<{ digest: string; size: number }>, subject: string, described: string) {
-  const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://spdx.dev/Document', subject: [{ name: subject, digest: { sha256: described.slice(7) } }], predicate: { spdxVersion: 'SPDX-2.3', name: subject } }));
+  const statement = Buffer.from(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v0.1',
+      predicateType: 'https://spdx.dev/Document',
+      subject: [{ name: subject, digest: { sha256: described.slice(7) } }],
+      predicate: { spdxVersion: 'SPDX-2.3', name: subject },
+    }),
+  );
   const layer = await put(statement);
-  const config = await put(Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
+  const config = await put(
+    Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [layer.digest] } })),
+  );
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,

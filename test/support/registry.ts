@@ -47,7 +47,9 @@ export interface TokenAuth {
   certFile: string;
 }
 
-export async function startRegistry(o: { tls?: boolean; auth?: boolean; token?: TokenAuth; redirectBaseUrl?: string; storageDir?: string } = {}): Promise<TestRegistry> {
+export async function startRegistry(
+  o: { tls?: boolean; auth?: boolean; token?: TokenAuth; redirectBaseUrl?: string; storageDir?: string } = {},
+): Promise<TestRegistry> {
   const root = await mkdtemp(path.join(tmpdir(), 'airgap-reg-'));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -67,7 +69,9 @@ export async function startRegistry(o: { tls?: boolean; auth?: boolean; token?: 
     `  addr: ${host}`,
     ...(certs ? [`  tls: {certificate: ${certs.certFile}, key: ${certs.keyFile}}`] : []),
     ...(user ? ['auth:', `  htpasswd: {realm: airgap-test, path: ${root}/htpasswd}`] : []),
-    ...(o.token ? ['auth:', `  token: {realm: "${o.token.realm}", service: ${o.token.service}, issuer: ${o.token.issuer}, rootcertbundle: ${o.token.certFile}}`] : []),
+    ...(o.token
+      ? ['auth:', `  token: {realm: "${o.token.realm}", service: ${o.token.service}, issuer: ${o.token.issuer}, rootcertbundle: ${o.token.certFile}}`]
+      : []),
     '',
   ].join('\n');
   await writeFile(path.join(root, 'config.yml'), config);

@@ -66,7 +66,20 @@ export async function makeSnap(o: SnapFixtureOptions): Promise<SnapFixture> {
     const snapPath = path.join(o.dir, `${o.name}_${o.revision}.snap`);
     await rm(snapPath, { force: true });
     const compression = o.compression === 'none' ? ['-noI', '-noD', '-noF', '-noX'] : ['-comp', 'xz'];
-    await execa('mksquashfs', [tree, snapPath, '-noappend', ...compression, '-all-root', '-no-xattrs', '-mkfs-time', '0', '-all-time', '0', '-quiet', '-no-progress']);
+    await execa('mksquashfs', [
+      tree,
+      snapPath,
+      '-noappend',
+      ...compression,
+      '-all-root',
+      '-no-xattrs',
+      '-mkfs-time',
+      '0',
+      '-all-time',
+      '0',
+      '-quiet',
+      '-no-progress',
+    ]);
     const sha3 = createHash('sha3-384');
     for await (const chunk of createReadStream(snapPath)) sha3.update(chunk as Buffer);
     const sha3_384 = sha3.digest('base64url');
@@ -81,11 +94,19 @@ export async function makeSnap(o: SnapFixtureOptions): Promise<SnapFixture> {
 }
 
 function assertionStream(o: SnapFixtureOptions & { sha3: string; size: number; snapId: string }): string {
-  const sig = (seed: string) => createHash('sha512').update(seed).digest('base64').repeat(3).match(/.{1,76}/g)!.join('\n');
+  const sig = (seed: string) =>
+    createHash('sha512')
+      .update(seed)
+      .digest('base64')
+      .repeat(3)
+      .match(/.{1,76}/g)!
+      .join('\n');
   const keyBody = createHash('sha512').update('key').digest('base64');
-  return [
-    `type: account-key\nauthority-id: canonical\npublic-key-sha3-384: testkey\naccount-id: canonical\nname: store\nsince: 2016-04-01T00:00:00.0Z\nbody-length: ${keyBody.length}\nsign-key-sha3-384: root\n\n${keyBody}\n\n${sig('a')}`,
-    `type: snap-declaration\nauthority-id: canonical\nseries: 16\nsnap-id: ${o.snapId}\npublisher-id: canonical\nsnap-name: ${o.tamper?.declaredName ?? o.name}\ntimestamp: 2024-01-01T00:00:00.0Z\nsign-key-sha3-384: testkey\n\n${sig('b')}`,
-    `type: snap-revision\nauthority-id: canonical\nsnap-sha3-384: ${o.sha3}\ndeveloper-id: canonical\nsnap-id: ${o.snapId}\nsnap-revision: ${o.revision}\nsnap-size: ${o.size}\ntimestamp: 2024-01-01T00:00:00.0Z\nsign-key-sha3-384: testkey\n\n${sig('c')}`,
-  ].join('\n\n') + '\n';
+  return (
+    [
+      `type: account-key\nauthority-id: canonical\npublic-key-sha3-384: testkey\naccount-id: canonical\nname: store\nsince: 2016-04-01T00:00:00.0Z\nbody-length: ${keyBody.length}\nsign-key-sha3-384: root\n\n${keyBody}\n\n${sig('a')}`,
+      `type: snap-declaration\nauthority-id: canonical\nseries: 16\nsnap-id: ${o.snapId}\npublisher-id: canonical\nsnap-name: ${o.tamper?.declaredName ?? o.name}\ntimestamp: 2024-01-01T00:00:00.0Z\nsign-key-sha3-384: testkey\n\n${sig('b')}`,
+      `type: snap-revision\nauthority-id: canonical\nsnap-sha3-384: ${o.sha3}\ndeveloper-id: canonical\nsnap-id: ${o.snapId}\nsnap-revision: ${o.revision}\nsnap-size: ${o.size}\ntimestamp: 2024-01-01T00:00:00.0Z\nsign-key-sha3-384: testkey\n\n${sig('c')}`,
+    ].join('\n\n') + '\n'
+  );
 }

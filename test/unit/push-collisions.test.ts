@@ -11,12 +11,60 @@ const D2 = `sha256:${'2'.repeat(64)}`;
 
 // The mirror has one namespace for every upstream registry: refs of two registries may land on one tag.
 const CASES: [string, [string, string][], string, RegExp | undefined][] = [
-  ['two registries, one tag, other digests', [['docker.io/x/y:1', D1], ['quay.io/x/y:1', D2]], '', /docker\.io\/x\/y:1 and quay\.io\/x\/y:1 would both be pushed as x\/y:1/],
-  ['the same image from two registries is fine', [['docker.io/x/y:1', D1], ['quay.io/x/y:1', D1]], '', undefined],
-  ['other tags are fine', [['docker.io/x/y:1', D1], ['quay.io/x/y:2', D2]], '', undefined],
-  ['digest-only refs never collide', [[`docker.io/x/y@${D1}`, D1], [`quay.io/x/y@${D2}`, D2]], '', undefined],
-  ['the prefix is part of the name', [['docker.io/x/y:1', D1], ['quay.io/x/y:1', D2]], 'mirror/', /would both be pushed as mirror\/x\/y:1/],
-  ['a tag and digest ref collide on its tag', [[`docker.io/x/y:1@${D1}`, D1], ['ghcr.io/x/y:1', D2]], '', /would both be pushed as x\/y:1/],
+  [
+    'two registries, one tag, other digests',
+    [
+      ['docker.io/x/y:1', D1],
+      ['quay.io/x/y:1', D2],
+    ],
+    '',
+    /docker\.io\/x\/y:1 and quay\.io\/x\/y:1 would both be pushed as x\/y:1/,
+  ],
+  [
+    'the same image from two registries is fine',
+    [
+      ['docker.io/x/y:1', D1],
+      ['quay.io/x/y:1', D1],
+    ],
+    '',
+    undefined,
+  ],
+  [
+    'other tags are fine',
+    [
+      ['docker.io/x/y:1', D1],
+      ['quay.io/x/y:2', D2],
+    ],
+    '',
+    undefined,
+  ],
+  [
+    'digest-only refs never collide',
+    [
+      [`docker.io/x/y@${D1}`, D1],
+      [`quay.io/x/y@${D2}`, D2],
+    ],
+    '',
+    undefined,
+  ],
+  [
+    'the prefix is part of the name',
+    [
+      ['docker.io/x/y:1', D1],
+      ['quay.io/x/y:1', D2],
+    ],
+    'mirror/',
+    /would both be pushed as mirror\/x\/y:1/,
+  ],
+  [
+    'a tag and digest ref collide on its tag',
+    [
+      [`docker.io/x/y:1@${D1}`, D1],
+      ['ghcr.io/x/y:1', D2],
+    ],
+    '',
+    /would both be pushed as x\/y:1/,
+  ],
 ];
 
 describe('checkCollisions', () => {

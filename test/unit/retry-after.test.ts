@@ -43,7 +43,14 @@ describe('one registry transport: Retry-After and upload sessions against a real
     proxy.setRules([{ match: /\/manifests\//, fault: 'status429', times: 1, retryAfter: '1' }]);
     proxy.log.length = 0;
     const cacheDir = await testdir();
-    const result = await pullImages({ refs: [`${proxy.host}/library/retry:1`], platforms: ['linux/amd64'], registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } }, specDir: cacheDir, cacheDir, retry });
+    const result = await pullImages({
+      refs: [`${proxy.host}/library/retry:1`],
+      platforms: ['linux/amd64'],
+      registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } },
+      specDir: cacheDir,
+      cacheDir,
+      retry,
+    });
     expect(result.images).toHaveLength(1);
     expect(gapAfterFault(proxy.log, 'status429')).toBeGreaterThanOrEqual(950);
   });
@@ -59,7 +66,10 @@ describe('one registry transport: Retry-After and upload sessions against a real
     const client = createRegistryClient({ endpoint: { registry: proxy.host, url: proxy.url }, retry });
     const events: string[] = [];
     try {
-      return { summary: await pushImages({ client, bundle: f.bundle, plans: f.plans, chunkSize: 1024, concurrency: 1, onEvent: (e) => events.push(e.type) }), events };
+      return {
+        summary: await pushImages({ client, bundle: f.bundle, plans: f.plans, chunkSize: 1024, concurrency: 1, onEvent: (e) => events.push(e.type) }),
+        events,
+      };
     } finally {
       await client.close();
     }
@@ -88,7 +98,12 @@ describe('one registry transport: Retry-After and upload sessions against a real
     const uploads = proxy.log.filter((r) => r.url.includes('/blobs/uploads/'));
     const lastFault = uploads.map((r) => r.fault).lastIndexOf('status500');
     expect(lastFault).toBeGreaterThanOrEqual(0);
-    expect(uploads.slice(0, lastFault + 1).filter((r) => r.fault).map((r) => r.method)).toEqual(Array(retry.retries + 1).fill('PATCH'));
+    expect(
+      uploads
+        .slice(0, lastFault + 1)
+        .filter((r) => r.fault)
+        .map((r) => r.method),
+    ).toEqual(Array(retry.retries + 1).fill('PATCH'));
     // The session those PATCHes belonged to is given up: the next upload request opens a new one.
     expect(uploads[lastFault + 1]?.method).toBe('POST');
   });

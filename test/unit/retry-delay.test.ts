@@ -47,7 +47,18 @@ describe('retryDelay', () => {
 });
 
 const STATUS: [number, boolean][] = [
-  [200, false], [400, false], [401, false], [404, false], [408, true], [429, true], [500, true], [501, false], [502, true], [503, true], [504, true], [505, false],
+  [200, false],
+  [400, false],
+  [401, false],
+  [404, false],
+  [408, true],
+  [429, true],
+  [500, true],
+  [501, false],
+  [502, true],
+  [503, true],
+  [504, true],
+  [505, false],
 ];
 
 describe('isRetryableStatus', () => {
@@ -59,7 +70,11 @@ describe('isRetryableStatus', () => {
 const reg = (retryable: boolean) => new RegistryError('REGISTRY_FAILED', 'x', { registry: 'r', phase: 'blob', retryable });
 const ERRORS: [string, unknown, boolean][] = [
   ['a reset connection', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), true],
-  ['an undici socket error under a cause', new Error('fetch failed', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) }), true],
+  [
+    'an undici socket error under a cause',
+    new Error('fetch failed', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) }),
+    true,
+  ],
   ['a registry error marked retryable', reg(true), true],
   ['a registry error not marked retryable', reg(false), false],
   ['another airgap error', new AirgapError('DIGEST_MISMATCH', 'x'), false],

@@ -4,13 +4,20 @@ import { selectPlatforms } from '../../packages/bundler/src/oci/select-platforms
 import { thrown } from './thrown.ts';
 
 const M = 'application/vnd.oci.image.manifest.v1+json';
-const d = (n: number, platform: Descriptor['platform'], annotations?: Record<string, string>): Descriptor => ({ mediaType: M, digest: `sha256:${String(n).repeat(64).slice(0, 64)}`, size: 100 + n, ...(platform ? { platform } : {}), ...(annotations ? { annotations } : {}) });
+const d = (n: number, platform: Descriptor['platform'], annotations?: Record<string, string>): Descriptor => ({
+  mediaType: M,
+  digest: `sha256:${String(n).repeat(64).slice(0, 64)}`,
+  size: 100 + n,
+  ...(platform ? { platform } : {}),
+  ...(annotations ? { annotations } : {}),
+});
 
 // A BuildKit index: two platforms, each with an attestation manifest (platform unknown/unknown).
 const amd64 = d(1, { os: 'linux', architecture: 'amd64' });
 const arm64 = d(2, { os: 'linux', architecture: 'arm64', variant: 'v8' });
 const armv7 = d(3, { os: 'linux', architecture: 'arm', variant: 'v7' });
-const att = (n: number, of: Descriptor) => d(n, { os: 'unknown', architecture: 'unknown' }, { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': of.digest });
+const att = (n: number, of: Descriptor) =>
+  d(n, { os: 'unknown', architecture: 'unknown' }, { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': of.digest });
 const INDEX = [amd64, arm64, armv7, att(4, amd64), att(5, arm64)];
 
 const GOOD: [string, readonly Descriptor[], string[], Descriptor[]][] = [

@@ -42,7 +42,10 @@ function nodeOptions(cmd: Command): Command {
     .option('--address <ip>', "the address k8s advertises for this node (default: cluster.address of the bundle's spec, else k8s picks the first interface's)")
     .option('--k8s <path>', `the k8s CLI (default ${DEFAULT_K8S}: sudo's PATH has no /snap/bin)`)
     .option('--ctr <path>', `ctr to import images with (default ${DEFAULT_CTR})`)
-    .option('--containerd-address <sock>', "containerd socket (default: run/containerd/containerd.sock under the node's containerd base, / for the classic snap)");
+    .option(
+      '--containerd-address <sock>',
+      "containerd socket (default: run/containerd/containerd.sock under the node's containerd base, / for the classic snap)",
+    );
 }
 
 /** The checked options of a node command; the join token may come from AIRGAP_JOIN_TOKEN. */
@@ -52,11 +55,14 @@ function nodeOptionsOf(bundle: string | undefined, cmd: Command): ReturnType<typ
   return commonOptions(bundle, { ...values, joinToken: process.env.AIRGAP_JOIN_TOKEN }, 'env');
 }
 
-trustOptions(program.command('verify').description('check the signature and every digest; changes nothing').argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')).action(
-  async (bundle: string, _o: unknown, cmd: Command) => {
-    out(describeVerified(await verifyFor(commonOptions(bundle, cmd.opts<NodeOptionValues>()))));
-  },
-);
+trustOptions(
+  program
+    .command('verify')
+    .description('check the signature and every digest; changes nothing')
+    .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts'),
+).action(async (bundle: string, _o: unknown, cmd: Command) => {
+  out(describeVerified(await verifyFor(commonOptions(bundle, cmd.opts<NodeOptionValues>()))));
+});
 
 /** What plan and apply take on top of the node options: a plan shows what apply with the same flags does. */
 function changeOptions(cmd: Command): Command {
@@ -65,15 +71,27 @@ function changeOptions(cmd: Command): Command {
     .option('--no-prune', 'keep the images earlier bundles imported that this one lacks');
 }
 
-changeOptions(nodeOptions(program.command('plan').description('verify, then show what apply would change (ok / change / skip and why)').argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts'))).action(
-  async (bundle: string, _o: unknown, cmd: Command) => {
-    const o = nodeOptionsOf(bundle, cmd);
-    const plan = await planCommand(o);
-    out(o.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
-  },
-);
+changeOptions(
+  nodeOptions(
+    program
+      .command('plan')
+      .description('verify, then show what apply would change (ok / change / skip and why)')
+      .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts'),
+  ),
+).action(async (bundle: string, _o: unknown, cmd: Command) => {
+  const o = nodeOptionsOf(bundle, cmd);
+  const plan = await planCommand(o);
+  out(o.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+});
 
-changeOptions(nodeOptions(program.command('apply').description('verify, then converge this node; safe to re-run after any failure').argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')))
+changeOptions(
+  nodeOptions(
+    program
+      .command('apply')
+      .description('verify, then converge this node; safe to re-run after any failure')
+      .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts'),
+  ),
+)
   .option('--dry-run', 'only plan')
   .option('--wait-timeout <seconds>', 'how long to wait for the node to be Ready (default 600)')
   .action(async (bundle: string, _o: unknown, cmd: Command) => {
@@ -81,16 +99,24 @@ changeOptions(nodeOptions(program.command('apply').description('verify, then con
     const report = await applyCommand(o, o.json ? () => undefined : out);
     if (o.json) out(JSON.stringify(report, null, 2));
     else if (report.dryRun) out([...report.steps.map(formatStep), `dry run: ${report.changed} change(s) would be made`].join('\n'));
-    else out(report.changed === 0 ? `converged: nothing changed, the node already matched ${report.bundle.name} ${report.bundle.digest}` : `converged: ${report.changed} change(s) made for ${report.bundle.name} ${report.bundle.digest}`);
+    else
+      out(
+        report.changed === 0
+          ? `converged: nothing changed, the node already matched ${report.bundle.name} ${report.bundle.digest}`
+          : `converged: ${report.changed} change(s) made for ${report.bundle.name} ${report.bundle.digest}`,
+      );
   });
 
-nodeOptions(program.command('status').description('what the applier owns and last applied; with a bundle, whether the node is converged to it').argument('[bundle.tar]', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')).action(
-  async (bundle: string | undefined, _o: unknown, cmd: Command) => {
-    const o = nodeOptionsOf(bundle, cmd);
-    const report = await statusCommand(o);
-    out(o.json ? JSON.stringify(report, null, 2) : formatStatus(report));
-  },
-);
+nodeOptions(
+  program
+    .command('status')
+    .description('what the applier owns and last applied; with a bundle, whether the node is converged to it')
+    .argument('[bundle.tar]', 'the bundle: its file, its first part (NAME.000) or the folder of its parts'),
+).action(async (bundle: string | undefined, _o: unknown, cmd: Command) => {
+  const o = nodeOptionsOf(bundle, cmd);
+  const report = await statusCommand(o);
+  out(o.json ? JSON.stringify(report, null, 2) : formatStatus(report));
+});
 
 program
   .command('history')
@@ -104,7 +130,9 @@ program
 
 program
   .command('serve')
-  .description("verify, then serve the bundle's images as a read-only OCI registry (HTTPS with --tls-*, else plain HTTP); one access-log line per request on stderr")
+  .description(
+    "verify, then serve the bundle's images as a read-only OCI registry (HTTPS with --tls-*, else plain HTTP); one access-log line per request on stderr",
+  )
   .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')
   .option('--pub <KEY.pub>', 'trusted public key (repeatable); default: every *.pub in /etc/airgap/trusted.d', collect)
   .option('--listen <host:port>', 'where to listen (default 127.0.0.1:5000)')
@@ -125,7 +153,9 @@ program
 
 program
   .command('push')
-  .description("verify, then push the bundle's images to a registry (same names, tags and digests; only what is missing; credentials from stdin or the auth files)")
+  .description(
+    "verify, then push the bundle's images to a registry (same names, tags and digests; only what is missing; credentials from stdin or the auth files)",
+  )
   .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')
   .option('--registry <host[:port]>', 'the registry to push to, without a scheme')
   .option('--prefix <path/>', 'put every repository under this path')
@@ -138,7 +168,10 @@ program
   .option('--strict', 'exit 1 when the registry cannot hold a repo@sha256:<index> name')
   .option('--json', 'one JSON event per line')
   .action(async (bundle: string, o: Omit<PushOptions, 'bundle'>) => {
-    await pushCommand({ ...o, bundle }, { readPassword, write: out, ...(process.stdout.isTTY ? { terminal: (text: string) => void process.stdout.write(text) } : {}) });
+    await pushCommand(
+      { ...o, bundle },
+      { readPassword, write: out, ...(process.stdout.isTTY ? { terminal: (text: string) => void process.stdout.write(text) } : {}) },
+    );
   });
 
 await runMain((argv) => runProgram(program, argv));

@@ -35,12 +35,17 @@ export interface PreflightSeen {
   arch: string;
   freeBytes: number;
   snapd: { ok: true } | { ok: false; why: string };
-  preInit: { intent: 'bootstrap' | 'join'; member: true } | { intent: 'bootstrap' | 'join'; error: string } | { intent: 'bootstrap' | 'join'; member: false; runDirTaken: boolean; busy: number[] } | undefined;
+  preInit:
+    | { intent: 'bootstrap' | 'join'; member: true }
+    | { intent: 'bootstrap' | 'join'; error: string }
+    | { intent: 'bootstrap' | 'join'; member: false; runDirTaken: boolean; busy: number[] }
+    | undefined;
   defaultRoutes: number;
   applied?: AppliedSeen;
 }
 
-export const PREFLIGHT_DESCRIBE = 'root, architecture, free disk, snapd, before bootstrap or join no foreign containerd and free k8s ports, a default route, no older or expired bundle';
+export const PREFLIGHT_DESCRIBE =
+  'root, architecture, free disk, snapd, before bootstrap or join no foreign containerd and free k8s ports, a default route, no older or expired bundle';
 
 export async function readPreflight(node: NodeFacts): Promise<PreflightSeen> {
   const fs = await statfs(node.root);
@@ -48,7 +53,15 @@ export async function readPreflight(node: NodeFacts): Promise<PreflightSeen> {
     () => ({ ok: true }) as const,
     (err: unknown) => ({ ok: false, why: (err as Error).message }) as const,
   );
-  return { uid: process.getuid?.(), arch: nodeArch(), freeBytes: fs.bavail * fs.bsize, snapd, preInit: await readPreInit(node), defaultRoutes: (await defaultRoutes()).length, applied: await readApplied(node) };
+  return {
+    uid: process.getuid?.(),
+    arch: nodeArch(),
+    freeBytes: fs.bavail * fs.bsize,
+    snapd,
+    preInit: await readPreInit(node),
+    defaultRoutes: (await defaultRoutes()).length,
+    applied: await readApplied(node),
+  };
 }
 
 async function readApplied(node: NodeFacts): Promise<AppliedSeen> {
@@ -80,7 +93,8 @@ export function preflightProblems(node: NodeFacts, seen: PreflightSeen): Problem
   const refuse = (about: string, why: string) => problems.push({ kind: 'refuse', about, why });
   const m = node.bundle.manifest;
   if (seen.uid !== 0) refuse('user', 'the applier must run as root (sudo applier apply ...)');
-  if (!m.platforms.some((p) => p.split('/')[1] === seen.arch)) refuse('architecture', `this node is linux/${seen.arch}; the bundle is for ${m.platforms.join(', ')}`);
+  if (!m.platforms.some((p) => p.split('/')[1] === seen.arch))
+    refuse('architecture', `this node is linux/${seen.arch}; the bundle is for ${m.platforms.join(', ')}`);
   const needed = m.entries.reduce((n, e) => n + e.size, 0);
   if (seen.freeBytes < needed) refuse('disk', `${node.root} has ${mib(seen.freeBytes)} free; the bundle's contents need ${mib(needed)}`);
   if (!seen.snapd.ok) refuse('snap', `snapd is not usable: ${seen.snapd.why}`);
@@ -91,11 +105,15 @@ export function preflightProblems(node: NodeFacts, seen: PreflightSeen): Problem
     if (pre.runDirTaken) refuse(runDir, `another containerd (or Docker) owns ${runDir}; the k8s snap refuses to bootstrap or join then: remove it first`);
     if (pre.busy.length > 0) {
       const ports = preInitPorts(m, pre.intent);
-      const list = [...pre.busy].sort((a, b) => a - b).map((p) => `${p} (${ports.get(p) ?? ''})`).join(', ');
+      const list = [...pre.busy]
+        .sort((a, b) => a - b)
+        .map((p) => `${p} (${ports.get(p) ?? ''})`)
+        .join(', ');
       refuse('ports', `something on this node already listens on ${list}; the k8s snap refuses to ${pre.intent} then: stop it first (ss -ltnp shows what)`);
     }
   }
-  if (seen.defaultRoutes === 0 && !m.spec.network?.defaultRoute) refuse('default route', 'the node has no default route and the bundle sets no network.defaultRoute; Kubernetes needs one');
+  if (seen.defaultRoutes === 0 && !m.spec.network?.defaultRoute)
+    refuse('default route', 'the node has no default route and the bundle sets no network.defaultRoute; Kubernetes needs one');
   if (seen.applied && !node.allowDowngrade) problems.push(...downgradeProblems(m, seen.applied));
   return problems;
 }
@@ -116,13 +134,21 @@ export function downgradeProblems(m: Pick<BundleManifest, 'name' | 'createdAt' |
     const older =
       m.sequence !== undefined && last.sequence !== undefined
         ? m.sequence < last.sequence && `sequence ${m.sequence} is below ${last.sequence}, which this node last applied (${last.digest})`
-        : last.createdAt !== undefined && Date.parse(m.createdAt) < Date.parse(last.createdAt) && `it was created at ${m.createdAt}, before ${last.createdAt}, when the bundle this node last applied was (${last.digest})`;
-    if (older) problems.push({ kind: 'refuse', about: 'sequence', why: `${m.name} is older than what this node runs: ${older} (${hint})`, code: 'BUNDLE_DOWNGRADE' });
+        : last.createdAt !== undefined &&
+          Date.parse(m.createdAt) < Date.parse(last.createdAt) &&
+          `it was created at ${m.createdAt}, before ${last.createdAt}, when the bundle this node last applied was (${last.digest})`;
+    if (older)
+      problems.push({ kind: 'refuse', about: 'sequence', why: `${m.name} is older than what this node runs: ${older} (${hint})`, code: 'BUNDLE_DOWNGRADE' });
   }
   for (const s of m.snaps) {
     const have = applied.snaps[s.name];
     if (have !== undefined && s.revision < have) {
-      problems.push({ kind: 'refuse', about: `snap ${s.name}`, why: `the bundle carries ${s.name} revision ${s.revision}, below the installed ${have} (${hint})`, code: 'BUNDLE_DOWNGRADE' });
+      problems.push({
+        kind: 'refuse',
+        about: `snap ${s.name}`,
+        why: `the bundle carries ${s.name} revision ${s.revision}, below the installed ${have} (${hint})`,
+        code: 'BUNDLE_DOWNGRADE',
+      });
     }
   }
   return problems;
@@ -139,7 +165,9 @@ export async function planPreflight(node: NodeFacts): Promise<StepPlan> {
 /** PREFLIGHT_FAILED (exit 1), or the bundle's own code (exit 2) when an older or expired bundle is among the problems. */
 export function preflightError(row: StepPlan): AirgapError {
   const code = row.changes.map((c) => (c.change as Problem).code).find((c) => c !== undefined) ?? 'PREFLIGHT_FAILED';
-  return new AirgapError(code, `preflight: ${row.changes.map((c) => c.why).join('; ')}`, { hint: 'fix the above and run the applier again; nothing was changed' });
+  return new AirgapError(code, `preflight: ${row.changes.map((c) => c.why).join('; ')}`, {
+    hint: 'fix the above and run the applier again; nothing was changed',
+  });
 }
 
 function mib(bytes: number): string {

@@ -49,9 +49,17 @@ export async function runSteps(o: { node: NodeFacts; record: Recorder; print: (l
   const k8sRelease = bundleRelease(node.bundle.manifest);
   // Outside every step, so not worded by guard(): a full disk here is still a user error, not a crash.
   const { name, sequence, createdAt } = node.bundle.manifest;
-  await record.converged({ name, digest: `sha256:${node.bundle.digest}`, ...(k8sRelease ? { k8sRelease } : {}), ...(sequence !== undefined ? { sequence } : {}), createdAt }).catch((err: unknown) => {
-    throw asIoError(err, 'write', STATE_FILE);
-  });
+  await record
+    .converged({
+      name,
+      digest: `sha256:${node.bundle.digest}`,
+      ...(k8sRelease ? { k8sRelease } : {}),
+      ...(sequence !== undefined ? { sequence } : {}),
+      createdAt,
+    })
+    .catch((err: unknown) => {
+      throw asIoError(err, 'write', STATE_FILE);
+    });
   return { steps: done, changed: changeCount(done) };
 }
 

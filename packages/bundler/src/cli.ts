@@ -1,5 +1,17 @@
 #!/usr/bin/env node
-import { AirgapError, COMMIT, createProgram, describeVerified, formatBytes, Option, runMain, runProgram, verifyCommand, VERSION, writeHead } from '@airgap/core';
+import {
+  AirgapError,
+  COMMIT,
+  createProgram,
+  describeVerified,
+  formatBytes,
+  Option,
+  runMain,
+  runProgram,
+  verifyCommand,
+  VERSION,
+  writeHead,
+} from '@airgap/core';
 import { build, parsePartSize } from './commands/build.ts';
 import { formatHead, formatInspect, inspect } from './commands/inspect.ts';
 import { keygen } from './commands/keygen.ts';
@@ -15,7 +27,10 @@ const cacheDir = () => new Option('--cache-dir <dir>', 'download cache (default 
 function sourceDateEpoch(): number | undefined {
   const raw = process.env.SOURCE_DATE_EPOCH;
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw)) throw new AirgapError('ENV_INVALID', `SOURCE_DATE_EPOCH=${raw} is not a whole number of seconds`, { hint: 'set it to a Unix time, like $(git log -1 --format=%ct), or unset it' });
+  if (!/^\d+$/.test(raw))
+    throw new AirgapError('ENV_INVALID', `SOURCE_DATE_EPOCH=${raw} is not a whole number of seconds`, {
+      hint: 'set it to a Unix time, like $(git log -1 --format=%ct), or unset it',
+    });
   return Number(raw);
 }
 
@@ -27,13 +42,18 @@ const program = createProgram({
 
 program
   .command('build')
-  .description('resolve snaps and images, update airgap.lock.yaml, write one signed bundle (with the standalone applier for each platform, unless --no-applier)')
+  .description(
+    'resolve snaps and images, update airgap.lock.yaml, write one signed bundle (with the standalone applier for each platform, unless --no-applier)',
+  )
   .argument('<airgap.yaml>', 'the spec')
   .requiredOption('-o, --out <bundle.tar>', 'where to write the bundle')
   .requiredOption('--key <NAME.key>', 'the signing key (from `bundler keygen`)')
   .option('--frozen', 'refuse to build unless airgap.lock.yaml covers the spec; never change it')
   .option('--no-applier', 'leave the standalone applier executables out')
-  .option('--split <size>', 'write OUT.000, OUT.001, … of at most SIZE bytes each instead of OUT (`cat OUT.*` is the bundle; the applier reads the parts as they are). SIZE in bytes or K/M/G, powers of 1024: 4G is 4294967296 bytes, one more than FAT32 takes, so use 4000M for FAT32 sticks')
+  .option(
+    '--split <size>',
+    'write OUT.000, OUT.001, … of at most SIZE bytes each instead of OUT (`cat OUT.*` is the bundle; the applier reads the parts as they are). SIZE in bytes or K/M/G, powers of 1024: 4G is 4294967296 bytes, one more than FAT32 takes, so use 4000M for FAT32 sticks',
+  )
   .addOption(cacheDir())
   .option('--json', 'progress and the result as JSON lines on stdout')
   .action(async (spec: string, o: { out: string; key: string; frozen?: boolean; applier: boolean; split?: string; cacheDir?: string; json?: boolean }) => {
@@ -50,7 +70,18 @@ program
       pullImages: imagesStage({ onEvent: progress.listener }),
     }).finally(() => progress.finish());
     if (o.json) {
-      out(JSON.stringify({ type: 'result', bundle: r.bundle.path, ...(o.split === undefined ? {} : { parts: r.bundle.files }), size: r.bundle.size, signer: r.bundle.manifest.signer, images: r.bundle.manifest.images, lockFile: r.lockFile, lockChanged: r.lockChanged }));
+      out(
+        JSON.stringify({
+          type: 'result',
+          bundle: r.bundle.path,
+          ...(o.split === undefined ? {} : { parts: r.bundle.files }),
+          size: r.bundle.size,
+          signer: r.bundle.manifest.signer,
+          images: r.bundle.manifest.images,
+          lockFile: r.lockFile,
+          lockChanged: r.lockChanged,
+        }),
+      );
       return;
     }
     const summary = formatInspect({ ...(await inspect(r.bundle.path)) });
@@ -77,7 +108,10 @@ program
   .action(async (spec: string, o: { format: string }) => {
     const r = await allowlist(spec);
     out(formatAllowlist(r, o.format, spec));
-    if (!r.fromLock) process.stderr.write('note: the lock records no pull yet, so token realms and blob storage hosts are missing: run `bundler build` once online, then again\n');
+    if (!r.fromLock)
+      process.stderr.write(
+        'note: the lock records no pull yet, so token realms and blob storage hosts are missing: run `bundler build` once online, then again\n',
+      );
   });
 
 program

@@ -21,9 +21,15 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
     if (o.frozen) {
       for (const ref of refs) {
         const locked = o.lock?.images.find((i) => i.ref === ref);
-        if (!locked) throw new AirgapError('LOCK_STALE', `--frozen: image ${ref} is not in the lock file`, { hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml' });
+        if (!locked)
+          throw new AirgapError('LOCK_STALE', `--frozen: image ${ref} is not in the lock file`, {
+            hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml',
+          });
         const own = parseReference(ref).digest;
-        if (own && own !== locked.digest) throw new AirgapError('LOCK_STALE', `--frozen: ${ref} is locked to ${locked.digest}`, { hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml' });
+        if (own && own !== locked.digest)
+          throw new AirgapError('LOCK_STALE', `--frozen: ${ref} is locked to ${locked.digest}`, {
+            hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml',
+          });
         pins.set(ref, locked.digest);
       }
     }
@@ -63,7 +69,9 @@ function perImagePlatforms(spec: Spec): Map<string, readonly string[]> {
     const platforms = typeof entry === 'string' ? general : entry.platforms;
     const before = out.get(ref);
     if (before && before.join(',') !== platforms.join(',')) {
-      throw new AirgapError('SPEC_INVALID', `images.refs lists ${ref} twice, for ${before.join(', ')} and for ${platforms.join(', ')}`, { hint: 'keep one entry per image' });
+      throw new AirgapError('SPEC_INVALID', `images.refs lists ${ref} twice, for ${before.join(', ')} and for ${platforms.join(', ')}`, {
+        hint: 'keep one entry per image',
+      });
     }
     out.set(ref, platforms);
   }

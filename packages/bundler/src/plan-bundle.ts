@@ -68,24 +68,41 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
   const lockFile = lockPathFor(o.loaded.file);
   const previousLock = await readLock(lockFile);
   if (o.frozen) {
-    if (!previousLock) throw new AirgapError('LOCK_STALE', `--frozen: ${lockFile} does not exist`, { hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml' });
+    if (!previousLock)
+      throw new AirgapError('LOCK_STALE', `--frozen: ${lockFile} does not exist`, { hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml' });
     const problems = lockProblems(spec, previousLock);
-    if (problems.length > 0) throw new AirgapError('LOCK_STALE', `--frozen: ${lockFile} does not match the spec:\n  ${problems.join('\n  ')}`, { hint: 'run `bundler lock airgap.yaml` and commit the result' });
+    if (problems.length > 0)
+      throw new AirgapError('LOCK_STALE', `--frozen: ${lockFile} does not match the spec:\n  ${problems.join('\n  ')}`, {
+        hint: 'run `bundler lock airgap.yaml` and commit the result',
+      });
   }
 
-  const snaps = await resolveSnaps({ spec, specDir: o.loaded.dir, lock: previousLock, frozen: o.frozen, cacheDir: o.cacheDir, deferDigestCheck: o.deferDigestCheck ?? true });
+  const snaps = await resolveSnaps({
+    spec,
+    specDir: o.loaded.dir,
+    lock: previousLock,
+    frozen: o.frozen,
+    cacheDir: o.cacheDir,
+    deferDigestCheck: o.deferDigestCheck ?? true,
+  });
   const k8s = snaps.find((s) => s.role === 'k8s')!;
   // Before the image pulls: a bootstrap config the node would refuse fails the build at once.
   const k8sPlan = await planK8s({ spec, specDir: o.loaded.dir, snapVersion: k8s.meta.version });
   const featureImages = spec.images?.k8sFeatures ? await readSnapImages(k8s.snapPath) : [];
   const refs = [...new Set([...specImageRefs(spec), ...featureImages])];
-  const images: ImagesResult = refs.length > 0 ? await o.pullImages(refs, { loaded: o.loaded, lock: previousLock, frozen: o.frozen, cacheDir: o.cacheDir }) : { images: [], lock: [], sources: [], hosts: [] };
+  const images: ImagesResult =
+    refs.length > 0
+      ? await o.pullImages(refs, { loaded: o.loaded, lock: previousLock, frozen: o.frozen, cacheDir: o.cacheDir })
+      : { images: [], lock: [], sources: [], hosts: [] };
 
   const base = k8sPlan.k8s?.containerdBaseDir;
   const hostsDir = spec.containerd?.hostsDir ?? (base ? `${base}/etc/containerd/hosts.d` : defaultHostsDir(spec.k8s.channel));
   const caData = new Map<string, Buffer>();
   for (const m of spec.containerd?.mirrors ?? []) if (m.ca) caData.set(m.ca, await readFile(path.resolve(o.loaded.dir, m.ca)));
-  const hostsFiles = renderHostsFiles({ mirrors: spec.containerd?.mirrors ?? [], hostsDir, caData }).map((f) => ({ ...f, path: `containerd/hosts.d/${f.target}` }));
+  const hostsFiles = renderHostsFiles({ mirrors: spec.containerd?.mirrors ?? [], hostsDir, caData }).map((f) => ({
+    ...f,
+    path: `containerd/hosts.d/${f.target}`,
+  }));
 
   const sources: BundleSource[] = [
     ...snaps.flatMap((s) => snapSources(s)),
@@ -101,7 +118,13 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
 
   const lock: Lock = {
     lockVersion: LOCK_VERSION,
-    snaps: snaps.map((s) => ({ name: s.name, ...(s.role === 'k8s' || s.role === 'extra' ? { channel: s.channel } : {}), revision: s.revision, 'sha3-384': s.sha3_384, size: s.size })),
+    snaps: snaps.map((s) => ({
+      name: s.name,
+      ...(s.role === 'k8s' || s.role === 'extra' ? { channel: s.channel } : {}),
+      revision: s.revision,
+      'sha3-384': s.sha3_384,
+      size: s.size,
+    })),
     images: images.lock,
     ...lockedHosts(o.frozen, previousLock?.hosts, images.hosts),
   };

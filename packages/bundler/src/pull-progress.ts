@@ -43,7 +43,10 @@ export function createPullProgress(mode: ProgressMode, write: (text: string) => 
     if (mode !== 'tty') return;
     const s = summary();
     const active = [...images.entries()].filter(([, st]) => st.bytes < st.total).slice(0, 4);
-    const lines = [`images: ${formatBytes(s.done)} / ${formatBytes(s.total)}  ${formatBytes(s.rate)}/s  ETA ${fmtTime(s.eta)}`, ...active.map(([name, st]) => `  ${name}  ${formatBytes(st.bytes)} / ${formatBytes(st.total)}`)];
+    const lines = [
+      `images: ${formatBytes(s.done)} / ${formatBytes(s.total)}  ${formatBytes(s.rate)}/s  ETA ${fmtTime(s.eta)}`,
+      ...active.map(([name, st]) => `  ${name}  ${formatBytes(st.bytes)} / ${formatBytes(st.total)}`),
+    ];
     write(`${drawn > 0 ? `\x1b[${drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}\x1b[J`);
     drawn = lines.length;
   };

@@ -10,7 +10,16 @@ export * from './bundle/entry-path.ts';
 export * from './bundle/tar-layout.ts';
 export { validateManifest } from './bundle/validate-manifest.ts';
 export { writeBundle, type BundleSource, type ExpectedDigest, type WriteBundleOptions, type WrittenBundle } from './bundle/write-bundle.ts';
-export { verifyBundle, openEntry, readEntry, readBundleRange, verifyingStream, readManifestUnverified, type VerifiedBundle, type VerifyOptions } from './bundle/read-bundle.ts';
+export {
+  verifyBundle,
+  openEntry,
+  readEntry,
+  readBundleRange,
+  verifyingStream,
+  readManifestUnverified,
+  type VerifiedBundle,
+  type VerifyOptions,
+} from './bundle/read-bundle.ts';
 export { bundleFiles, partPath, MAX_PARTS, type BundleFiles, type BundlePart } from './bundle/bundle-parts.ts';
 export { isHeadFile, verifyHead, writeHead, type VerifiedHead, type WrittenHead } from './bundle/bundle-head.ts';
 export { loadTrustedKeys, TRUSTED_KEYS_DIR } from './bundle/trusted-keys.ts';

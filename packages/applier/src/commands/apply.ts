@@ -30,7 +30,13 @@ export async function applyCommand(o: CommonOptions, print: (line: string) => vo
   const m = bundle.manifest;
   const entry = (o2: Pick<HistoryEntry, 'result' | 'changes' | 'error'>): HistoryEntry => ({
     time: new Date().toISOString(),
-    bundle: { name: m.name, digest: head.bundle.digest, ...(m.sequence !== undefined ? { sequence: m.sequence } : {}), createdAt: m.createdAt, signer: bundle.signer.fingerprint },
+    bundle: {
+      name: m.name,
+      digest: head.bundle.digest,
+      ...(m.sequence !== undefined ? { sequence: m.sequence } : {}),
+      createdAt: m.createdAt,
+      signer: bundle.signer.fingerprint,
+    },
     ...o2,
   });
   let result: Awaited<ReturnType<typeof runSteps>>;
@@ -44,9 +50,13 @@ export async function applyCommand(o: CommonOptions, print: (line: string) => vo
     }
     throw err;
   }
-  const changes = result.steps.filter((s) => s.status === 'change' && s.id !== 'preflight').flatMap((s) => s.changes.map((c) => ({ step: s.id, action: c.action, target: c.target })));
+  const changes = result.steps
+    .filter((s) => s.status === 'change' && s.id !== 'preflight')
+    .flatMap((s) => s.changes.map((c) => ({ step: s.id, action: c.action, target: c.target })));
   // The node converged: a history line that cannot be written (a full disk) must not say otherwise.
-  await appendHistory(o.root, entry({ result: 'ok', changes })).catch((err: unknown) => print(`warning: cannot append to the apply history: ${(err as Error).message}`));
+  await appendHistory(o.root, entry({ result: 'ok', changes })).catch((err: unknown) =>
+    print(`warning: cannot append to the apply history: ${(err as Error).message}`),
+  );
   return { ...head, ...result };
 }
 

@@ -7,12 +7,14 @@ import { nodePath } from '../node/node-path.ts';
 import type { NodeFacts } from '../types.ts';
 import type { CommonOptions } from './options.ts';
 
-export type NodeFactOptions = Pick<CommonOptions, 'root' | 'joinToken' | 'ctr' | 'k8s' | 'address' | 'containerdAddress' | 'waitTimeoutMs'> & Partial<Pick<CommonOptions, 'allowDowngrade' | 'noPrune'>>;
+export type NodeFactOptions = Pick<CommonOptions, 'root' | 'joinToken' | 'ctr' | 'k8s' | 'address' | 'containerdAddress' | 'waitTimeoutMs'> &
+  Partial<Pick<CommonOptions, 'allowDowngrade' | 'noPrune'>>;
 
 /** The node's fixed facts, read once: nothing a step does changes them within a run. */
 export async function readNodeFacts(o: NodeFactOptions, bundle: VerifiedBundle): Promise<NodeFacts> {
   const root = await stat(o.root).catch(() => undefined);
-  if (!root?.isDirectory()) throw new AirgapError('USAGE', `--root ${o.root} is not a directory`, { hint: 'create it first, or leave --root out to apply to /' });
+  if (!root?.isDirectory())
+    throw new AirgapError('USAGE', `--root ${o.root} is not a directory`, { hint: 'create it first, or leave --root out to apply to /' });
   const bootstraps = !o.joinToken && Boolean(bundle.manifest.spec.cluster?.bootstrap);
   const containerd = await containerdPaths({ root: o.root, manifest: bundle.manifest, bootstraps });
   return {

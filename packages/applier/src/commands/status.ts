@@ -32,7 +32,11 @@ export interface StatusReport {
 export async function statusCommand(o: CommonOptions): Promise<StatusReport> {
   const state = (await loadState(o.root, { dryRun: true })).value;
   const bundle = o.bundle ? await verifyFor(o) : undefined;
-  const head = { state, ...(await membership(o.k8s, bundle ? bundleRelease(bundle.manifest) : state.bundle?.k8sRelease)), bundleDigest: state.bundle?.digest ?? null };
+  const head = {
+    state,
+    ...(await membership(o.k8s, bundle ? bundleRelease(bundle.manifest) : state.bundle?.k8sRelease)),
+    bundleDigest: state.bundle?.digest ?? null,
+  };
   if (!bundle) return head;
   const plan = await planApply(await readNodeFacts(o, bundle), state);
   return { ...head, plan, converged: plan.steps.every((s) => s.status === 'ok' || s.status === 'skip') };
@@ -57,13 +61,22 @@ export function formatStatus(r: StatusReport): string {
   const s = r.state;
   const lines = [
     `last applied  ${s.bundle ? `${s.bundle.name} ${s.bundle.digest}` : 'nothing yet'}`,
-    `snaps         ${Object.entries(s.snaps).map(([n, rev]) => `${n}=${rev}`).join(' ') || '-'}`,
+    `snaps         ${
+      Object.entries(s.snaps)
+        .map(([n, rev]) => `${n}=${rev}`)
+        .join(' ') || '-'
+    }`,
     `cluster       ${s.cluster ?? '-'} (node ${r.nodeName}: ${r.member ? `${r.role ?? ''} member, ${r.ready ? 'Ready' : `not Ready: ${r.readyDetail}`}` : 'not a member'})`,
     `ready check   ${r.readyCheck}`,
     `owned files   ${Object.keys(s.files).length}`,
     ...Object.entries(s.files).map(([abs, f]) => `  ${f.step.padEnd(16)} ${abs}`),
   ];
   if (s.restartPending) lines.push('restart       pending (proxy changed; the next apply restarts k8s)');
-  if (r.plan) lines.push(r.converged ? `converged to ${r.plan.bundle.name} ${r.plan.bundle.digest}` : `NOT converged to ${r.plan.bundle.name}: run \`applier plan\` to see what would change`);
+  if (r.plan)
+    lines.push(
+      r.converged
+        ? `converged to ${r.plan.bundle.name} ${r.plan.bundle.digest}`
+        : `NOT converged to ${r.plan.bundle.name}: run \`applier plan\` to see what would change`,
+    );
   return lines.join('\n');
 }

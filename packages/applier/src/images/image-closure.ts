@@ -13,8 +13,15 @@ export async function imageDescriptors(bundle: VerifiedBundle, images: readonly 
   const index = JSON.parse((await readEntry(bundle, `${layout}/index.json`)).toString('utf8')) as { manifests?: Descriptor[] };
   return images.map((image) => {
     const d = index.manifests?.find((m) => m.annotations?.[IMAGE_NAME_ANNOTATION] === image.ref && m.digest === image.digest);
-    if (!d || typeof d.size !== 'number' || typeof d.mediaType !== 'string') throw bad(`${image.ref}@${image.digest} is not in the bundle's ${layout}/index.json`);
-    return { mediaType: d.mediaType, digest: d.digest, size: d.size, ...(d.platform ? { platform: d.platform } : {}), annotations: { [IMAGE_NAME_ANNOTATION]: image.ref } };
+    if (!d || typeof d.size !== 'number' || typeof d.mediaType !== 'string')
+      throw bad(`${image.ref}@${image.digest} is not in the bundle's ${layout}/index.json`);
+    return {
+      mediaType: d.mediaType,
+      digest: d.digest,
+      size: d.size,
+      ...(d.platform ? { platform: d.platform } : {}),
+      annotations: { [IMAGE_NAME_ANNOTATION]: image.ref },
+    };
   });
 }
 

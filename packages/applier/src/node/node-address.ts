@@ -10,7 +10,10 @@ import { interfaceAddresses, type InterfaceAddress } from '../tools/ip.ts';
  */
 export async function nodeAddress(o: { flag: string | undefined; spec: Spec }): Promise<string | undefined> {
   if (o.flag !== undefined) {
-    if (isIP(o.flag) === 0) throw new AirgapError('USAGE', `--address ${o.flag} is not an IP address`, { hint: 'give the address this node has on the cluster network, e.g. --address 10.0.0.11' });
+    if (isIP(o.flag) === 0)
+      throw new AirgapError('USAGE', `--address ${o.flag} is not an IP address`, {
+        hint: 'give the address this node has on the cluster network, e.g. --address 10.0.0.11',
+      });
     return o.flag;
   }
   const want = o.spec.cluster?.address;

@@ -53,8 +53,20 @@ export async function pushBlob(o: BlobPushOptions): Promise<{ action: BlobAction
     const location = headerValue(start.headers.location);
     if (start.status !== 202 || !location) throw await unexpected(start, `POST of a blob upload for ${o.blob.digest}`, where);
     await start.body.dump();
-    await uploadBlob({ client: o.client, bundle: o.bundle, blob: o.blob, repository: o.repository, location, chunkSize: o.chunkSize, image: o.image, ...(o.onBytes ? { onBytes: o.onBytes } : {}) });
+    await uploadBlob({
+      client: o.client,
+      bundle: o.bundle,
+      blob: o.blob,
+      repository: o.repository,
+      location,
+      chunkSize: o.chunkSize,
+      image: o.image,
+      ...(o.onBytes ? { onBytes: o.onBytes } : {}),
+    });
     return { action: 'uploaded' };
   };
-  return withRetries(o.client.retry, `${o.image} blob ${o.blob.digest.slice(7, 19)}`, attempt, { retryable: sessionBroken, ...(o.onRetry ? { onRetry: o.onRetry } : {}) });
+  return withRetries(o.client.retry, `${o.image} blob ${o.blob.digest.slice(7, 19)}`, attempt, {
+    retryable: sessionBroken,
+    ...(o.onRetry ? { onRetry: o.onRetry } : {}),
+  });
 }

@@ -41,12 +41,16 @@ export async function uploadBlob(o: UploadOptions): Promise<void> {
       headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end}`, 'content-length': String(end - start + 1) },
       body: () => counted(rangeOf(o, start, end).pipe(rehash.at(start)), o.onBytes),
     });
-    if (res.status !== 202 || typeof res.headers.location !== 'string') throw await unexpected(res, `PATCH of bytes ${start}-${end} of blob ${o.blob.digest}`, { image: o.image, registry: o.client.endpoint.registry });
+    if (res.status !== 202 || typeof res.headers.location !== 'string')
+      throw await unexpected(res, `PATCH of bytes ${start}-${end} of blob ${o.blob.digest}`, { image: o.image, registry: o.client.endpoint.registry });
     await res.body.dump();
     location = res.headers.location;
   }
   const digest = rehash.digest(o.blob.size);
-  if (digest !== o.blob.digest) throw new AirgapError('DIGEST_MISMATCH', `${o.blob.entry} hashes to ${digest ?? 'a short read'} as read for the upload, the bundle says ${o.blob.digest}`, { hint: 'the bundle file changed after it was verified; copy it again' });
+  if (digest !== o.blob.digest)
+    throw new AirgapError('DIGEST_MISMATCH', `${o.blob.entry} hashes to ${digest ?? 'a short read'} as read for the upload, the bundle says ${o.blob.digest}`, {
+      hint: 'the bundle file changed after it was verified; copy it again',
+    });
   return commit(o, location, 0);
 }
 
@@ -62,7 +66,8 @@ async function commit(o: UploadOptions, location: string, length: number, body?:
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
     ...(body ? { body } : {}),
   });
-  if (res.status !== 201) throw await unexpected(res, `PUT of blob ${o.blob.digest} (${o.blob.size} bytes)`, { image: o.image, registry: o.client.endpoint.registry });
+  if (res.status !== 201)
+    throw await unexpected(res, `PUT of blob ${o.blob.digest} (${o.blob.size} bytes)`, { image: o.image, registry: o.client.endpoint.registry });
   await res.body.dump();
 }
 

@@ -10,8 +10,15 @@ export interface ManifestOptions {
 
 /** The digest `reference` (tag or digest) resolves to in the registry, or undefined when absent. */
 export async function manifestDigest(o: ManifestOptions, reference: string): Promise<string | undefined> {
-  const res = await o.client.request({ method: 'HEAD', path: `/v2/${o.repository}/manifests/${reference}`, repository: o.repository, scope: 'push,pull', headers: { accept: MANIFEST_ACCEPT } });
-  if (res.status !== 200 && res.status !== 404) throw await unexpected(res, `HEAD of manifest ${o.repository}:${reference}`, { image: o.image, registry: o.client.endpoint.registry });
+  const res = await o.client.request({
+    method: 'HEAD',
+    path: `/v2/${o.repository}/manifests/${reference}`,
+    repository: o.repository,
+    scope: 'push,pull',
+    headers: { accept: MANIFEST_ACCEPT },
+  });
+  if (res.status !== 200 && res.status !== 404)
+    throw await unexpected(res, `HEAD of manifest ${o.repository}:${reference}`, { image: o.image, registry: o.client.endpoint.registry });
   await res.body.dump();
   if (res.status === 404) return undefined;
   return headerValue(res.headers['docker-content-digest']) ?? (reference.startsWith('sha256:') ? reference : undefined);
@@ -27,7 +34,12 @@ export async function manifestDigest(o: ManifestOptions, reference: string): Pro
  * distribution's answer to bytes that do not hash to the digest they are put under (v2.8.3
  * manifests.go:317; main manifests.go:267).
  */
-export async function putManifest(o: ManifestOptions & { bundle: VerifiedBundle }, reference: string, m: PlannedManifest, partial = false): Promise<'pushed' | 'children-missing'> {
+export async function putManifest(
+  o: ManifestOptions & { bundle: VerifiedBundle },
+  reference: string,
+  m: PlannedManifest,
+  partial = false,
+): Promise<'pushed' | 'children-missing'> {
   const body = await readEntry(o.bundle, m.entry);
   const res = await o.client.request({
     method: 'PUT',
@@ -41,15 +53,21 @@ export async function putManifest(o: ManifestOptions & { bundle: VerifiedBundle 
   if (res.status === 400) {
     const { codes, text } = await replyErrors(res);
     if (codes.includes('MANIFEST_BLOB_UNKNOWN') || (partial && codes.includes('MANIFEST_INVALID'))) return 'children-missing';
-    throw new AirgapError('REGISTRY_FAILED', `${o.image}: ${where.registry} refused manifest ${m.digest} (${m.mediaType}) as ${o.repository}:${reference} (HTTP 400${text ? `: ${text}` : ''})`, {
-      hint: 'the registry does not accept this manifest type; check that it supports OCI images (distribution 2.7 or later, Harbor 2)',
-    });
+    throw new AirgapError(
+      'REGISTRY_FAILED',
+      `${o.image}: ${where.registry} refused manifest ${m.digest} (${m.mediaType}) as ${o.repository}:${reference} (HTTP 400${text ? `: ${text}` : ''})`,
+      {
+        hint: 'the registry does not accept this manifest type; check that it supports OCI images (distribution 2.7 or later, Harbor 2)',
+      },
+    );
   }
   if (res.status !== 201) throw await unexpected(res, `PUT of manifest ${o.repository}:${reference}`, where);
   await res.body.dump();
   const stored = headerValue(res.headers['docker-content-digest']);
   if (stored && stored !== m.digest) {
-    throw new AirgapError('REGISTRY_FAILED', `${o.image}: ${where.registry} stored manifest ${o.repository}:${reference} as ${stored}, not ${m.digest}`, { hint: 'the registry rewrites manifests; pulls by digest will not match the bundle: use a registry that keeps them as sent' });
+    throw new AirgapError('REGISTRY_FAILED', `${o.image}: ${where.registry} stored manifest ${o.repository}:${reference} as ${stored}, not ${m.digest}`, {
+      hint: 'the registry rewrites manifests; pulls by digest will not match the bundle: use a registry that keeps them as sent',
+    });
   }
   return 'pushed';
 }

@@ -39,21 +39,35 @@ export async function pushCommand(values: PushOptions, io: PushCommandIo): Promi
   const file = values.bundle;
   const registry = values.registry ?? '';
   if (!/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/.test(registry)) {
-    throw new AirgapError('USAGE', registry ? `--registry ${registry} is not HOST[:PORT]` : 'push needs --registry HOST[:PORT]', { hint: 'write the registry without a scheme, like 10.0.0.5:5000 (add --plain-http for http://)' });
+    throw new AirgapError('USAGE', registry ? `--registry ${registry} is not HOST[:PORT]` : 'push needs --registry HOST[:PORT]', {
+      hint: 'write the registry without a scheme, like 10.0.0.5:5000 (add --plain-http for http://)',
+    });
   }
   if (values.plainHttp && values.ca) throw new AirgapError('USAGE', '--ca and --plain-http do not go together');
-  if (Boolean(values.passwordStdin) !== Boolean(values.user)) throw new AirgapError('USAGE', '--user and --password-stdin go together', { hint: 'the password is read from stdin only, never from the command line' });
+  if (Boolean(values.passwordStdin) !== Boolean(values.user))
+    throw new AirgapError('USAGE', '--user and --password-stdin go together', { hint: 'the password is read from stdin only, never from the command line' });
   const prefix = normalizePrefix(values.prefix);
   const chunkSize = parseSize(values.chunkSize);
 
   const password = values.user ? (await io.readPassword()).replace(/\r?\n$/, '') : undefined;
-  if (values.user && !password) throw new AirgapError('USAGE', '--password-stdin read an empty password', { hint: 'pipe the password in: printf %s "$PASSWORD" | applier push …' });
-  const ca = values.ca ? await readFile(values.ca).catch((err: unknown) => { throw new AirgapError('FILE_UNREADABLE', `--ca ${values.ca}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { hint: 'give --ca the PEM file of the CA that signed the registry\'s certificate', cause: err }); }) : undefined;
+  if (values.user && !password)
+    throw new AirgapError('USAGE', '--password-stdin read an empty password', { hint: 'pipe the password in: printf %s "$PASSWORD" | applier push …' });
+  const ca = values.ca
+    ? await readFile(values.ca).catch((err: unknown) => {
+        throw new AirgapError('FILE_UNREADABLE', `--ca ${values.ca}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
+          hint: "give --ca the PEM file of the CA that signed the registry's certificate",
+          cause: err,
+        });
+      })
+    : undefined;
 
   // Nothing goes to the registry before the signature and every digest hold.
   const bundle = await verifyFor({ bundle: file, pubs: values.pub ?? [], root: '/' });
   const plans = await planPush(bundle, prefix);
-  const progress = io.terminal && !values.json ? createPushProgress({ mode: 'tty', write: io.terminal, images: plans.length, bytes: plans.reduce((n, p) => n + p.bytes, 0) }) : undefined;
+  const progress =
+    io.terminal && !values.json
+      ? createPushProgress({ mode: 'tty', write: io.terminal, images: plans.length, bytes: plans.reduce((n, p) => n + p.bytes, 0) })
+      : undefined;
   const onEvent: PushListener = progress?.listener ?? pushPrinter(values.json ?? false, io.write);
 
   const lookup = values.user ? undefined : await lookupCredentials(registry, authFiles());
@@ -91,10 +105,18 @@ export async function pushCommand(values: PushOptions, io: PushCommandIo): Promi
     await client.close();
   }
   if (summary.failed.length > 0) {
-    throw new AirgapError('REGISTRY_FAILED', `${registry} refused ${summary.failed.length} image(s): ${summary.failed.map((f) => f.image).join(', ')}; every other image was pushed`, { hint: 'see the errors above; re-run `applier push` once fixed: it sends only what is missing' });
+    throw new AirgapError(
+      'REGISTRY_FAILED',
+      `${registry} refused ${summary.failed.length} image(s): ${summary.failed.map((f) => f.image).join(', ')}; every other image was pushed`,
+      { hint: 'see the errors above; re-run `applier push` once fixed: it sends only what is missing' },
+    );
   }
   if (values.strict && summary.unheld.length > 0) {
-    throw new AirgapError('REGISTRY_FAILED', `--strict: ${registry} cannot hold ${summary.unheld.map((u) => u.image).join(', ')} (partial indexes by digest); every other image was pushed`, { hint: summary.unheld[0]!.hint });
+    throw new AirgapError(
+      'REGISTRY_FAILED',
+      `--strict: ${registry} cannot hold ${summary.unheld.map((u) => u.image).join(', ')} (partial indexes by digest); every other image was pushed`,
+      { hint: summary.unheld[0]!.hint },
+    );
   }
   return summary;
 }
@@ -104,6 +126,7 @@ function parseSize(text: string | undefined): number {
   if (text === undefined) return DEFAULT_CHUNK;
   const m = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
   const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1024) throw new AirgapError('USAGE', `--chunk-size ${text} is not a size of at least 1K`, { hint: 'write bytes or with K, M or G, like 64M' });
+  if (!Number.isSafeInteger(n) || n < 1024)
+    throw new AirgapError('USAGE', `--chunk-size ${text} is not a size of at least 1K`, { hint: 'write bytes or with K, M or G, like 64M' });
   return n;
 }

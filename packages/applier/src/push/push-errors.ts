@@ -27,12 +27,21 @@ export function explainPushError(err: unknown, ctx: ErrorContext, image?: string
     const reason = describeNetworkError(err.cause);
     if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(reason)) hint = `give the CA that signed ${ctx.registry}'s certificate with --ca FILE`;
     else if (/EPROTO|wrong version|ERR_SSL/i.test(reason) && !ctx.plainHttp) hint = `${ctx.registry} may speak plain HTTP: add --plain-http`;
-    else if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ETIMEDOUT/.test(reason)) hint = `check --registry ${ctx.registry} (host and port) and that the registry is running and reachable from here`;
+    else if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ETIMEDOUT/.test(reason))
+      hint = `check --registry ${ctx.registry} (host and port) and that the registry is running and reachable from here`;
     else hint = 're-run `applier push`: it sends only what is missing';
   }
   if (message === err.message && hint === err.hint) return err;
   const options = { ...(hint ? { hint } : {}), cause: err };
   if (!isRegistryError(err)) return new AirgapError(err.code, message, options);
   const { registry, phase, method, status, retryable, retryAfterMs } = err;
-  return new RegistryError(err.code, message, { ...options, registry, phase, retryable, ...(method ? { method } : {}), ...(status === undefined ? {} : { status }), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+  return new RegistryError(err.code, message, {
+    ...options,
+    registry,
+    phase,
+    retryable,
+    ...(method ? { method } : {}),
+    ...(status === undefined ? {} : { status }),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
 }

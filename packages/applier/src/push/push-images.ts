@@ -39,7 +39,21 @@ export async function pushImages(o: PushImagesOptions): Promise<PushSummary> {
   const now = o.now ?? Date.now;
   const started = now();
   const registry = o.client.endpoint.registry;
-  const s: PushSummary = { registry, images: 0, blobsUploaded: 0, bytesUploaded: 0, blobsMounted: 0, blobsPresent: 0, bytesSkipped: 0, manifestsPushed: 0, manifestsPresent: 0, subsets: [], unheld: [], failed: [], seconds: 0 };
+  const s: PushSummary = {
+    registry,
+    images: 0,
+    blobsUploaded: 0,
+    bytesUploaded: 0,
+    blobsMounted: 0,
+    blobsPresent: 0,
+    bytesSkipped: 0,
+    manifestsPushed: 0,
+    manifestsPresent: 0,
+    subsets: [],
+    unheld: [],
+    failed: [],
+    seconds: 0,
+  };
   const run: RunState = { s, holders: new Map(), strict: false, answered: false };
   for (const plan of o.plans) {
     const target = targetName(registry, plan);
@@ -56,7 +70,8 @@ export async function pushImages(o: PushImagesOptions): Promise<PushSummary> {
   return s;
 }
 
-const targetName = (registry: string, plan: PlannedImage) => `${registry}/${plan.target.repository}${plan.target.tag ? `:${plan.target.tag}` : `@${plan.root.digest}`}`;
+const targetName = (registry: string, plan: PlannedImage) =>
+  `${registry}/${plan.target.repository}${plan.target.tag ? `:${plan.target.tag}` : `@${plan.root.digest}`}`;
 
 async function pushImage(o: PushImagesOptions, run: RunState, plan: PlannedImage, target: string): Promise<void> {
   const { s, holders } = run;
@@ -92,7 +107,19 @@ async function pushImage(o: PushImagesOptions, run: RunState, plan: PlannedImage
   await eachLimit(plan.blobs, o.concurrency ?? 3, async (blob) => {
     const others = (holders.get(blob.digest) ?? []).filter((r) => r !== repository);
     const known = holders.get(blob.digest)?.includes(repository);
-    const r = known ? { action: 'present' as const } : await pushBlob({ client: o.client, bundle: o.bundle, blob, repository, image, chunkSize: o.chunkSize, elsewhere: others, onRetry, onBytes: (n) => o.onEvent({ type: 'bytes', image, n }) });
+    const r = known
+      ? { action: 'present' as const }
+      : await pushBlob({
+          client: o.client,
+          bundle: o.bundle,
+          blob,
+          repository,
+          image,
+          chunkSize: o.chunkSize,
+          elsewhere: others,
+          onRetry,
+          onBytes: (n) => o.onEvent({ type: 'bytes', image, n }),
+        });
     hold(blob.digest);
     if (r.action === 'uploaded') {
       s.blobsUploaded++;
@@ -150,14 +177,20 @@ function unheld(o: PushImagesOptions, run: RunState, plan: PlannedImage, target:
 
 async function putOrFail(mo: ManifestOptions & { bundle: VerifiedBundle }, reference: string, m: PlannedImage['root']): Promise<void> {
   if ((await putManifest(mo, reference, m)) === 'children-missing') {
-    throw new AirgapError('REGISTRY_FAILED', `${mo.image}: ${mo.client.endpoint.registry} says manifest ${m.digest} refers to content it does not have`, { hint: 're-run `applier push`: it sends only what is missing' });
+    throw new AirgapError('REGISTRY_FAILED', `${mo.image}: ${mo.client.endpoint.registry} says manifest ${m.digest} refers to content it does not have`, {
+      hint: 're-run `applier push`: it sends only what is missing',
+    });
   }
 }
 
 function refusedIndex(plan: PlannedImage, registry: string): AirgapError {
-  return new AirgapError('REGISTRY_FAILED', `${plan.target.image}: ${registry} refuses its index ${plan.root.digest}, which lists content the bundle does not carry (${[...new Set(plan.absent)].join(', ')}), and the bundle has no subset index for it`, {
-    hint: 'rebuild the bundle with this bundler (it writes a subset index), or let the registry accept partial indexes (distribution 3: validation.manifests.indexes.platforms)',
-  });
+  return new AirgapError(
+    'REGISTRY_FAILED',
+    `${plan.target.image}: ${registry} refuses its index ${plan.root.digest}, which lists content the bundle does not carry (${[...new Set(plan.absent)].join(', ')}), and the bundle has no subset index for it`,
+    {
+      hint: 'rebuild the bundle with this bundler (it writes a subset index), or let the registry accept partial indexes (distribution 3: validation.manifests.indexes.platforms)',
+    },
+  );
 }
 
 function count(s: PushSummary, present: boolean): void {

@@ -53,7 +53,13 @@ function summaryLines(e: Extract<PushEvent, { type: 'done' }>): string[] {
  * redrawn every 200 ms (bytes done of the total, rate, ETA, the image in flight) with warnings,
  * retries and the summary printed above it; else plain lines; or one JSON event per line.
  */
-export function createPushProgress(o: { mode: PushOutputMode; write: (text: string) => void; images: number; bytes: number; now?: () => number }): PushProgress {
+export function createPushProgress(o: {
+  mode: PushOutputMode;
+  write: (text: string) => void;
+  images: number;
+  bytes: number;
+  now?: () => number;
+}): PushProgress {
   const now = o.now ?? Date.now;
   const started = now();
   let done = 0;
@@ -114,7 +120,8 @@ export function createPushProgress(o: { mode: PushOutputMode; write: (text: stri
     const line = plainLine(e);
     if (line === undefined) return;
     if (o.mode === 'plain') o.write(`${line}\n`);
-    else if (e.type === 'retry' || e.type === 'index-refused' || e.type === 'digest-unheld' || e.type === 'image-failed' || e.type === 'done') draw(`${line}\n`);
+    else if (e.type === 'retry' || e.type === 'index-refused' || e.type === 'digest-unheld' || e.type === 'image-failed' || e.type === 'done')
+      draw(`${line}\n`);
   };
   return {
     listener,

@@ -54,10 +54,18 @@ export async function planPush(bundle: VerifiedBundle, prefix: string): Promise<
   const plans: PlannedImage[] = [];
   for (const [i, image] of bundle.manifest.images.entries()) {
     const root = roots[i]!;
-    const plan: PlannedImage = { target: pushTarget(image.ref, prefix), root: { digest: root.digest, mediaType: root.mediaType, entry: blobPath(layout, root.digest) }, blobs: [], children: [], absent: [], bytes: 0 };
+    const plan: PlannedImage = {
+      target: pushTarget(image.ref, prefix),
+      root: { digest: root.digest, mediaType: root.mediaType, entry: blobPath(layout, root.digest) },
+      blobs: [],
+      children: [],
+      absent: [],
+      bytes: 0,
+    };
     const blobs = new Map<string, PlannedBlob>();
     await graph.walk(root, image.ref, {
-      absentChild: (child) => plan.absent.push(child.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ? 'attestation' : (platformOf(child) ?? child.digest)),
+      absentChild: (child) =>
+        plan.absent.push(child.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ? 'attestation' : (platformOf(child) ?? child.digest)),
       blob: (b, entry, size) => {
         if (!blobs.has(b.digest)) blobs.set(b.digest, { digest: b.digest, size, entry });
       },
@@ -83,11 +91,13 @@ export async function planPush(bundle: VerifiedBundle, prefix: string): Promise<
 async function checkedSubset(bundle: VerifiedBundle, layout: string, image: BundleImage, plan: PlannedImage): Promise<NonNullable<PlannedImage['subset']>> {
   const subset = image.subset!;
   const entry = blobPath(layout, subset.digest);
-  const bad = (why: string) => new AirgapError('BUNDLE_INVALID', `${image.ref}: subset index ${subset.digest} ${why}`, { hint: 'rebuild the bundle with `bundler build`' });
+  const bad = (why: string) =>
+    new AirgapError('BUNDLE_INVALID', `${image.ref}: subset index ${subset.digest} ${why}`, { hint: 'rebuild the bundle with `bundler build`' });
   const listed = bundle.manifest.entries.find((e) => e.path === entry);
   if (!listed || `sha256:${listed.sha256}` !== subset.digest) throw bad('is not an entry of the bundle under its digest');
   const doc = JSON.parse((await readEntry(bundle, entry)).toString('utf8')) as { manifests?: Descriptor[] };
   const carried = new Set(plan.children.map((c) => c.digest));
-  if (!Array.isArray(doc.manifests) || doc.manifests.length === 0 || !doc.manifests.every((d) => carried.has(d.digest))) throw bad('lists manifests the bundle does not carry');
+  if (!Array.isArray(doc.manifests) || doc.manifests.length === 0 || !doc.manifests.every((d) => carried.has(d.digest)))
+    throw bad('lists manifests the bundle does not carry');
   return { digest: subset.digest, mediaType: image.mediaType, entry, platforms: subset.platforms };
 }

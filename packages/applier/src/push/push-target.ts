@@ -18,7 +18,9 @@ export function normalizePrefix(prefix: string | undefined): string {
   if (!prefix) return '';
   const p = prefix.replace(/^\/+/, '').replace(/\/*$/, '/');
   if (!PREFIX.test(p)) {
-    throw new AirgapError('USAGE', `--prefix ${JSON.stringify(prefix)} is not a repository path`, { hint: 'use lower-case path components like mirror/ or site/mirror/' });
+    throw new AirgapError('USAGE', `--prefix ${JSON.stringify(prefix)} is not a repository path`, {
+      hint: 'use lower-case path components like mirror/ or site/mirror/',
+    });
   }
   return p;
 }

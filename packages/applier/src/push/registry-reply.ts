@@ -17,7 +17,10 @@ export async function replyErrors(res: RegistryResponse): Promise<{ codes: strin
 export async function unexpected(res: RegistryResponse, what: string, o: { image: string; registry: string }): Promise<RegistryError> {
   const { text } = await replyErrors(res);
   return new RegistryError('REGISTRY_FAILED', `${o.image}: ${o.registry} answered HTTP ${res.status} to ${what}${text ? ` (${text})` : ''}`, {
-    hint: res.status === 404 || res.status === 405 ? 'the registry does not accept pushes there: check --registry and --prefix, and that it is not a read-only mirror' : 're-run `applier push`: it sends only what is missing',
+    hint:
+      res.status === 404 || res.status === 405
+        ? 'the registry does not accept pushes there: check --registry and --prefix, and that it is not a read-only mirror'
+        : 're-run `applier push`: it sends only what is missing',
     registry: o.registry,
     phase: res.phase,
     method: res.method,

@@ -2,10 +2,7 @@ import { splitReference } from '@airgap/core';
 
 /** A request of the OCI distribution API, as far as a read-only registry answers it. */
 export type Route =
-  | { kind: 'base' }
-  | { kind: 'manifest'; repo: string; reference: string }
-  | { kind: 'blob'; repo: string; digest: string }
-  | { kind: 'tags'; repo: string };
+  { kind: 'base' } | { kind: 'manifest'; repo: string; reference: string } | { kind: 'blob'; repo: string; digest: string } | { kind: 'tags'; repo: string };
 
 const REPO = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*';
 const MANIFEST = new RegExp(`^/v2/(${REPO})/manifests/([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$`);

@@ -18,7 +18,10 @@ async function readPem(file: string, flag: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (err) {
-    throw new AirgapError('FILE_UNREADABLE', `cannot read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { hint: `give ${flag} a PEM file this user can read`, cause: err });
+    throw new AirgapError('FILE_UNREADABLE', `cannot read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      hint: `give ${flag} a PEM file this user can read`,
+      cause: err,
+    });
   }
 }
 

@@ -50,14 +50,24 @@ export async function serveBundle(o: ServeOptions): Promise<Server> {
   try {
     server = o.tls ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest) : createHttpServer(onRequest);
   } catch (err) {
-    throw new AirgapError('TLS_INVALID', `cannot use the TLS certificate and key: ${(err as Error).message}`, { hint: 'give a PEM certificate (chain) with --tls-cert and its private key with --tls-key', cause: err });
+    throw new AirgapError('TLS_INVALID', `cannot use the TLS certificate and key: ${(err as Error).message}`, {
+      hint: 'give a PEM certificate (chain) with --tls-cert and its private key with --tls-key',
+      cause: err,
+    });
   }
   const max = o.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   server.maxConnections = max;
-  server.on('drop', (d?: { remoteAddress?: string }) => o.log?.({ time: new Date().toISOString(), remote: d?.remoteAddress ?? '?', dropped: 'max-connections', maxConnections: max }));
+  server.on('drop', (d?: { remoteAddress?: string }) =>
+    o.log?.({ time: new Date().toISOString(), remote: d?.remoteAddress ?? '?', dropped: 'max-connections', maxConnections: max }),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new AirgapError('IO_FAILED', `cannot listen on ${o.host}:${o.port}: ${err.code ?? err.message}`, { hint: 'choose a free --listen address', cause: err })),
+      reject(
+        new AirgapError('IO_FAILED', `cannot listen on ${o.host}:${o.port}: ${err.code ?? err.message}`, {
+          hint: 'choose a free --listen address',
+          cause: err,
+        }),
+      ),
     );
     server.listen(o.port, o.host, resolve);
   });
@@ -112,7 +122,8 @@ function sendBlob(registry: BundleRegistry, digest: string, req: IncomingMessage
     res.writeHead(416, { ...common, 'Content-Range': `bytes */${blob.size}`, 'Content-Length': 0 });
     return void res.end();
   }
-  if (range.kind === 'partial') res.writeHead(206, { ...common, 'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}`, 'Content-Length': range.end - range.start + 1 });
+  if (range.kind === 'partial')
+    res.writeHead(206, { ...common, 'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}`, 'Content-Length': range.end - range.start + 1 });
   else res.writeHead(200, { ...common, 'Content-Length': blob.size });
   if (req.method === 'HEAD') return void res.end();
   const stream = blob.open();

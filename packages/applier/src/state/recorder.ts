@@ -36,7 +36,8 @@ export function createRecorder(store: StateStore): Recorder {
     forget: (abs) => update((s) => void delete s.files[abs]),
     snapInstalled: (name, revision) => update((s) => void (s.snaps[name] = revision)),
     // Sorted: the same images make the same state file, whichever run recorded which.
-    imageImported: (ref, digest) => update((s) => void (s.images = Object.fromEntries(Object.entries({ ...s.images, [ref]: digest }).sort(([a], [b]) => a.localeCompare(b))))),
+    imageImported: (ref, digest) =>
+      update((s) => void (s.images = Object.fromEntries(Object.entries({ ...s.images, [ref]: digest }).sort(([a], [b]) => a.localeCompare(b))))),
     imageForgotten: (ref) => update((s) => void (s.images && delete s.images[ref])),
     envKeys: (keys) => update((s) => void (s.envKeys = keys)),
     restartPending: (pending) => update((s) => void (s.restartPending = pending)),

@@ -53,7 +53,10 @@ export async function loadState(root: string, options: { dryRun: boolean }): Pro
       if (parsed.stateVersion !== 1 || typeof parsed.files !== 'object') throw new Error('unknown stateVersion');
       value = { ...emptyState(), ...parsed };
     } catch (err) {
-      throw new AirgapError('IO_FAILED', `${file} is not a state file this applier understands`, { hint: 'move it aside and re-run; the applier then treats nothing on the node as its own', cause: err });
+      throw new AirgapError('IO_FAILED', `${file} is not a state file this applier understands`, {
+        hint: 'move it aside and re-run; the applier then treats nothing on the node as its own',
+        cause: err,
+      });
     }
   }
   // A run killed while saving leaves its temp file behind; `plan` (dryRun) changes nothing.

@@ -45,7 +45,12 @@ export const cluster = defineStep({
     }
     const { membership: m, readiness: r } = seen;
     const changes: ClusterChange[] = [];
-    if (!state.cluster) changes.push({ kind: 'record', how: intent === 'join' ? 'joined' : 'bootstrapped', why: `a ${m.role} member the state does not record (an earlier run stopped before saving)` });
+    if (!state.cluster)
+      changes.push({
+        kind: 'record',
+        how: intent === 'join' ? 'joined' : 'bootstrapped',
+        why: `a ${m.role} member the state does not record (an earlier run stopped before saving)`,
+      });
     if (!r.ready) changes.push({ kind: 'wait-ready', name: m.name, why: `not Ready: ${r.detail} (${r.check})` });
     return changes;
   },
@@ -99,7 +104,9 @@ async function waitReady(ctx: StepContext): Promise<void> {
   const limit = Math.round(node.waitTimeoutMs / 1000);
   for (;;) {
     const m: Membership = await k8sMembership(node.k8s);
-    const r = m.member ? await nodeReadiness(node.k8s, bundleRelease(node.bundle.manifest), m) : { ready: false, check: `${node.k8s} local-node-status`, detail: m.why };
+    const r = m.member
+      ? await nodeReadiness(node.k8s, bundleRelease(node.bundle.manifest), m)
+      : { ready: false, check: `${node.k8s} local-node-status`, detail: m.why };
     const name = m.member ? m.name : node.nodeName;
     const waited = Math.round((Date.now() - start) / 1000);
     if (r.ready) {

@@ -30,7 +30,8 @@ function wanted(node: NodeFacts): Map<string, { entry: string; sha256: string }>
 export const containerdHosts = defineStep({
   id: ID,
   describe: "registry mirrors: hosts.toml and CA files in the k8s snap's containerd hosts dir",
-  skip: ({ node, state }) => (node.bundle.manifest.containerd.files.length === 0 && ownedBy(state, ID).length === 0 ? 'the bundle has no registry mirrors' : undefined),
+  skip: ({ node, state }) =>
+    node.bundle.manifest.containerd.files.length === 0 && ownedBy(state, ID).length === 0 ? 'the bundle has no registry mirrors' : undefined,
   async read({ node }) {
     const have = new Map<string, string | undefined>();
     for (const abs of wanted(node).keys()) have.set(abs, await currentSha256(node.root, abs));

@@ -44,7 +44,8 @@ WantedBy=multi-user.target
 
 function wantedInterface(node: NodeFacts): string | undefined {
   const iface = node.bundle.manifest.spec.network?.defaultRoute?.interface;
-  if (iface !== undefined && !IFACE.test(iface)) throw new AirgapError('BUNDLE_INVALID', `network.defaultRoute.interface ${JSON.stringify(iface)} is not an interface name`);
+  if (iface !== undefined && !IFACE.test(iface))
+    throw new AirgapError('BUNDLE_INVALID', `network.defaultRoute.interface ${JSON.stringify(iface)} is not an interface name`);
   return iface;
 }
 
@@ -67,7 +68,8 @@ export const defaultRoute = defineStep({
       return changes;
     }
     if (seen.routes === 0) changes.push({ kind: 'add-route', iface, why: 'the node has no default route' });
-    if (seen.unitSha256 !== sha256Of(unitText(iface))) changes.push({ kind: 'write-unit', iface, why: seen.unitSha256 ? 'differs from the bundle' : 'missing' });
+    if (seen.unitSha256 !== sha256Of(unitText(iface)))
+      changes.push({ kind: 'write-unit', iface, why: seen.unitSha256 ? 'differs from the bundle' : 'missing' });
     if (seen.link !== UNIT) changes.push({ kind: 'enable', why: 'unit not enabled' });
     return changes;
   },

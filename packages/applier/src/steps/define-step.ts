@@ -28,7 +28,10 @@ export function defineStep<Id extends string, C extends StepChange, Seen>(step: 
     },
     apply(ctx, plan) {
       // Only this step's own check made these changes: they are its C.
-      return step.apply(ctx, plan.changes.map((p) => p.change as C));
+      return step.apply(
+        ctx,
+        plan.changes.map((p) => p.change as C),
+      );
     },
   };
 }

@@ -28,7 +28,10 @@ export const SIDE_LOAD_DIR = '/var/snap/k8s/common/images';
 export function sideLoadPath(image: BundleImage): string {
   // The digest names a file: only sha256:<64 hex> can, so a hostile manifest cannot steer the path.
   const hex = /^sha256:([a-f0-9]{64})$/.exec(image.digest)?.[1];
-  if (!hex) throw new AirgapError('BUNDLE_INVALID', `image ${image.ref} has digest ${JSON.stringify(image.digest)}, not sha256:<64 hex>`, { hint: 'rebuild the bundle with `bundler build`' });
+  if (!hex)
+    throw new AirgapError('BUNDLE_INVALID', `image ${image.ref} has digest ${JSON.stringify(image.digest)}, not sha256:<64 hex>`, {
+      hint: 'rebuild the bundle with `bundler build`',
+    });
   return `${SIDE_LOAD_DIR}/airgap-${hex}.tar`;
 }
 
@@ -56,7 +59,8 @@ export const images = defineStep({
       if (seen.running) {
         const have = seen.present.get(image.ref);
         if (have?.digest !== image.digest) changes.push({ kind: 'import', ref: image.ref, why: have ? `containerd has ${have.digest}` : 'not in containerd' });
-        else if (have.labels[PINNED_LABEL] !== 'pinned') changes.push({ kind: 'pin', ref: image.ref, why: 'in containerd, not pinned: kubelet could remove it under disk pressure' });
+        else if (have.labels[PINNED_LABEL] !== 'pinned')
+          changes.push({ kind: 'pin', ref: image.ref, why: 'in containerd, not pinned: kubelet could remove it under disk pressure' });
       } else if (!seen.sideLoaded.has(image.ref)) {
         changes.push({ kind: 'side-load', ref: image.ref, why: `containerd is not running (${node.containerdAddress}); loaded when it starts` });
       }

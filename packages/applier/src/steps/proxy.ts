@@ -80,7 +80,10 @@ export const proxy = defineStep({
 /** Keys are recorded as ours before the write (the union, so a kill mid-write forgets none), then exactly the bundle's. */
 async function writeEnvironment(ctx: StepContext, vars: [string, string][]): Promise<void> {
   const file = nodePath(ctx.node.root, ENVIRONMENT);
-  const mode = await stat(file).then((s) => s.mode & 0o7777, () => 0o644);
+  const mode = await stat(file).then(
+    (s) => s.mode & 0o7777,
+    () => 0o644,
+  );
   await ctx.record.envKeys([...new Set([...ctx.state.envKeys, ...vars.map(([k]) => k)])]);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
   await removeStaleTemps(file);

@@ -51,7 +51,8 @@ export const prune = defineStep({
       if (wanted.has(ref)) continue;
       const have = seen.present.get(ref);
       if (!have) changes.push({ kind: 'forget', ref, why: 'no longer in containerd' });
-      else if (have.digest !== digest) changes.push({ kind: 'forget', ref, why: `containerd has ${have.digest} under the name now, not what the applier imported` });
+      else if (have.digest !== digest)
+        changes.push({ kind: 'forget', ref, why: `containerd has ${have.digest} under the name now, not what the applier imported` });
       else if (inUse.has(digest) || seen.used.includes(ref)) {
         if (have.labels[PINNED_LABEL]) changes.push({ kind: 'unpin', ref, why: 'not in this bundle, but a container uses it: kept' });
       } else changes.push({ kind: 'remove', ref, digest, why: 'not in this bundle, and no container uses it' });
@@ -59,7 +60,8 @@ export const prune = defineStep({
     // Copies of images this bundle lacks are the images step's to remove.
     for (const image of node.bundle.manifest.images) {
       const abs = sideLoadPath(image);
-      if (seen.loaded.has(abs) && seen.present.get(image.ref)?.digest === image.digest) changes.push({ kind: 'remove-copy', abs: `${abs}.loaded`, why: 'containerd has loaded it' });
+      if (seen.loaded.has(abs) && seen.present.get(image.ref)?.digest === image.digest)
+        changes.push({ kind: 'remove-copy', abs: `${abs}.loaded`, why: 'containerd has loaded it' });
     }
     return changes;
   },

@@ -80,7 +80,11 @@ export async function ctrImport(o: CtrOptions, tar: Readable): Promise<void> {
   if (ran.status === 'rejected') {
     const err: unknown = ran.reason;
     const e = err as ExecaError;
-    const detail = String(e.stderr ?? '').trim().split('\n').slice(-3).join(' / ');
+    const detail = String(e.stderr ?? '')
+      .trim()
+      .split('\n')
+      .slice(-3)
+      .join(' / ');
     throw new AirgapError('TOOL_FAILED', `${[o.ctr, ...args].join(' ')} failed: ${e.shortMessage ?? e.message}${detail ? `: ${detail}` : ''}`, {
       hint: e.code === 'ENOENT' ? `${o.ctr} not found: is the k8s snap installed? (--ctr PATH overrides)` : undefined,
       cause: err,

@@ -33,7 +33,12 @@ export async function k8sMembership(k8s: string): Promise<Membership> {
     const s = parseJson(r.stdout) as { name?: unknown; address?: unknown; 'cluster-role'?: unknown } | undefined;
     const role = s?.['cluster-role'];
     if (!s || typeof s.name !== 'string') throw k8sError(`${k8s} local-node-status printed no node status: ${r.stdout.slice(0, 200)}`);
-    return { member: true, name: s.name, address: typeof s.address === 'string' ? s.address : '', role: role === 'control-plane' || role === 'worker' ? role : 'unknown' };
+    return {
+      member: true,
+      name: s.name,
+      address: typeof s.address === 'string' ? s.address : '',
+      role: role === 'control-plane' || role === 'worker' ? role : 'unknown',
+    };
   }
   if (r.exitCode === 127) return { member: false, why: `${k8s} is not installed yet` };
   if (r.stderr.includes(NOT_A_MEMBER)) return { member: false, why: 'not part of a cluster (k8s local-node-status)' };
@@ -63,7 +68,12 @@ export async function k8sJoin(o: ClusterCallOptions & { token: string }): Promis
 }
 
 function common(o: ClusterCallOptions): string[] {
-  return [...(o.file ? ['--file', o.file] : []), ...(o.address ? ['--address', o.address] : []), '--timeout', `${Math.max(1, Math.round(o.timeoutMs / 1000))}s`];
+  return [
+    ...(o.file ? ['--file', o.file] : []),
+    ...(o.address ? ['--address', o.address] : []),
+    '--timeout',
+    `${Math.max(1, Math.round(o.timeoutMs / 1000))}s`,
+  ];
 }
 
 /** The node's Ready condition from the API server; 'refused' where this node may not run `k8s kubectl`. */
@@ -94,5 +104,7 @@ function lastLines(text: string): string {
 }
 
 function k8sError(message: string): AirgapError {
-  return new AirgapError('TOOL_FAILED', message, { hint: 'is k8sd running? `snap services k8s` and `journalctl -u snap.k8s.k8sd` tell; nothing was bootstrapped or joined' });
+  return new AirgapError('TOOL_FAILED', message, {
+    hint: 'is k8sd running? `snap services k8s` and `journalctl -u snap.k8s.k8sd` tell; nothing was bootstrapped or joined',
+  });
 }

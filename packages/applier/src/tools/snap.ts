@@ -6,7 +6,11 @@ export async function snapRevision(name: string): Promise<number | undefined> {
   const r = await probe('snap', ['list', name]);
   if (!r.ok) return undefined;
   // Name  Version  Rev  Tracking  Publisher  Notes
-  const row = r.stdout.split('\n').slice(1).map((l) => l.trim().split(/\s+/)).find((cols) => cols[0] === name);
+  const row = r.stdout
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .find((cols) => cols[0] === name);
   const rev = Number(row?.[2]);
   return Number.isSafeInteger(rev) ? rev : undefined;
 }

@@ -19,7 +19,7 @@ export async function allowlist(specFile: string): Promise<AllowlistResult> {
   const { spec } = loaded;
   const lock = await readLock(lockPathFor(loaded.file));
   const hosts = new Set<string>(lock?.hosts ?? []);
-  for (const ref of [...(specImageRefs(spec)), ...(lock?.images.map((i) => i.ref) ?? [])]) {
+  for (const ref of [...specImageRefs(spec), ...(lock?.images.map((i) => i.ref) ?? [])]) {
     const { registry } = parseReference(ref);
     hosts.add(new URL(spec.sources?.registries?.[registry]?.endpoint ?? defaultEndpoint(registry)).host);
   }

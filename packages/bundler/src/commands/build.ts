@@ -53,7 +53,9 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   });
   const lockChanged = !sameLock(plan.previousLock, plan.lock);
   if (o.frozen && lockChanged) {
-    throw new AirgapError('LOCK_STALE', `--frozen: the inputs resolve differently from ${plan.lockFile}`, { hint: 'run `bundler lock airgap.yaml`, review the diff and commit it' });
+    throw new AirgapError('LOCK_STALE', `--frozen: the inputs resolve differently from ${plan.lockFile}`, {
+      hint: 'run `bundler lock airgap.yaml`, review the diff and commit it',
+    });
   }
   const bundle = await writeBundle({ out: o.out, manifest: plan.manifest, sources: plan.sources, key, ...(o.split === undefined ? {} : { split: o.split }) });
   if (lockChanged) await writeLock(plan.lockFile, plan.lock);
@@ -76,7 +78,9 @@ export function parsePartSize(text: string): number {
   const m = /^(\d+)([KMGT]?)(?:i?B)?$/i.exec(text.trim());
   const bytes = m ? Number(m[1]) * UNITS[m[2]!.toUpperCase()]! : Number.NaN;
   if (!Number.isSafeInteger(bytes) || bytes < 1024) {
-    throw new AirgapError('USAGE', `--split ${text} is not a part size of at least 1K`, { hint: 'give bytes or K, M, G (powers of 1024), e.g. --split 4000M for FAT32, --split 4G, --split 4000000000' });
+    throw new AirgapError('USAGE', `--split ${text} is not a part size of at least 1K`, {
+      hint: 'give bytes or K, M, G (powers of 1024), e.g. --split 4000M for FAT32, --split 4G, --split 4000000000',
+    });
   }
   return bytes;
 }

@@ -49,9 +49,13 @@ export function formatInspect(r: InspectResult): string {
     `created  ${r.createdAt}`,
     `signer   ${r.signer}  (claimed by the manifest; check it with \`verify --pub\`)`,
     `payload  ${r.files.length} files, ${formatBytes(r.totalBytes)}`,
-    ...(r.k8s ? [`k8s      ${r.k8s.release}, datastore ${r.k8s.datastore}${r.k8s.containerdBaseDir ? `, containerd base ${r.k8s.containerdBaseDir}` : ''}`] : []),
+    ...(r.k8s
+      ? [`k8s      ${r.k8s.release}, datastore ${r.k8s.datastore}${r.k8s.containerdBaseDir ? `, containerd base ${r.k8s.containerdBaseDir}` : ''}`]
+      : []),
     `snaps:`,
-    ...r.snaps.map((s) => `  ${s.name.padEnd(12)} rev ${String(s.revision).padEnd(8)} ${s.role.padEnd(6)} ${s.classic ? 'classic ' : ''}${formatBytes(s.size)}`),
+    ...r.snaps.map(
+      (s) => `  ${s.name.padEnd(12)} rev ${String(s.revision).padEnd(8)} ${s.role.padEnd(6)} ${s.classic ? 'classic ' : ''}${formatBytes(s.size)}`,
+    ),
     `images:${r.images.length === 0 ? ' none' : ''}`,
     ...r.images.map((i) => `  ${i.ref}  ${i.digest}`),
     `applier:${r.appliers.length === 0 ? ' none' : ''}`,

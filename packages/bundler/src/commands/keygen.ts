@@ -26,7 +26,10 @@ export async function keygen(options: KeygenOptions): Promise<KeygenResult> {
     await writeFile(publicKey, pair.publicPem, { mode: 0o644, flag });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new AirgapError('OUTPUT_INVALID', `${privateKey} or ${publicKey} already exists; refusing to overwrite a signing key`, { hint: 'choose another --out, or pass --force', cause: err });
+      throw new AirgapError('OUTPUT_INVALID', `${privateKey} or ${publicKey} already exists; refusing to overwrite a signing key`, {
+        hint: 'choose another --out, or pass --force',
+        cause: err,
+      });
     }
     throw err;
   }

@@ -138,7 +138,11 @@ function checkMapping(w: Walk, map: Node, tree: KeyTree, path: string[]): void {
     if (allowed && isScalar(value) && !allowed.includes(String(value.value))) {
       const elsewhere = releasesWith((r) => r.values?.[dotted]?.includes(String(value.value)) ?? false);
       const was = elsewhere.length > 0 ? ` (it is accepted by k8s ${elsewhere.join(', ')})` : '';
-      w.at(shown, dotted, `${JSON.stringify(String(value.value))} is not accepted by k8s ${w.release}; one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}${was}`);
+      w.at(
+        shown,
+        dotted,
+        `${JSON.stringify(String(value.value))} is not accepted by k8s ${w.release}; one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}${was}`,
+      );
     }
   }
 }

@@ -25,9 +25,13 @@ export async function planK8s(o: { spec: Spec; specDir: string; snapVersion: str
   const shown = path.relative(process.cwd(), file) || file;
   if (!isKnownRelease(release)) {
     const from = o.snapVersion ? `snap version ${o.snapVersion}, channel ${o.spec.k8s.channel}` : `channel ${o.spec.k8s.channel}`;
-    throw new AirgapError('SPEC_INVALID', `cannot check ${shown} for k8s ${release ?? '(unknown release)'} (${from}): the bootstrap config keys are known for k8s ${KNOWN_BOOTSTRAP_RELEASES.join(', ')}`, {
-      hint: 'use a k8s channel of one of those releases, or drop cluster.bootstrap.config',
-    });
+    throw new AirgapError(
+      'SPEC_INVALID',
+      `cannot check ${shown} for k8s ${release ?? '(unknown release)'} (${from}): the bootstrap config keys are known for k8s ${KNOWN_BOOTSTRAP_RELEASES.join(', ')}`,
+      {
+        hint: 'use a k8s channel of one of those releases, or drop cluster.bootstrap.config',
+      },
+    );
   }
   const data = await readFile(file);
   const check = checkBootstrapConfig({ text: data.toString('utf8'), file: shown, release });
@@ -40,5 +44,8 @@ export async function planK8s(o: { spec: Spec; specDir: string; snapVersion: str
     );
   }
   const { datastore, containerdBaseDir } = check.facts;
-  return { k8s: { release, datastore, ...(containerdBaseDir ? { containerdBaseDir: containerdBaseFor(release, containerdBaseDir) } : {}) }, bootstrapConfig: data };
+  return {
+    k8s: { release, datastore, ...(containerdBaseDir ? { containerdBaseDir: containerdBaseFor(release, containerdBaseDir) } : {}) },
+    bootstrapConfig: data,
+  };
 }

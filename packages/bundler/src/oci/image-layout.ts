@@ -41,9 +41,16 @@ export function imageLayoutSources(names: readonly NamedImage[], cache: BlobCach
     for (const [digest, bytes] of image.manifests) entries.set(digest, { path: blobEntry(digest), data: bytes });
     for (const b of image.blobs) entries.set(b.digest, { path: blobEntry(b.digest), file: cache.pathOf(b.digest), sha256: b.digest.slice(7), size: b.size });
   }
-  const manifests: Descriptor[] = names.map(({ name, image: i }) => ({ mediaType: i.mediaType, digest: i.digest, size: i.size, annotations: { [IMAGE_NAME_ANNOTATION]: name } }));
+  const manifests: Descriptor[] = names.map(({ name, image: i }) => ({
+    mediaType: i.mediaType,
+    digest: i.digest,
+    size: i.size,
+    annotations: { [IMAGE_NAME_ANNOTATION]: name },
+  }));
   const subsets = new Map<string, Descriptor>();
-  for (const { image: i } of names) if (i.subset) subsets.set(i.subset.digest, { mediaType: i.mediaType, digest: i.subset.digest, size: i.subset.size, annotations: { [SUBSET_OF_ANNOTATION]: i.digest } });
+  for (const { image: i } of names)
+    if (i.subset)
+      subsets.set(i.subset.digest, { mediaType: i.mediaType, digest: i.subset.digest, size: i.subset.size, annotations: { [SUBSET_OF_ANNOTATION]: i.digest } });
   manifests.push(...subsets.values());
   return [
     { path: `${IMAGE_LAYOUT}/oci-layout`, data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') },

@@ -45,7 +45,14 @@ export async function pullBlob(o: PullBlobOptions): Promise<{ fetched: boolean }
   } catch (err) {
     // A full or read-only cache is the disk's fault, not the registry's: say so (IO_FAILED).
     const io = asIoError(err, 'write to the image cache', path.dirname(o.cache.pathOf(digest)));
-    throw io !== err ? io : asRegistryError(err, o.client.endpoint, { method: 'GET', path: `/v2/${o.repository}/blobs/${digest}`, repository: o.repository, what: `${o.image} blob ${digest}` });
+    throw io !== err
+      ? io
+      : asRegistryError(err, o.client.endpoint, {
+          method: 'GET',
+          path: `/v2/${o.repository}/blobs/${digest}`,
+          repository: o.repository,
+          what: `${o.image} blob ${digest}`,
+        });
   }
   return { fetched: true };
 }
@@ -53,12 +60,26 @@ export async function pullBlob(o: PullBlobOptions): Promise<{ fetched: boolean }
 async function download(o: PullBlobOptions, temp: string, count: (n: number) => void): Promise<void> {
   const { digest, size } = o.descriptor;
   const registry = o.client.endpoint.registry;
-  const res = await o.client.request({ method: 'GET', path: `/v2/${o.repository}/blobs/${digest}`, repository: o.repository, scope: 'pull', followRedirects: true, what: o.image });
+  const res = await o.client.request({
+    method: 'GET',
+    path: `/v2/${o.repository}/blobs/${digest}`,
+    repository: o.repository,
+    scope: 'pull',
+    followRedirects: true,
+    what: o.image,
+  });
   if (res.status !== 200) {
     await res.body.dump();
     const details = { registry, phase: 'blob', method: 'GET', status: res.status, retryable: false } as const;
-    if (res.status === 404) throw new RegistryError('IMAGE_NOT_FOUND', `${o.image}: ${registry} has no blob ${digest} (HTTP 404)`, { hint: 'the registry lost part of the image; push it again there, or pull from another endpoint', ...details });
-    throw new RegistryError('REGISTRY_FAILED', `${o.image}: ${registry} answered HTTP ${res.status} for blob ${digest}`, { hint: 'try again later', ...details });
+    if (res.status === 404)
+      throw new RegistryError('IMAGE_NOT_FOUND', `${o.image}: ${registry} has no blob ${digest} (HTTP 404)`, {
+        hint: 'the registry lost part of the image; push it again there, or pull from another endpoint',
+        ...details,
+      });
+    throw new RegistryError('REGISTRY_FAILED', `${o.image}: ${registry} answered HTTP ${res.status} for blob ${digest}`, {
+      hint: 'try again later',
+      ...details,
+    });
   }
   const hash = createHash('sha256');
   let got = 0;
@@ -83,5 +104,12 @@ async function download(o: PullBlobOptions, temp: string, count: (n: number) => 
 
 /** Wrong or short bytes may be a proxy's fault: worth another try, and an error if it persists. */
 function wrongBytes(code: 'DIGEST_MISMATCH' | 'SIZE_MISMATCH', registry: string, message: string): RegistryError {
-  return new RegistryError(code, message, { hint: 'a proxy or mirror altered the data; try again, or pull from another endpoint', registry, phase: 'blob', method: 'GET', status: 200, retryable: true });
+  return new RegistryError(code, message, {
+    hint: 'a proxy or mirror altered the data; try again, or pull from another endpoint',
+    registry,
+    phase: 'blob',
+    method: 'GET',
+    status: 200,
+    retryable: true,
+  });
 }

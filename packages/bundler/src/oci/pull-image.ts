@@ -1,5 +1,17 @@
 import { readFile } from 'node:fs/promises';
-import { AirgapError, DIGEST_PATTERN, INDEX_TYPES, MANIFEST_TYPES, isAllPlatforms, withRetries, type Descriptor, type ImageIndexDoc, type ImageManifestDoc, type ImageReference, type RegistryClient } from '@airgap/core';
+import {
+  AirgapError,
+  DIGEST_PATTERN,
+  INDEX_TYPES,
+  MANIFEST_TYPES,
+  isAllPlatforms,
+  withRetries,
+  type Descriptor,
+  type ImageIndexDoc,
+  type ImageManifestDoc,
+  type ImageReference,
+  type RegistryClient,
+} from '@airgap/core';
 import type { BlobCache } from './blob-cache.ts';
 import { fetchManifest, type FetchedManifest } from './fetch-manifest.ts';
 import type { PullListener } from './pull-events.ts';
@@ -37,7 +49,13 @@ export interface ResolveImageOptions {
 export async function resolveImage(o: ResolveImageOptions): Promise<ResolvedImage> {
   const image = o.ref.name;
   const onRetry = (what: string, attempt: number, reason: string) => o.onEvent?.({ type: 'retry', what, attempt, reason });
-  const get = (reference: string) => withRetries(o.client.retry, `${image} manifest`, () => fetchManifest({ client: o.client, cache: o.cache, repository: o.ref.repository, reference, image }), { onRetry });
+  const get = (reference: string) =>
+    withRetries(
+      o.client.retry,
+      `${image} manifest`,
+      () => fetchManifest({ client: o.client, cache: o.cache, repository: o.ref.repository, reference, image }),
+      { onRetry },
+    );
   const root = await get(o.pinned ?? o.ref.digest ?? o.ref.tag!);
   const manifests = new Map<string, Buffer>([[root.digest, root.bytes]]);
   let platformManifests: FetchedManifest[] = [root];
@@ -51,9 +69,13 @@ export async function resolveImage(o: ResolveImageOptions): Promise<ResolvedImag
     if (subset) manifests.set(subset.digest, subset.bytes);
     platformManifests = [];
     for (const d of chosen) {
-      if (!MANIFEST_TYPES.has(d.mediaType)) throw new AirgapError('REGISTRY_FAILED', `${image}: nested index ${d.digest} for ${formatPlatform(d.platform)}`, { hint: 'airgap reads one level of index' });
+      if (!MANIFEST_TYPES.has(d.mediaType))
+        throw new AirgapError('REGISTRY_FAILED', `${image}: nested index ${d.digest} for ${formatPlatform(d.platform)}`, {
+          hint: 'airgap reads one level of index',
+        });
       const m = await get(d.digest);
-      if (m.bytes.length !== d.size) throw new AirgapError('SIZE_MISMATCH', `${image}: manifest ${d.digest} is ${m.bytes.length} bytes, the index says ${d.size}`);
+      if (m.bytes.length !== d.size)
+        throw new AirgapError('SIZE_MISMATCH', `${image}: manifest ${d.digest} is ${m.bytes.length} bytes, the index says ${d.size}`);
       manifests.set(m.digest, m.bytes);
       platformManifests.push(m);
     }
@@ -63,8 +85,10 @@ export async function resolveImage(o: ResolveImageOptions): Promise<ResolvedImag
     const doc = parseDoc<ImageManifestDoc>(m.bytes, image);
     if (!doc.config) throw new AirgapError('REGISTRY_FAILED', `${image}: manifest ${m.digest} has no config`);
     for (const d of [doc.config, ...(doc.layers ?? [])]) {
-      if (typeof d.digest !== 'string' || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw new AirgapError('REGISTRY_FAILED', `${image}: manifest ${m.digest} has a malformed descriptor`);
-      if (!DIGEST_PATTERN.test(d.digest)) throw new AirgapError('REGISTRY_FAILED', `${image}: blob ${d.digest} is not a sha256 digest`, { hint: 'airgap carries sha256 content only' });
+      if (typeof d.digest !== 'string' || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0)
+        throw new AirgapError('REGISTRY_FAILED', `${image}: manifest ${m.digest} has a malformed descriptor`);
+      if (!DIGEST_PATTERN.test(d.digest))
+        throw new AirgapError('REGISTRY_FAILED', `${image}: blob ${d.digest} is not a sha256 digest`, { hint: 'airgap carries sha256 content only' });
       blobs.set(d.digest, { mediaType: d.mediaType, digest: d.digest, size: d.size });
     }
   }
@@ -83,7 +107,9 @@ export async function checkSinglePlatform(image: ResolvedImage, cache: BlobCache
   const config = parseDoc<{ os?: string; architecture?: string; variant?: string }>(await readFile(cache.pathOf(doc.config!.digest)), image.ref);
   const have = { os: config.os ?? '', architecture: config.architecture ?? '', ...(config.variant ? { variant: config.variant } : {}) };
   if (!platforms.some((p) => platformMatches(have, parsePlatform(p)))) {
-    throw new AirgapError('PLATFORM_NOT_FOUND', `${image.ref} is a single ${formatPlatform(have)} image, not ${platforms.join(' or ')}`, { hint: 'use an image built for the bundle platforms, or change images.platforms' });
+    throw new AirgapError('PLATFORM_NOT_FOUND', `${image.ref} is a single ${formatPlatform(have)} image, not ${platforms.join(' or ')}`, {
+      hint: 'use an image built for the bundle platforms, or change images.platforms',
+    });
   }
 }
 

@@ -1,5 +1,18 @@
 import path from 'node:path';
-import { asIoError, authFiles, eachLimit, createRegistryClient, lookupCredentials, parseReference, type BundleSource, type Descriptor, type ImageReference, type RegistryClient, type RegistrySource, type RetryPolicy } from '@airgap/core';
+import {
+  asIoError,
+  authFiles,
+  eachLimit,
+  createRegistryClient,
+  lookupCredentials,
+  parseReference,
+  type BundleSource,
+  type Descriptor,
+  type ImageReference,
+  type RegistryClient,
+  type RegistrySource,
+  type RetryPolicy,
+} from '@airgap/core';
 import { openBlobCache } from './blob-cache.ts';
 import { imageLayoutSources, imageNames, type NamedImage } from './image-layout.ts';
 import type { PullListener } from './pull-events.ts';
@@ -85,7 +98,15 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
   try {
     const images = await eachLimit(refs, 4, async (ref) => {
       const pinned = o.pins?.get(ref.name);
-      return resolveImage({ ref, ...(pinned ? { pinned } : {}), client: await clientFor(ref.registry), cache, platforms: platformsOf(ref.name), attestations: o.attestations ?? true, ...(o.onEvent ? { onEvent: o.onEvent } : {}) }).catch(cutOff);
+      return resolveImage({
+        ref,
+        ...(pinned ? { pinned } : {}),
+        client: await clientFor(ref.registry),
+        cache,
+        platforms: platformsOf(ref.name),
+        attestations: o.attestations ?? true,
+        ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+      }).catch(cutOff);
     });
     let fetched = 0;
     let cachedCount = 0;
@@ -101,7 +122,15 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
         return image.blobs.length;
       });
       await eachLimit([...blobs.values()], o.concurrency ?? 6, async ({ ref, d, users }) => {
-        const r = await pullBlob({ client: await clientFor(ref.registry), cache, repository: ref.repository, descriptor: d, image: ref.name, onBytes: (n) => o.onEvent?.({ type: 'bytes', image: ref.name, n }), onRetry: (what, attempt, reason) => o.onEvent?.({ type: 'retry', what, attempt, reason }) }).catch(cutOff);
+        const r = await pullBlob({
+          client: await clientFor(ref.registry),
+          cache,
+          repository: ref.repository,
+          descriptor: d,
+          image: ref.name,
+          onBytes: (n) => o.onEvent?.({ type: 'bytes', image: ref.name, n }),
+          onRetry: (what, attempt, reason) => o.onEvent?.({ type: 'retry', what, attempt, reason }),
+        }).catch(cutOff);
         if (r.fetched) fetched++;
         else cachedCount++;
         o.onEvent?.({ type: 'blob-done', image: ref.name, digest: d.digest, size: d.size, cached: !r.fetched });

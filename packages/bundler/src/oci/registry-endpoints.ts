@@ -11,16 +11,23 @@ export async function endpointFor(registry: string, sources: Readonly<Record<str
   if (!source) return { registry, url: defaultEndpoint(registry) };
   const url = new URL(source.endpoint);
   if (url.protocol === 'http:' && !source.plainHttp) {
-    throw new AirgapError('SPEC_INVALID', `sources.registries.${registry}.endpoint is http:// but plainHttp is not set`, { hint: 'set plainHttp: true to allow unencrypted pulls, or use https://' });
+    throw new AirgapError('SPEC_INVALID', `sources.registries.${registry}.endpoint is http:// but plainHttp is not set`, {
+      hint: 'set plainHttp: true to allow unencrypted pulls, or use https://',
+    });
   }
   if (url.protocol === 'https:' && source.plainHttp) {
-    throw new AirgapError('SPEC_INVALID', `sources.registries.${registry}: plainHttp is true but the endpoint is https://`, { hint: 'write the endpoint as http://… or drop plainHttp' });
+    throw new AirgapError('SPEC_INVALID', `sources.registries.${registry}: plainHttp is true but the endpoint is https://`, {
+      hint: 'write the endpoint as http://… or drop plainHttp',
+    });
   }
   let ca: Buffer | undefined;
   if (source.ca) {
     const file = path.resolve(specDir, source.ca);
     ca = await readFile(file).catch((err: unknown) => {
-      throw new AirgapError('SPEC_INVALID', `sources.registries.${registry}.ca: cannot read ${file}`, { hint: 'the path is relative to airgap.yaml', cause: err });
+      throw new AirgapError('SPEC_INVALID', `sources.registries.${registry}.ca: cannot read ${file}`, {
+        hint: 'the path is relative to airgap.yaml',
+        cause: err,
+      });
     });
   }
   return { registry, url: source.endpoint.replace(/\/$/, ''), ...(ca ? { ca } : {}) };

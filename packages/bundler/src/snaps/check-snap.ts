@@ -21,29 +21,44 @@ export interface CheckedSnap {
 export async function readSnapAssertion(name: string, snapPath: string, assertPath: string): Promise<CheckedSnap> {
   const shown = path.basename(snapPath);
   const text = await readFile(assertPath, 'utf8').catch((err: unknown) => {
-    throw new AirgapError('SNAP_NOT_FOUND', `${name}: cannot read ${assertPath}`, { hint: 'download the snap with `snap download` so that its .assert sits beside it', cause: err });
+    throw new AirgapError('SNAP_NOT_FOUND', `${name}: cannot read ${assertPath}`, {
+      hint: 'download the snap with `snap download` so that its .assert sits beside it',
+      cause: err,
+    });
   });
   const assertions = parseAssertions(text);
-  if (!assertions) throw new AirgapError('ASSERT_INVALID', `${name}: ${assertPath} is not a snap assertion file`, { hint: 'download the snap and its .assert again' });
+  if (!assertions)
+    throw new AirgapError('ASSERT_INVALID', `${name}: ${assertPath} is not a snap assertion file`, { hint: 'download the snap and its .assert again' });
   const revision = assertions.find((a) => a.type === 'snap-revision');
   const declaration = assertions.find((a) => a.type === 'snap-declaration');
   if (!revision || !declaration) {
-    throw new AirgapError('ASSERT_INVALID', `${name}: ${assertPath} lacks a snap-revision or snap-declaration assertion`, { hint: 'download the snap and its .assert again' });
+    throw new AirgapError('ASSERT_INVALID', `${name}: ${assertPath} lacks a snap-revision or snap-declaration assertion`, {
+      hint: 'download the snap and its .assert again',
+    });
   }
   const declared = declaration.headers['snap-name'];
   if (declared !== name) {
-    throw new AirgapError('ASSERT_INVALID', `${shown}: its snap-declaration is for snap "${declared ?? '?'}", not "${name}"`, { hint: `the .assert belongs to another snap; download ${name} again` });
+    throw new AirgapError('ASSERT_INVALID', `${shown}: its snap-declaration is for snap "${declared ?? '?'}", not "${name}"`, {
+      hint: `the .assert belongs to another snap; download ${name} again`,
+    });
   }
   if (declaration.headers['snap-id'] !== revision.headers['snap-id']) {
-    throw new AirgapError('ASSERT_INVALID', `${shown}: snap-declaration and snap-revision name different snap-ids`, { hint: 'download the snap and its .assert again' });
+    throw new AirgapError('ASSERT_INVALID', `${shown}: snap-declaration and snap-revision name different snap-ids`, {
+      hint: 'download the snap and its .assert again',
+    });
   }
   const size = (await stat(snapPath)).size;
   const wantSize = Number(revision.headers['snap-size']);
   if (size !== wantSize) {
-    throw new AirgapError('SIZE_MISMATCH', `${shown} is ${size} bytes, its snap-revision assertion says ${wantSize}`, { hint: `the snap is truncated or not the one asserted; download ${name} again` });
+    throw new AirgapError('SIZE_MISMATCH', `${shown} is ${size} bytes, its snap-revision assertion says ${wantSize}`, {
+      hint: `the snap is truncated or not the one asserted; download ${name} again`,
+    });
   }
   const sha3 = revision.headers['snap-sha3-384'] ?? '';
-  if (!/^[A-Za-z0-9_-]{64}$/.test(sha3)) throw new AirgapError('ASSERT_INVALID', `${shown}: snap-revision assertion has no valid snap-sha3-384`, { hint: 'download the snap and its .assert again' });
+  if (!/^[A-Za-z0-9_-]{64}$/.test(sha3))
+    throw new AirgapError('ASSERT_INVALID', `${shown}: snap-revision assertion has no valid snap-sha3-384`, {
+      hint: 'download the snap and its .assert again',
+    });
   const rev = Number(revision.headers['snap-revision']);
   if (!Number.isSafeInteger(rev) || rev < 1) throw new AirgapError('ASSERT_INVALID', `${shown}: snap-revision assertion has no valid revision`);
   return { name, revision: rev, sha3_384: sha3, size, snapPath, assertPath };
@@ -51,7 +66,12 @@ export async function readSnapAssertion(name: string, snapPath: string, assertPa
 
 /** What the bundle writer checks as it copies the snap: the SHA3-384 its assertion gives. */
 export function snapDigestExpectation(snap: Pick<CheckedSnap, 'name' | 'sha3_384'>): ExpectedDigest {
-  return { algorithm: 'sha3-384', digest: snap.sha3_384, by: 'its snap-revision assertion', hint: `the snap is damaged or not the one asserted; download ${snap.name} again` };
+  return {
+    algorithm: 'sha3-384',
+    digest: snap.sha3_384,
+    by: 'its snap-revision assertion',
+    hint: `the snap is damaged or not the one asserted; download ${snap.name} again`,
+  };
 }
 
 /**
@@ -63,9 +83,12 @@ export async function checkSnap(name: string, snapPath: string, assertPath: stri
   const digest = await hashFile(snapPath, ['sha3-384']);
   const sha3 = digest.extra['sha3-384']!.toString('base64url');
   const expected = snapDigestExpectation(asserted);
-  if (digest.size !== asserted.size) throw new AirgapError('SIZE_MISMATCH', `${path.basename(snapPath)} changed while it was being checked`, { hint: expected.hint });
+  if (digest.size !== asserted.size)
+    throw new AirgapError('SIZE_MISMATCH', `${path.basename(snapPath)} changed while it was being checked`, { hint: expected.hint });
   if (sha3 !== expected.digest) {
-    throw new AirgapError('DIGEST_MISMATCH', `${path.basename(snapPath)} has SHA3-384 ${sha3}, ${expected.by} says ${expected.digest}`, { hint: expected.hint });
+    throw new AirgapError('DIGEST_MISMATCH', `${path.basename(snapPath)} has SHA3-384 ${sha3}, ${expected.by} says ${expected.digest}`, {
+      hint: expected.hint,
+    });
   }
   return asserted;
 }

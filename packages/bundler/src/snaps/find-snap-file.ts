@@ -29,5 +29,7 @@ export async function findSnapFile(dir: string, name: string, revision: number |
   const have = files.length > 0 ? ` (found revisions ${files.map((f) => f.revision).join(', ')})` : '';
   const want = revision === undefined ? `${name}_*.snap` : `${name}_${revision}.snap`;
   const how = `snap download ${name}${revision !== undefined ? ` --revision ${revision}` : channel ? ` --channel ${channel}` : ''}`;
-  throw new AirgapError('SNAP_NOT_FOUND', `${want} is not in ${dir}${have}`, { hint: `run \`${how}\` in that folder, or remove sources.snapsDir to let the bundler download it` });
+  throw new AirgapError('SNAP_NOT_FOUND', `${want} is not in ${dir}${have}`, {
+    hint: `run \`${how}\` in that folder, or remove sources.snapsDir to let the bundler download it`,
+  });
 }

@@ -52,7 +52,9 @@ export async function resolveSnaps(o: ResolveSnapsOptions): Promise<ResolvedSnap
 async function obtain(o: ResolveSnapsOptions, req: SnapRequest): Promise<ResolvedSnap> {
   const locked = findLocked(o.lock, req);
   if (o.frozen && !locked) {
-    throw new AirgapError('LOCK_STALE', `--frozen: the lock file has no entry for snap ${req.name}${req.channel ? ` (${req.channel})` : ''}`, { hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml' });
+    throw new AirgapError('LOCK_STALE', `--frozen: the lock file has no entry for snap ${req.name}${req.channel ? ` (${req.channel})` : ''}`, {
+      hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml',
+    });
   }
   const revision = req.revision ?? locked?.revision;
   let file: { snapPath: string; assertPath: string };
@@ -63,13 +65,20 @@ async function obtain(o: ResolveSnapsOptions, req: SnapRequest): Promise<Resolve
   }
   const checked = await (o.deferDigestCheck ? readSnapAssertion : checkSnap)(req.name, file.snapPath, file.assertPath);
   if (revision !== undefined && checked.revision !== revision) {
-    throw new AirgapError('SNAP_INVALID', `${path.basename(file.snapPath)} is asserted as revision ${checked.revision}, expected ${revision}`, { hint: `download ${req.name} revision ${revision} again` });
+    throw new AirgapError('SNAP_INVALID', `${path.basename(file.snapPath)} is asserted as revision ${checked.revision}, expected ${revision}`, {
+      hint: `download ${req.name} revision ${revision} again`,
+    });
   }
   if (locked && locked.revision === checked.revision && (locked['sha3-384'] !== checked.sha3_384 || locked.size !== checked.size)) {
-    throw new AirgapError('DIGEST_MISMATCH', `${req.name} revision ${checked.revision} differs from the one in the lock file`, { hint: 'the snap file is not the one locked; download it again, or re-lock if you mean to change it' });
+    throw new AirgapError('DIGEST_MISMATCH', `${req.name} revision ${checked.revision} differs from the one in the lock file`, {
+      hint: 'the snap file is not the one locked; download it again, or re-lock if you mean to change it',
+    });
   }
   const meta = await readSnapMeta(file.snapPath);
-  if (meta.name !== req.name) throw new AirgapError('SNAP_INVALID', `${path.basename(file.snapPath)} contains snap "${meta.name}", not "${req.name}"`, { hint: 'the file is misnamed; download the right snap' });
+  if (meta.name !== req.name)
+    throw new AirgapError('SNAP_INVALID', `${path.basename(file.snapPath)} contains snap "${meta.name}", not "${req.name}"`, {
+      hint: 'the file is misnamed; download the right snap',
+    });
   return { ...checked, role: req.role, channel: req.channel, classic: meta.confinement === 'classic', meta };
 }
 

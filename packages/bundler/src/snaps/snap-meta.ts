@@ -30,5 +30,8 @@ export async function readSnapMeta(snapPath: string): Promise<SnapMeta> {
 export async function readSnapImages(snapPath: string): Promise<string[]> {
   const text = await catFromSquashfs(snapPath, 'images.txt');
   if (text === undefined) return [];
-  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }

@@ -14,7 +14,11 @@ export async function catFromSquashfs(image: string, inner: string): Promise<str
     return r.stdout;
   } catch (err) {
     if (!(err instanceof ToolError)) throw err;
-    if (err.notInstalled) throw new AirgapError('TOOL_FAILED', 'unsquashfs is needed to read snaps', { hint: 'install squashfs-tools (apt-get install squashfs-tools)', cause: err });
+    if (err.notInstalled)
+      throw new AirgapError('TOOL_FAILED', 'unsquashfs is needed to read snaps', {
+        hint: 'install squashfs-tools (apt-get install squashfs-tools)',
+        cause: err,
+      });
     if (isMissingPath(err)) return undefined;
     throw new AirgapError('SNAP_INVALID', `${image} is not a readable squashfs snap`, { hint: 'download the snap again', cause: err });
   }

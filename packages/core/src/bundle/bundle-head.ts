@@ -42,7 +42,15 @@ export async function writeHead(o: { bundle: string; out: string }): Promise<Wri
     const second = await takeSmallEntry(r.reader, SIGNATURE_PATH, 64);
     const manifest = parseManifest(first.data);
     const pad = (n: number) => Buffer.alloc(paddedSize(n) - n);
-    const bytes = Buffer.concat([first.header, first.data, pad(first.data.length), second.header, second.data, pad(second.data.length), Buffer.alloc(2 * BLOCK)]);
+    const bytes = Buffer.concat([
+      first.header,
+      first.data,
+      pad(first.data.length),
+      second.header,
+      second.data,
+      pad(second.data.length),
+      Buffer.alloc(2 * BLOCK),
+    ]);
     await writeFileAtomic(o.out, bytes).catch((err: unknown) => {
       throw asIoError(err, 'write head', o.out);
     });

@@ -29,7 +29,9 @@ export async function openBundleOutput(o: { out: string; size: number; split?: n
   const split = o.split ?? Number.MAX_SAFE_INTEGER;
   const count = o.split === undefined ? 1 : Math.max(1, Math.ceil(o.size / o.split));
   if (count > MAX_PARTS) {
-    throw new AirgapError('OUTPUT_INVALID', `--split ${o.split} would cut the ${o.size}-byte bundle into ${count} parts, more than ${MAX_PARTS}`, { hint: 'choose a larger part size, e.g. --split 4000M' });
+    throw new AirgapError('OUTPUT_INVALID', `--split ${o.split} would cut the ${o.size}-byte bundle into ${count} parts, more than ${MAX_PARTS}`, {
+      hint: 'choose a larger part size, e.g. --split 4000M',
+    });
   }
   const finals = o.split === undefined ? [o.out] : Array.from({ length: count }, (_, i) => partPath(o.out, i));
   const targets: Target[] = [];

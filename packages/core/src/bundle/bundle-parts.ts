@@ -28,7 +28,8 @@ export function partPath(out: string, index: number): string {
   return `${out}.${String(index).padStart(3, '0')}`;
 }
 
-const invalid = (message: string, hint = 'copy every part again from the source (bundle.tar.000, .001, … all of them)') => new AirgapError('BUNDLE_INVALID', message, { hint });
+const invalid = (message: string, hint = 'copy every part again from the source (bundle.tar.000, .001, … all of them)') =>
+  new AirgapError('BUNDLE_INVALID', message, { hint });
 
 /**
  * The files of the bundle named on the command line: a plain bundle file, the first part of a
@@ -43,14 +44,16 @@ export async function bundleFiles(input: string): Promise<BundleFiles> {
   if (s.isDirectory()) return splitFiles(path.join(input, await firstPartIn(input)));
   const m = PART_NAME.exec(path.basename(input));
   if (!m) return { parts: [{ path: input, start: 0, size: s.size }], size: s.size, split: false };
-  if (m[2] !== '000') throw invalid(`${input} is not the first part of a split bundle`, `pass ${path.join(path.dirname(input), `${m[1]}.000`)} or the folder holding the parts`);
+  if (m[2] !== '000')
+    throw invalid(`${input} is not the first part of a split bundle`, `pass ${path.join(path.dirname(input), `${m[1]}.000`)} or the folder holding the parts`);
   return splitFiles(input);
 }
 
 async function firstPartIn(dir: string): Promise<string> {
   const bases = new Set((await readdir(dir)).flatMap((name) => PART_NAME.exec(name)?.[1] ?? []));
   if (bases.size === 0) throw invalid(`${dir} holds no bundle parts (NAME.000, NAME.001, …)`, 'pass the bundle file, or the folder that holds its parts');
-  if (bases.size > 1) throw invalid(`${dir} holds the parts of more than one bundle (${[...bases].sort().join(', ')})`, 'pass the first part (NAME.000) of the one you mean');
+  if (bases.size > 1)
+    throw invalid(`${dir} holds the parts of more than one bundle (${[...bases].sort().join(', ')})`, 'pass the first part (NAME.000) of the one you mean');
   return `${[...bases][0]!}.000`;
 }
 
@@ -72,7 +75,9 @@ async function splitFiles(first: string): Promise<BundleFiles> {
     const first = parts[0];
     // A pure byte split: every part but the last has the first part's size, the last no more.
     if (first && (size > first.size || (i < numbers.length - 1 && size !== first.size))) {
-      throw invalid(`${path.basename(file)} is ${size} bytes, ${path.basename(first.path)} is ${first.size}: every part but the last has the same size, so one of them was cut short or comes from another build`);
+      throw invalid(
+        `${path.basename(file)} is ${size} bytes, ${path.basename(first.path)} is ${first.size}: every part but the last has the same size, so one of them was cut short or comes from another build`,
+      );
     }
     parts.push({ path: file, start, size });
     start += size;

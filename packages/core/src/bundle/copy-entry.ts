@@ -60,7 +60,11 @@ export async function copyEntry(out: PositionalWriter, position: number, o: Copy
     if (extra && o.expect) {
       const got = (await extra.digest())[o.expect.algorithm]!.toString('base64url');
       if (got !== o.expect.digest) {
-        throw new AirgapError('DIGEST_MISMATCH', `${path.basename(o.file)} has ${o.expect.algorithm.toUpperCase()} ${got}, ${o.expect.by} says ${o.expect.digest}`, { hint: o.expect.hint });
+        throw new AirgapError(
+          'DIGEST_MISMATCH',
+          `${path.basename(o.file)} has ${o.expect.algorithm.toUpperCase()} ${got}, ${o.expect.by} says ${o.expect.digest}`,
+          { hint: o.expect.hint },
+        );
       }
     }
     return sha256;
@@ -90,12 +94,14 @@ async function readChunk(input: FileHandle, buf: Buffer, position: number, lengt
 }
 
 export async function writeAll(out: PositionalWriter, data: Uint8Array, position: number): Promise<void> {
-  for (let written = 0; written < data.length; ) {
+  for (let written = 0; written < data.length;) {
     const { bytesWritten } = await out.write(data, written, data.length - written, position + written);
     written += bytesWritten;
   }
 }
 
 function changed(file: string): AirgapError {
-  return new AirgapError('DIGEST_MISMATCH', `${file} changed while the bundle was being written`, { hint: 'make sure nothing writes to the sources during a build, then run it again' });
+  return new AirgapError('DIGEST_MISMATCH', `${file} changed while the bundle was being written`, {
+    hint: 'make sure nothing writes to the sources during a build, then run it again',
+  });
 }

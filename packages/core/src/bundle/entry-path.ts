@@ -18,7 +18,10 @@ export function entryPathProblem(p: string): string | undefined {
 
 export function assertEntryPath(p: string): void {
   const problem = entryPathProblem(p);
-  if (problem) throw new AirgapError('PATH_TRAVERSAL', `bundle entry ${JSON.stringify(p)} is refused: ${problem}`, { hint: 'the bundle is malformed or hostile; rebuild it with `bundler build`' });
+  if (problem)
+    throw new AirgapError('PATH_TRAVERSAL', `bundle entry ${JSON.stringify(p)} is refused: ${problem}`, {
+      hint: 'the bundle is malformed or hostile; rebuild it with `bundler build`',
+    });
 }
 
 /** Join a relative path under root, refusing anything that would land outside it. */
@@ -26,7 +29,9 @@ export function resolveInside(root: string, relative: string): string {
   const target = path.resolve(root, relative);
   const rel = path.relative(root, target);
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new AirgapError('PATH_TRAVERSAL', `${JSON.stringify(relative)} points outside ${root}`, { hint: 'the bundle is malformed or hostile; rebuild it with `bundler build`' });
+    throw new AirgapError('PATH_TRAVERSAL', `${JSON.stringify(relative)} points outside ${root}`, {
+      hint: 'the bundle is malformed or hostile; rebuild it with `bundler build`',
+    });
   }
   return target;
 }

@@ -31,7 +31,9 @@ export async function loadPublicKey(file: string): Promise<PublicKey> {
     throw new AirgapError('KEY_INVALID', `${file} is not a PEM public key`, { hint: 'use the .pub file written by `bundler keygen`', cause: err });
   }
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new AirgapError('KEY_INVALID', `${file} is a ${key.asymmetricKeyType ?? 'unknown'} key; airgap signs with Ed25519`, { hint: 'use the .pub file written by `bundler keygen`' });
+    throw new AirgapError('KEY_INVALID', `${file} is a ${key.asymmetricKeyType ?? 'unknown'} key; airgap signs with Ed25519`, {
+      hint: 'use the .pub file written by `bundler keygen`',
+    });
   }
   return { key, fingerprint: fingerprintOf(key), source: file };
 }

@@ -61,7 +61,10 @@ async function verifyStream(reader: BlockReader, file: string, files: BundleFile
   const { manifest, mtime, first, second, signer } = await verifySignedHead(reader, file, options.keys);
   const layout = tarLayout(first.data.length, second.data.length, manifest.entries);
   if (layout.totalSize !== files.size && files.size === headSize(first.data.length)) {
-    throw invalid(`${file} is the signed head of bundle ${manifest.name} (its manifest and signature, from \`bundler inspect --head\`), not the bundle`, 'pass the bundle itself; `bundler verify` checks a head on its own');
+    throw invalid(
+      `${file} is the signed head of bundle ${manifest.name} (its manifest and signature, from \`bundler inspect --head\`), not the bundle`,
+      'pass the bundle itself; `bundler verify` checks a head on its own',
+    );
   }
   if (layout.totalSize !== files.size) throw invalid(describeSizeMismatch(files, file, layout.totalSize));
 
@@ -72,7 +75,9 @@ async function verifyStream(reader: BlockReader, file: string, files: BundleFile
       if (!header) throw invalid(`${file} ends before ${entry.path}`);
       if (!header.equals(encodeHeader({ name: entry.path, size: entry.size, mode: entry.mode, mtime }))) {
         const seen = peekHeader(header);
-        throw invalid(seen && seen.name !== entry.path ? `found ${seen.name} where the manifest lists ${entry.path}` : `the tar header of ${entry.path} was altered`);
+        throw invalid(
+          seen && seen.name !== entry.path ? `found ${seen.name} where the manifest lists ${entry.path}` : `the tar header of ${entry.path} was altered`,
+        );
       }
       await streamEntry(reader, entry, options.onEntry);
       await expectZeros(reader, paddedSize(entry.size) - entry.size, `padding after ${entry.path}`);
@@ -103,7 +108,10 @@ export async function verifySignedHead(reader: BlockReader, file: string, keys: 
   }
   const manifest = parseManifest(first.data);
   const mtime = manifestMtime(manifest);
-  if (!first.header.equals(encodeHeader({ name: MANIFEST_PATH, size: first.data.length, mode: 0o644, mtime })) || !second.header.equals(encodeHeader({ name: SIGNATURE_PATH, size: 64, mode: 0o644, mtime }))) {
+  if (
+    !first.header.equals(encodeHeader({ name: MANIFEST_PATH, size: first.data.length, mode: 0o644, mtime })) ||
+    !second.header.equals(encodeHeader({ name: SIGNATURE_PATH, size: 64, mode: 0o644, mtime }))
+  ) {
     throw invalid('the manifest or signature tar header was altered');
   }
   return { manifest, mtime, first, second, signer };
@@ -113,7 +121,10 @@ export async function verifySignedHead(reader: BlockReader, file: string, keys: 
 function inParts(err: unknown, files: BundleFiles, start: number, end: number): unknown {
   if (!files.split || !(err instanceof AirgapError) || (err.code !== 'BUNDLE_INVALID' && err.code !== 'DIGEST_MISMATCH')) return err;
   const where = partsHolding(files, start, end);
-  return new AirgapError(err.code, `${err.message} (its bytes are in ${where})`, { hint: `copy ${where.includes(' and ') ? 'those parts' : where} again from the source`, cause: err });
+  return new AirgapError(err.code, `${err.message} (its bytes are in ${where})`, {
+    hint: `copy ${where.includes(' and ') ? 'those parts' : where} again from the source`,
+    cause: err,
+  });
 }
 
 export async function takeSmallEntry(reader: BlockReader, name: string, max: number, hint?: string): Promise<{ header: Buffer; data: Buffer }> {
@@ -167,7 +178,9 @@ async function streamEntry(reader: BlockReader, entry: ManifestEntry, onEntry: V
 
 function checkDigest(entry: ManifestEntry, digest: string): void {
   if (digest !== entry.sha256) {
-    throw new AirgapError('DIGEST_MISMATCH', `${entry.path} has sha256 ${digest}, the manifest says ${entry.sha256}`, { hint: 'the bundle was altered or damaged; copy it again' });
+    throw new AirgapError('DIGEST_MISMATCH', `${entry.path} has sha256 ${digest}, the manifest says ${entry.sha256}`, {
+      hint: 'the bundle was altered or damaged; copy it again',
+    });
   }
 }
 
@@ -201,8 +214,16 @@ export function verifyingStream(entry: ManifestEntry): Transform {
     },
     flush(cb) {
       const digest = hash.digest('hex');
-      if (size !== entry.size) return cb(new AirgapError('SIZE_MISMATCH', `${entry.path} is ${size} bytes, the manifest says ${entry.size}`, { hint: 'the bundle was altered or damaged' }));
-      if (digest !== entry.sha256) return cb(new AirgapError('DIGEST_MISMATCH', `${entry.path} has sha256 ${digest}, the manifest says ${entry.sha256}`, { hint: 'the bundle was altered or damaged; copy it again' }));
+      if (size !== entry.size)
+        return cb(
+          new AirgapError('SIZE_MISMATCH', `${entry.path} is ${size} bytes, the manifest says ${entry.size}`, { hint: 'the bundle was altered or damaged' }),
+        );
+      if (digest !== entry.sha256)
+        return cb(
+          new AirgapError('DIGEST_MISMATCH', `${entry.path} has sha256 ${digest}, the manifest says ${entry.sha256}`, {
+            hint: 'the bundle was altered or damaged; copy it again',
+          }),
+        );
       cb();
     },
   });

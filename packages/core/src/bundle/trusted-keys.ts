@@ -8,5 +8,10 @@ export const TRUSTED_KEYS_DIR = '/etc/airgap/trusted.d';
 export async function loadTrustedKeys(pubs: readonly string[], trustedDir = TRUSTED_KEYS_DIR): Promise<PublicKey[]> {
   if (pubs.length > 0) return Promise.all(pubs.map((p) => loadPublicKey(p)));
   const names = await readdir(trustedDir).catch(() => [] as string[]);
-  return Promise.all(names.filter((n) => n.endsWith('.pub')).sort().map((n) => loadPublicKey(path.join(trustedDir, n))));
+  return Promise.all(
+    names
+      .filter((n) => n.endsWith('.pub'))
+      .sort()
+      .map((n) => loadPublicKey(path.join(trustedDir, n))),
+  );
 }

@@ -26,7 +26,9 @@ export async function readLock(file: string): Promise<Lock | undefined> {
   }
   const result = validateLockText(text, file);
   if (!result.value) {
-    throw new AirgapError('LOCK_INVALID', `${file} is invalid:\n${formatIssues(result.errors)}`, { hint: 'delete it and run `bundler lock` again; never edit it by hand' });
+    throw new AirgapError('LOCK_INVALID', `${file} is invalid:\n${formatIssues(result.errors)}`, {
+      hint: 'delete it and run `bundler lock` again; never edit it by hand',
+    });
   }
   const v = result.value;
   return { lockVersion: LOCK_VERSION, snaps: v.snaps, images: v.images, ...(v.hosts ? { hosts: v.hosts } : {}), ...(v.bundle ? { bundle: v.bundle } : {}) };
@@ -36,7 +38,13 @@ export async function readLock(file: string): Promise<Lock | undefined> {
 export function renderLock(lock: Lock): string {
   const sorted: Lock = {
     lockVersion: LOCK_VERSION,
-    snaps: lock.snaps.map((s) => ({ name: s.name, ...(s.channel ? { channel: s.channel } : {}), revision: s.revision, 'sha3-384': s['sha3-384'], size: s.size })),
+    snaps: lock.snaps.map((s) => ({
+      name: s.name,
+      ...(s.channel ? { channel: s.channel } : {}),
+      revision: s.revision,
+      'sha3-384': s['sha3-384'],
+      size: s.size,
+    })),
     images: [...lock.images].sort((a, b) => a.ref.localeCompare(b.ref)).map((i) => ({ ref: i.ref, digest: i.digest })),
     ...(lock.hosts ? { hosts: [...new Set(lock.hosts)].sort() } : {}),
     ...(lock.bundle ? { bundle: { name: lock.bundle.name, sequence: lock.bundle.sequence, content: lock.bundle.content } } : {}),
@@ -59,8 +67,10 @@ export function lockProblems(spec: Spec, lock: Lock): string[] {
   for (const w of want) {
     const entry = lock.snaps.find((s) => s.name === w.name);
     if (!entry) problems.push(`snap ${w.name} is not locked`);
-    else if (w.channel !== undefined && entry.channel !== w.channel) problems.push(`snap ${w.name} is locked from channel ${entry.channel ?? '?'}, the spec asks for ${w.channel}`);
-    else if (w.revision !== undefined && entry.revision !== w.revision) problems.push(`snap ${w.name} is locked at revision ${entry.revision}, the spec pins ${w.revision}`);
+    else if (w.channel !== undefined && entry.channel !== w.channel)
+      problems.push(`snap ${w.name} is locked from channel ${entry.channel ?? '?'}, the spec asks for ${w.channel}`);
+    else if (w.revision !== undefined && entry.revision !== w.revision)
+      problems.push(`snap ${w.name} is locked at revision ${entry.revision}, the spec pins ${w.revision}`);
   }
   const locked = new Set(lock.images.map((i) => i.ref));
   for (const ref of specImageRefs(spec)) if (!locked.has(ref)) problems.push(`image ${ref} is not locked`);

@@ -62,7 +62,9 @@ async function readAuths(file: string, registry: string): Promise<{ auths?: Reco
     text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new AirgapError('REGISTRY_AUTH', `cannot read the credentials file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { hint: 'fix its permissions, or point REGISTRY_AUTH_FILE at another file' });
+    throw new AirgapError('REGISTRY_AUTH', `cannot read the credentials file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
+      hint: 'fix its permissions, or point REGISTRY_AUTH_FILE at another file',
+    });
   }
   let doc: unknown;
   try {
@@ -84,6 +86,9 @@ function decodeEntry(entry: AuthEntry, file: string, key: string): { username: s
   if (typeof entry.auth !== 'string' || entry.auth === '') return undefined;
   const plain = Buffer.from(entry.auth, 'base64').toString('utf8');
   const colon = plain.indexOf(':');
-  if (colon <= 0) throw new AirgapError('REGISTRY_AUTH', `the entry for ${key} in ${file} is not base64 of user:password`, { hint: 'log in again with `skopeo login` or `docker login`' });
+  if (colon <= 0)
+    throw new AirgapError('REGISTRY_AUTH', `the entry for ${key} in ${file} is not base64 of user:password`, {
+      hint: 'log in again with `skopeo login` or `docker login`',
+    });
   return { username: plain.slice(0, colon), password: plain.slice(colon + 1) };
 }

@@ -57,8 +57,12 @@ export function proxyRefusalError(err: unknown, url: URL, what: string): Registr
       ...details,
     });
   }
-  return new RegistryError('REGISTRY_FAILED', `${what}: the proxy ${r.proxy} refused CONNECT ${r.target} with HTTP ${r.status}; allow it there (bundler allowlist)`, {
-    hint: `\`bundler allowlist airgap.yaml --format squid\` prints the lines the proxy needs; ${r.target.replace(/:\d+$/, '')} must be among them (or in NO_PROXY if it is reached directly)`,
-    ...details,
-  });
+  return new RegistryError(
+    'REGISTRY_FAILED',
+    `${what}: the proxy ${r.proxy} refused CONNECT ${r.target} with HTTP ${r.status}; allow it there (bundler allowlist)`,
+    {
+      hint: `\`bundler allowlist airgap.yaml --format squid\` prints the lines the proxy needs; ${r.target.replace(/:\d+$/, '')} must be among them (or in NO_PROXY if it is reached directly)`,
+      ...details,
+    },
+  );
 }

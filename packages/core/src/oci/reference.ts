@@ -21,11 +21,15 @@ export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
 /** A reference checked against the grammar: the spec's, the lock's and the bundle's refs. */
 export function parseReference(ref: string): ImageReference {
   if (!REFERENCE.test(ref) || ref.length > 255 + 128 + 72) {
-    throw new AirgapError('SPEC_INVALID', `${JSON.stringify(ref)} is not a full image reference`, { hint: 'write it with its registry, like docker.io/library/nginx:1.27' });
+    throw new AirgapError('SPEC_INVALID', `${JSON.stringify(ref)} is not a full image reference`, {
+      hint: 'write it with its registry, like docker.io/library/nginx:1.27',
+    });
   }
   const parts = splitReference(ref);
   if (!parts.tag && !parts.digest) {
-    throw new AirgapError('SPEC_INVALID', `${ref} has neither a tag nor a digest`, { hint: `write ${ref}:<tag> or ${ref}@sha256:<digest>; airgap never guesses :latest` });
+    throw new AirgapError('SPEC_INVALID', `${ref} has neither a tag nor a digest`, {
+      hint: `write ${ref}:<tag> or ${ref}@sha256:<digest>; airgap never guesses :latest`,
+    });
   }
   return { ...parts, name: ref };
 }

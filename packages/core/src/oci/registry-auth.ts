@@ -17,7 +17,8 @@ export interface AuthContext {
 
 /** What to say when a registry refuses us: which credentials were used, or where none were found. */
 export function authHint(ctx: Pick<AuthContext, 'registry' | 'credentials' | 'tried'>): string {
-  if (ctx.credentials) return `the credentials for ${ctx.registry} in ${ctx.credentials.file} were refused: log in again with \`skopeo login ${ctx.registry}\` (or docker login)`;
+  if (ctx.credentials)
+    return `the credentials for ${ctx.registry} in ${ctx.credentials.file} were refused: log in again with \`skopeo login ${ctx.registry}\` (or docker login)`;
   const files = ctx.tried.length > 0 ? ctx.tried.join(', ') : 'no credentials file';
   return `no credentials for ${ctx.registry} in ${files}: run \`skopeo login ${ctx.registry}\`, or set REGISTRY_AUTH_FILE`;
 }
@@ -36,7 +37,13 @@ export async function authorize(ctx: AuthContext, wwwAuthenticate: string | unde
   const bearer = challenges.find((c) => c.scheme === 'bearer');
   if (bearer?.params.realm) return `Bearer ${await fetchToken(ctx, bearer.params.realm, bearer.params.service, scopes)}`;
   if (challenges.some((c) => c.scheme === 'basic') && ctx.credentials) return basicHeader(ctx.credentials);
-  throw new RegistryError('REGISTRY_AUTH', `${ctx.registry} asks for credentials (HTTP 401)`, { hint: authHint(ctx), registry: ctx.registry, phase: 'auth', status: 401, retryable: false });
+  throw new RegistryError('REGISTRY_AUTH', `${ctx.registry} asks for credentials (HTTP 401)`, {
+    hint: authHint(ctx),
+    registry: ctx.registry,
+    phase: 'auth',
+    status: 401,
+    retryable: false,
+  });
 }
 
 async function fetchToken(ctx: AuthContext, realm: string, service: string | undefined, scopes: readonly string[]): Promise<string> {
@@ -44,9 +51,12 @@ async function fetchToken(ctx: AuthContext, realm: string, service: string | und
   try {
     url = new URL(realm);
   } catch {
-    throw new AirgapError('REGISTRY_FAILED', `${ctx.registry} sent a token realm that is not a URL`, { hint: 'check the registry endpoint in sources.registries' });
+    throw new AirgapError('REGISTRY_FAILED', `${ctx.registry} sent a token realm that is not a URL`, {
+      hint: 'check the registry endpoint in sources.registries',
+    });
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new AirgapError('REGISTRY_FAILED', `${ctx.registry} sent a token realm with scheme ${url.protocol}`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new AirgapError('REGISTRY_FAILED', `${ctx.registry} sent a token realm with scheme ${url.protocol}`);
   if (service) url.searchParams.set('service', service);
   for (const scope of scopes) url.searchParams.append('scope', scope);
   ctx.onHost?.(url.host);
@@ -56,18 +66,28 @@ async function fetchToken(ctx: AuthContext, realm: string, service: string | und
   try {
     res = await request(url, { method: 'GET', headers, dispatcher: ctx.dispatcher, headersTimeout: ctx.timeoutMs, bodyTimeout: ctx.timeoutMs });
   } catch (err) {
-    throw proxyRefusalError(err, url, `the token service of ${ctx.registry}`) ?? new RegistryError('REGISTRY_FAILED', `cannot reach the token service ${url.host} of ${ctx.registry}: ${(err as Error).message}`, {
+    throw (
+      proxyRefusalError(err, url, `the token service of ${ctx.registry}`) ??
+      new RegistryError('REGISTRY_FAILED', `cannot reach the token service ${url.host} of ${ctx.registry}: ${(err as Error).message}`, {
         hint: 'check the network path (HTTPS_PROXY, NO_PROXY, `bundler allowlist`)',
         cause: err,
         registry: ctx.registry,
         phase: 'auth',
         method: 'GET',
         retryable: false,
-      });
+      })
+    );
   }
   if (res.statusCode === 401 || res.statusCode === 403) {
     await res.body.dump();
-    throw new RegistryError('REGISTRY_AUTH', `${ctx.registry}'s token service ${url.host} refused us (HTTP ${res.statusCode})`, { hint: authHint(ctx), registry: ctx.registry, phase: 'auth', method: 'GET', status: res.statusCode, retryable: false });
+    throw new RegistryError('REGISTRY_AUTH', `${ctx.registry}'s token service ${url.host} refused us (HTTP ${res.statusCode})`, {
+      hint: authHint(ctx),
+      registry: ctx.registry,
+      phase: 'auth',
+      method: 'GET',
+      status: res.statusCode,
+      retryable: false,
+    });
   }
   if (res.statusCode !== 200) {
     await res.body.dump();

@@ -82,16 +82,26 @@ export function createRegistryClient(o: RegistryClientOptions): RegistryClient {
   const redirectDispatcher: Dispatcher = useProxy ? new EnvHttpProxyAgent(plainOptions) : new Agent(plainOptions);
   const base = new URL(o.endpoint.url);
   const retry = o.retry ?? DEFAULT_RETRY;
-  const auth: AuthContext = { registry: o.endpoint.registry, ...(o.credentials ? { credentials: o.credentials } : {}), tried: o.credentialsTried ?? [], dispatcher, timeoutMs, ...(o.onHost ? { onHost: o.onHost } : {}) };
+  const auth: AuthContext = {
+    registry: o.endpoint.registry,
+    ...(o.credentials ? { credentials: o.credentials } : {}),
+    tried: o.credentialsTried ?? [],
+    dispatcher,
+    timeoutMs,
+    ...(o.onHost ? { onHost: o.onHost } : {}),
+  };
   const tokens = new Map<string, string>();
 
-  const scopesFor = (req: RegistryRequest) => [`repository:${req.repository}:${req.scope}`, ...(req.extraPullRepositories ?? []).map((r) => `repository:${r}:pull`)];
+  const scopesFor = (req: RegistryRequest) => [
+    `repository:${req.repository}:${req.scope}`,
+    ...(req.extraPullRepositories ?? []).map((r) => `repository:${r}:pull`),
+  ];
 
   async function once(req: RegistryRequest): Promise<RegistryResponse> {
     const scopeKey = scopesFor(req).join(' ');
     // An endpoint may carry a path prefix (Artifactory's /api/docker/<repo>); upload URLs come absolute.
     let url = /^https?:\/\//.test(req.path) ? new URL(req.path) : new URL(base.pathname.replace(/\/$/, '') + req.path, base.origin);
-    for (let authTries = 0, hops = 0; ; ) {
+    for (let authTries = 0, hops = 0; ;) {
       const sameOrigin = url.origin === base.origin;
       const headers: Record<string, string> = { 'user-agent': 'airgap', ...req.headers };
       const token = tokens.get(scopeKey);
@@ -197,10 +207,16 @@ export function phaseOf(req: Pick<RegistryRequest, 'method' | 'path' | 'phase'>)
  * A transport failure as the user should see it: which registry, what failed, what to check.
  * Retries were already spent on it, so the error is not retryable again.
  */
-export function asRegistryError(err: unknown, endpoint: RegistryEndpoint, req: Pick<RegistryRequest, 'method' | 'path' | 'repository' | 'what' | 'phase'>): unknown {
+export function asRegistryError(
+  err: unknown,
+  endpoint: RegistryEndpoint,
+  req: Pick<RegistryRequest, 'method' | 'path' | 'repository' | 'what' | 'phase'>,
+): unknown {
   if (err instanceof AirgapError) return err;
   const reason = describeNetworkError(err);
-  const tlsHint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(reason) ? `give the registry's CA with sources.registries.${endpoint.registry}.ca` : 'check the endpoint, the network path (HTTPS_PROXY, NO_PROXY) and `bundler allowlist`';
+  const tlsHint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(reason)
+    ? `give the registry's CA with sources.registries.${endpoint.registry}.ca`
+    : 'check the endpoint, the network path (HTTPS_PROXY, NO_PROXY) and `bundler allowlist`';
   return new RegistryError('REGISTRY_FAILED', `${req.what ?? req.repository}: ${req.method} from ${endpoint.registry} (${endpoint.url}) failed: ${reason}`, {
     hint: tlsHint,
     cause: err,

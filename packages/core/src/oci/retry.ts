@@ -16,7 +16,18 @@ export function isRetryableStatus(status: number): boolean {
   return status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505);
 }
 
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
 
 /**
  * True for network failures, and for registry errors whose `retryable` field says so (5xx, 429,
@@ -80,7 +91,12 @@ export interface RetryOptions {
  * retryDelay says (a RegistryError's retryAfterMs is the server's Retry-After); the last failure is
  * thrown as it is. `last` tells `fn` no retry follows. Each attempt must start from scratch.
  */
-export async function withRetries<T>(policy: RetryPolicy, what: string, fn: (attempt: { n: number; last: boolean }) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function withRetries<T>(
+  policy: RetryPolicy,
+  what: string,
+  fn: (attempt: { n: number; last: boolean }) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const retryable = options.retryable ?? isRetryableError;
   for (let n = 1; ; n++) {
     try {

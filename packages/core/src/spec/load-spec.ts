@@ -51,7 +51,8 @@ async function checkReferencedFiles(result: SpecValidation, dir: string): Promis
     const target = path.resolve(dir, ref.value);
     const st = await stat(target).catch(() => undefined);
     const ok = ref.kind === 'dir' ? st?.isDirectory() : st?.isFile();
-    if (!ok) issues.push(result.issueAt(ref.path, `${ref.kind === 'dir' ? 'folder' : 'file'} ${ref.value} not found (paths are relative to the spec's folder)`));
+    if (!ok)
+      issues.push(result.issueAt(ref.path, `${ref.kind === 'dir' ? 'folder' : 'file'} ${ref.value} not found (paths are relative to the spec's folder)`));
   }
   return issues;
 }

@@ -9,12 +9,7 @@ export interface Position {
  * Where a path points in the YAML source. With `key`, the position of that key inside the map
  * at `path` (for unknown keys); otherwise the value at `path`, or the deepest existing parent.
  */
-export function locate(
-  doc: Document,
-  lines: LineCounter,
-  path: readonly (string | number)[],
-  key?: string,
-): Position {
+export function locate(doc: Document, lines: LineCounter, path: readonly (string | number)[], key?: string): Position {
   let node: unknown = doc.contents;
   let found: Node | undefined = isNode(node) ? node : undefined;
   for (const segment of path) {
