@@ -1,15 +1,12 @@
 #!/usr/bin/env node
-import { COMMIT, createProgram, describeVerified, runMain, runProgram, VERSION, type Command } from '@airgap/core';
-import { applyCommand } from './commands/apply.ts';
-import { formatHistory, historyCommand } from './commands/history.ts';
-import { commonOptions, DEFAULT_CTR, verifyFor, type NodeOptionValues } from './commands/options.ts';
-import { planCommand } from './commands/plan.ts';
-import { formatStatus, statusCommand } from './commands/status.ts';
-import { formatPlan, formatStep } from './format-plan.ts';
-import { pushCommand, type PushOptions } from './push/push-command.ts';
-import { serveCommand, type ServeOptions } from './serve/serve-command.ts';
-import { DEFAULT_MAX_CONNECTIONS } from './serve/serve.ts';
-import { DEFAULT_K8S } from './tools/k8s.ts';
+// Start-up loads only commander and packages/core/src/cli/index.ts: every command's modules (and
+// with them undici, ajv, yaml, tar-stream) are imported in its action, so `--version` and
+// `--help` load none of them.
+import { COMMIT, createProgram, runMain, runProgram, VERSION, type Command } from '../../core/src/cli/index.ts';
+import type { NodeOptionValues } from './commands/options.ts';
+import { DEFAULT_CTR, DEFAULT_K8S, DEFAULT_MAX_CONNECTIONS } from './defaults.ts';
+import type { PushOptions } from './push/push-command.ts';
+import type { ServeOptions } from './serve/serve-command.ts';
 
 const out = (line: string) => void process.stdout.write(`${line}\n`);
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -49,7 +46,8 @@ function nodeOptions(cmd: Command): Command {
 }
 
 /** The checked options of a node command; the join token may come from AIRGAP_JOIN_TOKEN. */
-function nodeOptionsOf(bundle: string | undefined, cmd: Command): ReturnType<typeof commonOptions> {
+async function nodeOptionsOf(bundle: string | undefined, cmd: Command): Promise<ReturnType<typeof import('./commands/options.ts').commonOptions>> {
+  const { commonOptions } = await import('./commands/options.ts');
   const values = cmd.opts<NodeOptionValues>();
   if (values.joinToken !== undefined || !process.env.AIRGAP_JOIN_TOKEN) return commonOptions(bundle, values);
   return commonOptions(bundle, { ...values, joinToken: process.env.AIRGAP_JOIN_TOKEN }, 'env');
@@ -61,6 +59,7 @@ trustOptions(
     .description('check the signature and every digest; changes nothing')
     .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts'),
 ).action(async (bundle: string, _o: unknown, cmd: Command) => {
+  const [{ describeVerified }, { commonOptions, verifyFor }] = await Promise.all([import('@airgap/core'), import('./commands/options.ts')]);
   out(describeVerified(await verifyFor(commonOptions(bundle, cmd.opts<NodeOptionValues>()))));
 });
 
@@ -79,7 +78,8 @@ changeOptions(
       .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts'),
   ),
 ).action(async (bundle: string, _o: unknown, cmd: Command) => {
-  const o = nodeOptionsOf(bundle, cmd);
+  const o = await nodeOptionsOf(bundle, cmd);
+  const [{ planCommand }, { formatPlan }] = await Promise.all([import('./commands/plan.ts'), import('./format-plan.ts')]);
   const plan = await planCommand(o);
   out(o.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
 });
@@ -95,7 +95,8 @@ changeOptions(
   .option('--dry-run', 'only plan')
   .option('--wait-timeout <seconds>', 'how long to wait for the node to be Ready (default 600)')
   .action(async (bundle: string, _o: unknown, cmd: Command) => {
-    const o = nodeOptionsOf(bundle, cmd);
+    const o = await nodeOptionsOf(bundle, cmd);
+    const [{ applyCommand }, { formatStep }] = await Promise.all([import('./commands/apply.ts'), import('./format-plan.ts')]);
     const report = await applyCommand(o, o.json ? () => undefined : out);
     if (o.json) out(JSON.stringify(report, null, 2));
     else if (report.dryRun) out([...report.steps.map(formatStep), `dry run: ${report.changed} change(s) would be made`].join('\n'));
@@ -113,7 +114,8 @@ nodeOptions(
     .description('what the applier owns and last applied; with a bundle, whether the node is converged to it')
     .argument('[bundle.tar]', 'the bundle: its file, its first part (NAME.000) or the folder of its parts'),
 ).action(async (bundle: string | undefined, _o: unknown, cmd: Command) => {
-  const o = nodeOptionsOf(bundle, cmd);
+  const o = await nodeOptionsOf(bundle, cmd);
+  const { formatStatus, statusCommand } = await import('./commands/status.ts');
   const report = await statusCommand(o);
   out(o.json ? JSON.stringify(report, null, 2) : formatStatus(report));
 });
@@ -124,6 +126,7 @@ program
   .option('--root <dir>', 'the file tree to act on instead of /')
   .option('--json', 'machine-readable output')
   .action(async (o: { root?: string; json?: boolean }) => {
+    const { formatHistory, historyCommand } = await import('./commands/history.ts');
     const entries = await historyCommand(o);
     out(o.json ? JSON.stringify(entries, null, 2) : formatHistory(entries));
   });
@@ -142,6 +145,7 @@ program
   .option('--json', 'access log as JSON lines')
   .option('--quiet', 'no access log')
   .action(async (bundle: string, o: Omit<ServeOptions, 'bundle'>) => {
+    const { serveCommand } = await import('./serve/serve-command.ts');
     const r = await serveCommand({ ...o, bundle }, (line) => void process.stderr.write(`${line}\n`));
     out(`serving ${r.images} image(s) from ${bundle} at ${r.url} (read-only; Ctrl-C to stop)`);
     await new Promise<void>((resolve) => {
@@ -168,6 +172,7 @@ program
   .option('--strict', 'exit 1 when the registry cannot hold a repo@sha256:<index> name')
   .option('--json', 'one JSON event per line')
   .action(async (bundle: string, o: Omit<PushOptions, 'bundle'>) => {
+    const { pushCommand } = await import('./push/push-command.ts');
     await pushCommand(
       { ...o, bundle },
       { readPassword, write: out, ...(process.stdout.isTTY ? { terminal: (text: string) => void process.stdout.write(text) } : {}) },

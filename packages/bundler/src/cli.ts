@@ -1,24 +1,8 @@
 #!/usr/bin/env node
-import {
-  AirgapError,
-  COMMIT,
-  createProgram,
-  describeVerified,
-  formatBytes,
-  Option,
-  runMain,
-  runProgram,
-  verifyCommand,
-  VERSION,
-  writeHead,
-} from '@airgap/core';
-import { build, parsePartSize } from './commands/build.ts';
-import { formatHead, formatInspect, inspect } from './commands/inspect.ts';
-import { keygen } from './commands/keygen.ts';
-import { lock } from './commands/lock.ts';
-import { allowlist, formatAllowlist } from './commands/allowlist.ts';
-import { imagesStage } from './images-stage.ts';
-import { createPullProgress } from './pull-progress.ts';
+// Start-up loads only commander and packages/core/src/cli/index.ts: every command's modules (and
+// with them undici, ajv, yaml, tar-stream) are imported in its action, so `--version` and
+// `--help` load none of them.
+import { AirgapError, COMMIT, createProgram, formatBytes, Option, runMain, runProgram, VERSION } from '../../core/src/cli/index.ts';
 
 const out = (text: string) => void process.stdout.write(`${text}\n`);
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -57,6 +41,12 @@ program
   .addOption(cacheDir())
   .option('--json', 'progress and the result as JSON lines on stdout')
   .action(async (spec: string, o: { out: string; key: string; frozen?: boolean; applier: boolean; split?: string; cacheDir?: string; json?: boolean }) => {
+    const [{ build, parsePartSize }, { formatInspect, inspect }, { imagesStage }, { createPullProgress }] = await Promise.all([
+      import('./commands/build.ts'),
+      import('./commands/inspect.ts'),
+      import('./images-stage.ts'),
+      import('./pull-progress.ts'),
+    ]);
     const progress = createPullProgress(o.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain', (t) => (o.json ? process.stdout : process.stderr).write(t));
     const r = await build({
       spec,
@@ -96,6 +86,7 @@ program
   .argument('<airgap.yaml>', 'the spec')
   .addOption(cacheDir())
   .action(async (spec: string, o: { cacheDir?: string }) => {
+    const { lock } = await import('./commands/lock.ts');
     const r = await lock({ spec, cacheDir: o.cacheDir });
     out(`${r.changed ? 'wrote' : 'unchanged:'} ${r.lockFile} (${r.lock.snaps.length} snaps, ${r.lock.images.length} images)`);
   });
@@ -106,6 +97,7 @@ program
   .argument('<airgap.yaml>', 'the spec')
   .addOption(new Option('--format <format>', 'squid config lines, or one host a line').choices(['squid', 'plain']).default('squid'))
   .action(async (spec: string, o: { format: string }) => {
+    const { allowlist, formatAllowlist } = await import('./commands/allowlist.ts');
     const r = await allowlist(spec);
     out(formatAllowlist(r, o.format, spec));
     if (!r.fromLock)
@@ -120,6 +112,7 @@ program
   .requiredOption('--out <DIR/NAME>', 'where to write NAME.key and NAME.pub')
   .option('--force', 'overwrite an existing key pair')
   .action(async (o: { out: string; force?: boolean }) => {
+    const { keygen } = await import('./commands/keygen.ts');
     const r = await keygen({ out: o.out, force: o.force === true });
     out(`wrote ${r.privateKey} (keep it secret) and ${r.publicKey}\nfingerprint ${r.fingerprint}`);
   });
@@ -130,6 +123,7 @@ program
   .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')
   .option('--pub <KEY.pub>', 'trusted public key (repeatable)', collect)
   .action(async (bundle: string, o: { pub?: string[] }) => {
+    const { describeVerified, verifyCommand } = await import('@airgap/core');
     out(describeVerified(await verifyCommand({ bundle, pubs: o.pub ?? [] })));
   });
 
@@ -142,7 +136,9 @@ program
   .option('-o, --out <FILE>', 'where --head writes, e.g. old.head')
   .action(async (bundle: string, o: { json?: boolean; head?: boolean; out?: string }) => {
     if (o.head !== true && o.out !== undefined) throw new AirgapError('USAGE', '-o is only for --head', { hint: 'bundler inspect --head OLD.tar -o old.head' });
+    const { formatHead, formatInspect, inspect } = await import('./commands/inspect.ts');
     if (o.head === true) {
+      const { writeHead } = await import('@airgap/core');
       if (o.out === undefined) throw new AirgapError('USAGE', '--head needs -o FILE', { hint: 'bundler inspect --head OLD.tar -o old.head' });
       const h = await writeHead({ bundle, out: o.out });
       out(o.json ? JSON.stringify({ head: h.out, size: h.size, name: h.manifest.name, digest: `sha256:${h.digest}` }) : formatHead(h));

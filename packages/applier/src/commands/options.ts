@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { AirgapError, loadTrustedKeys, TRUSTED_KEYS_DIR, verifyBundle, type VerifiedBundle } from '@airgap/core';
 import { nodePath } from '../node/node-path.ts';
-import { DEFAULT_K8S } from '../tools/k8s.ts';
+import { DEFAULT_CTR, DEFAULT_K8S } from '../defaults.ts';
 
-export const DEFAULT_CTR = '/snap/k8s/current/bin/ctr';
+export { DEFAULT_CTR };
 
 export interface CommonOptions {
   bundle: string | undefined;

@@ -7,9 +7,9 @@ import { parseRange } from './byte-range.ts';
 import { route } from './routes.ts';
 import { sliceStream } from './slice-stream.ts';
 import { parsePageSize, tagsPage } from './tags-list.ts';
+import { DEFAULT_MAX_CONNECTIONS } from '../defaults.ts';
 
-/** Enough for a few hundred nodes pulling at once (containerd opens a few per pull), well under the usual 1024 open files. */
-export const DEFAULT_MAX_CONNECTIONS = 256;
+export { DEFAULT_MAX_CONNECTIONS };
 
 export interface ServeOptions {
   registry: BundleRegistry;

@@ -1,8 +1,7 @@
 import { AirgapError, runTool } from '@airgap/core';
 import { probe, QUICK } from './exec-tool.ts';
 
-/** Where the k8s snap puts its CLI. Run by path: sudo's secure_path on Debian has no /snap/bin. */
-export const DEFAULT_K8S = '/snap/bin/k8s';
+export { DEFAULT_K8S } from '../defaults.ts';
 
 export type ClusterRole = 'control-plane' | 'worker' | 'unknown';
 
