@@ -38,6 +38,7 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
       platforms: spec.images?.platforms ?? ['linux/amd64'],
       platformsFor: perImagePlatforms(spec),
       attestations: (spec.images?.attestations ?? 'keep') === 'keep',
+      evidence: spec.images?.evidence ?? true,
       ...(spec.sources?.registries ? { registries: spec.sources.registries } : {}),
       specDir: o.loaded.dir,
       cacheDir: o.cacheDir,
@@ -47,7 +48,11 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
     });
     return {
       images: r.names.map(bundleImage),
-      lock: r.images.map((i) => ({ ref: i.ref, digest: i.digest })),
+      lock: r.images.map((i) => ({
+        ref: i.ref,
+        digest: i.digest,
+        ...(i.evidence?.length ? { evidence: [...new Set(i.evidence.map((e) => e.digest))].sort() } : {}),
+      })),
       sources: r.sources,
       hosts: r.hosts,
     };
@@ -57,7 +62,13 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
 /** A name of the bundle; a tagged name of a partial index also records its subset index. */
 function bundleImage({ name, image, tagged }: NamedImage): BundleImage {
   const s = tagged ? image.subset : undefined;
-  return { ref: name, digest: image.digest, mediaType: image.mediaType, ...(s ? { subset: { digest: s.digest, size: s.size, platforms: s.platforms } } : {}) };
+  return {
+    ref: name,
+    digest: image.digest,
+    mediaType: image.mediaType,
+    ...(s ? { subset: { digest: s.digest, size: s.size, platforms: s.platforms } } : {}),
+    ...(image.evidence?.length ? { evidence: image.evidence } : {}),
+  };
 }
 
 /** `images.refs[]` given as `{ref, platforms}`; the same ref twice with different platforms is refused. */

@@ -6,6 +6,7 @@ import {
   MANIFEST_TYPES,
   isAllPlatforms,
   withRetries,
+  type BundleEvidence,
   type Descriptor,
   type ImageIndexDoc,
   type ImageManifestDoc,
@@ -30,6 +31,8 @@ export interface ResolvedImage {
   blobs: Descriptor[];
   /** The index of the carried children, when the bundle carries only some (its bytes are in `manifests` too). */
   subset?: SubsetIndex;
+  /** Signatures, attestations and SBOMs carried beside it (their manifests are in `manifests`, their blobs in `blobs`). */
+  evidence?: BundleEvidence[];
 }
 
 export interface ResolveImageOptions {

@@ -19,6 +19,7 @@ import type { PullListener } from './pull-events.ts';
 import { pullBlob } from './pull-blob.ts';
 import { checkSinglePlatform, resolveImage, type ResolvedImage } from './pull-image.ts';
 import { endpointFor } from './registry-endpoints.ts';
+import { withEvidence } from './evidence.ts';
 
 export interface PullImagesOptions {
   refs: readonly string[];
@@ -28,6 +29,8 @@ export interface PullImagesOptions {
   platformsFor?: ReadonlyMap<string, readonly string[]>;
   /** Carry BuildKit attestation manifests of the carried platforms (default true: `images.attestations: keep`). */
   attestations?: boolean;
+  /** Carry each image's signatures, attestations and SBOMs (default true: `images.evidence`). */
+  evidence?: boolean;
   registries?: Readonly<Record<string, RegistrySource>>;
   /** Folder of airgap.yaml: CA paths in sources.registries are relative to it. */
   specDir: string;
@@ -106,7 +109,9 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
         platforms: platformsOf(ref.name),
         attestations: o.attestations ?? true,
         ...(o.onEvent ? { onEvent: o.onEvent } : {}),
-      }).catch(cutOff);
+      })
+        .then(async (image) => ((o.evidence ?? true) ? withEvidence(image, ref, await clientFor(ref.registry), cache, o.onEvent) : image))
+        .catch(cutOff);
     });
     let fetched = 0;
     let cachedCount = 0;

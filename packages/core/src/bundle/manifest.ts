@@ -48,6 +48,33 @@ export interface BundleImage {
    * (without a tag) can only ever be `digest`.
    */
   subset?: BundleImageSubset;
+  /**
+   * Signatures, attestations and SBOMs published beside the image upstream, carried in the image
+   * layout (manifests and blobs by digest). Absent: none found, or `images.evidence: false`.
+   */
+  evidence?: BundleEvidence[];
+}
+
+/**
+ * How upstream published a piece of evidence, so `applier push` and `serve` can publish it the
+ * same way: cosign's tag scheme (`sha256-<hex>.sig|.att|.sbom`, sigstore/cosign
+ * pkg/oci/remote/remote.go), an OCI 1.1 referrer (a manifest whose `subject` is the image), or the
+ * referrers tag schema's fallback index (`sha256-<hex>`, distribution-spec 1.1 spec.md
+ * "Referrers Tag Schema") that lists the referrers on a registry without the referrers API.
+ */
+export type EvidenceKind = 'cosign-sig' | 'cosign-att' | 'cosign-sbom' | 'referrer' | 'referrers-tag';
+
+export interface BundleEvidence {
+  kind: EvidenceKind;
+  /** The manifest digest (of this image's graph) the evidence is about. */
+  subject: string;
+  /** The tag upstream had it under: cosign tags and the fallback tag; a referrer has none. */
+  tag?: string;
+  digest: string;
+  size: number;
+  mediaType: string;
+  /** A referrer's artifactType (its own, else its config's media type), as the referrers API lists it. */
+  artifactType?: string;
 }
 
 export interface BundleImageSubset {

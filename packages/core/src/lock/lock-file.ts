@@ -45,7 +45,9 @@ export function renderLock(lock: Lock): string {
       'sha3-384': s['sha3-384'],
       size: s.size,
     })),
-    images: [...lock.images].sort((a, b) => a.ref.localeCompare(b.ref)).map((i) => ({ ref: i.ref, digest: i.digest })),
+    images: [...lock.images]
+      .sort((a, b) => a.ref.localeCompare(b.ref))
+      .map((i) => ({ ref: i.ref, digest: i.digest, ...(i.evidence?.length ? { evidence: [...i.evidence].sort() } : {}) })),
     ...(lock.hosts ? { hosts: [...new Set(lock.hosts)].sort() } : {}),
     ...(lock.bundle ? { bundle: { name: lock.bundle.name, sequence: lock.bundle.sequence, content: lock.bundle.content } } : {}),
   };

@@ -12,6 +12,8 @@ export interface LockedSnap {
 export interface LockedImage {
   ref: string;
   digest: string;
+  /** Digests of the signatures, attestations and SBOMs carried beside it (sorted); absent when none. */
+  evidence?: string[];
 }
 
 export interface Lock {

@@ -15,6 +15,8 @@ export interface Spec {
     platforms: string[];
     /** BuildKit attestation manifests of the carried platforms: carried (`keep`, default) or left out. */
     attestations: 'keep' | 'drop';
+    /** Carry each image's signatures, attestations and SBOMs (cosign tags, OCI referrers). The schema defaults it to true; absent in older bundles. */
+    evidence?: boolean;
     k8sFeatures: boolean;
     refs: ImageRefSpec[];
   };
