@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { availableParallelism, loadavg } from 'node:os';
 
 export interface Measurement {
   seconds: number;
@@ -64,4 +65,79 @@ export async function comparePair(runs: number, ours: Side, baseline: Side, log:
   }
   const summary = (ms: Measurement[]) => ({ seconds: median(ms.map((m) => m.seconds)), rssMiB: Math.max(...ms.map((m) => m.rssMiB)) });
   return { ours: summary(taken.ours), baseline: summary(taken.baseline) };
+}
+
+/** The runs of one command: median, spread and the highest peak RSS. */
+export interface Stats {
+  seconds: number;
+  min: number;
+  max: number;
+  rssMiB: number;
+  runs: number;
+}
+
+export function stats(ms: Measurement[]): Stats {
+  const s = ms.map((m) => m.seconds);
+  return { seconds: median(s), min: Math.min(...s), max: Math.max(...s), rssMiB: Math.max(...ms.map((m) => m.rssMiB)), runs: ms.length };
+}
+
+/** The machine's load when a row starts and ends: the machine is shared, so each row says how busy it was. */
+export interface Load {
+  nproc: number;
+  start: number;
+  end: number;
+}
+
+/** One row measured against its floor (and, where it had one, the old baseline). */
+export interface Measured {
+  ours: Stats;
+  floor: Stats;
+  /** Undefined where the old baseline is the floor itself (pull: skopeo, import: ctr). */
+  baseline?: Stats;
+  load: Load;
+}
+
+const load1 = () => loadavg()[0]!;
+
+/**
+ * Ours, the floor and the old baseline taken turn about (ours, floor, baseline, ours, …), `runs`
+ * times each, each run after its untimed `prepare` and a dropped page cache, so that the load of
+ * a shared machine falls on all of them alike.
+ */
+export async function compareRow(runs: number, sides: { ours: Side; floor: Side; baseline?: Side }, log: (line: string) => void): Promise<Measured> {
+  const start = load1();
+  const taken: Record<'ours' | 'floor' | 'baseline', Measurement[]> = { ours: [], floor: [], baseline: [] };
+  for (let i = 0; i < runs; i++) {
+    for (const name of ['ours', 'floor', 'baseline'] as const) {
+      const side = sides[name];
+      if (!side) continue;
+      await side.prepare?.();
+      await dropCaches();
+      const m = await side.run();
+      taken[name].push(m);
+      log(`    ${name} run ${i + 1}: ${m.seconds.toFixed(2)} s, ${m.rssMiB.toFixed(0)} MiB (load ${load1().toFixed(2)})`);
+    }
+  }
+  return {
+    ours: stats(taken.ours),
+    floor: stats(taken.floor),
+    ...(sides.baseline ? { baseline: stats(taken.baseline) } : {}),
+    load: { nproc: availableParallelism(), start, end: load1() },
+  };
+}
+
+/**
+ * Start-up: `reps` runs of each command, warm (the page cache is not dropped: a start-up is about
+ * what the process loads, not the disk), turn about with the floor.
+ */
+export async function compareStartup(reps: number, ours: Side, floor: Side, log: (line: string) => void): Promise<Measured> {
+  const start = load1();
+  const taken: { ours: Measurement[]; floor: Measurement[] } = { ours: [], floor: [] };
+  for (let i = 0; i < reps; i++) {
+    taken.ours.push(await ours.run());
+    taken.floor.push(await floor.run());
+  }
+  const r = { ours: stats(taken.ours), floor: stats(taken.floor), load: { nproc: availableParallelism(), start, end: load1() } };
+  log(`    ours ${r.ours.seconds.toFixed(3)} s, floor ${r.floor.seconds.toFixed(3)} s (${reps} runs each)`);
+  return r;
 }
