@@ -49,14 +49,17 @@ const view = (o: { state?: Partial<AirgapState>; changed?: string[] } = {}): Ste
   changed: new Set(o.changed ?? []),
 });
 
-const SEEN: PreflightSeen = { uid: 0, arch: 'amd64', freeBytes: 10 * 1024 * 1024, snapd: { ok: true }, preInit: undefined, defaultRoutes: 1 };
+const DISK = { mount: '/', paths: ['/etc'], needBytes: 4096, freeBytes: 10 * 1024 * 1024, needs: [] };
+/** A /var of its own that is too small for the snaps (disk-plan.ts decides; test/applier/disk.test.ts reads real ones). */
+const SHORT = { mount: '/var', paths: ['/var/lib/snapd/snaps'], needBytes: 2 * 1024 * 1024, freeBytes: 1024, needs: [] };
+const SEEN: PreflightSeen = { uid: 0, arch: 'amd64', disk: [DISK], snapd: { ok: true }, preInit: undefined, defaultRoutes: 1 };
 
 describe('preflightProblems', () => {
   const CASES: [string, Partial<PreflightSeen>, string[]][] = [
     ['a node that can converge', {}, []],
     ['not root', { uid: 1000 }, ['user']],
     ['another architecture', { arch: 'arm64' }, ['architecture']],
-    ['less free disk than the bundle needs', { freeBytes: 1024 }, ['disk']],
+    ['a file system with less free space than the apply writes there', { disk: [DISK, SHORT] }, ['disk /var']],
     ['snapd not usable', { snapd: { ok: false, why: 'no snapd' } }, ['snap']],
     ['k8s cannot tell membership', { preInit: { intent: 'bootstrap', error: 'k8sd down' } }, ['k8s']],
     ['a member: nothing of the pre-init checks', { preInit: { intent: 'bootstrap', member: true } }, []],
@@ -68,8 +71,8 @@ describe('preflightProblems', () => {
     ['no default route, none in the bundle', { defaultRoutes: 0 }, ['default route']],
     [
       'everything at once, in a fixed order',
-      { uid: 1, arch: 'arm64', freeBytes: 0, snapd: { ok: false, why: 'x' }, defaultRoutes: 0 },
-      ['user', 'architecture', 'disk', 'snap', 'default route'],
+      { uid: 1, arch: 'arm64', disk: [SHORT], snapd: { ok: false, why: 'x' }, defaultRoutes: 0 },
+      ['user', 'architecture', 'disk /var', 'snap', 'default route'],
     ],
   ];
   it.each(CASES)('%s', (_name, seen, about) => {

@@ -1,3 +1,4 @@
+import { formatDiskUse } from './disk-plan.ts';
 import { changeCount } from './plan.ts';
 import type { Plan, StepPlan } from './types.ts';
 
@@ -12,7 +13,7 @@ export function formatPlan(plan: Plan): string {
   const failed = plan.steps.filter((s) => s.status === 'fail').length;
   return [
     `bundle ${plan.bundle.name} ${plan.bundle.digest} (signed by ${plan.bundle.signer})`,
-    ...plan.steps.map(formatStep),
+    ...plan.steps.flatMap((s) => [formatStep(s), ...formatDiskUse(s.disk ?? [])]),
     failed > 0 ? `${failed} step(s) would refuse to run` : changes === 0 ? 'nothing to change: the node matches the bundle' : `${changes} change(s) to make`,
   ].join('\n');
 }

@@ -1,5 +1,5 @@
-import { statfs } from 'node:fs/promises';
 import { AirgapError, type BundleManifest, type ErrorCode } from '@airgap/core';
+import { diskProblems, readDiskUse, type DiskUse } from './disk-plan.ts';
 import { nodeArch } from './node/arch.ts';
 import { clusterIntent } from './node/cluster-intent.ts';
 import { nodePath } from './node/node-path.ts';
@@ -16,8 +16,10 @@ export interface Problem {
   kind: 'refuse';
   about: string;
   why: string;
-  /** The error code the run stops with when it is not PREFLIGHT_FAILED (an older or expired bundle: exit 2). */
-  code?: Extract<ErrorCode, 'BUNDLE_DOWNGRADE' | 'BUNDLE_EXPIRED'>;
+  /** The error code the run stops with when it is not PREFLIGHT_FAILED (an older or expired bundle, a full file system: exit 2). */
+  code?: Extract<ErrorCode, 'BUNDLE_DOWNGRADE' | 'BUNDLE_EXPIRED' | 'DISK_SPACE'>;
+  /** What to do about this one, when it is more than "fix the above". */
+  hint?: string;
 }
 
 /** What the node last applied, for the downgrade and replay checks; absent: no such checks. */
@@ -33,7 +35,8 @@ export interface AppliedSeen {
 export interface PreflightSeen {
   uid: number | undefined;
   arch: string;
-  freeBytes: number;
+  /** What the apply writes on each file system, and its free space (disk-plan.ts). */
+  disk: DiskUse[];
   snapd: { ok: true } | { ok: false; why: string };
   preInit:
     | { intent: 'bootstrap' | 'join'; member: true }
@@ -45,10 +48,9 @@ export interface PreflightSeen {
 }
 
 export const PREFLIGHT_DESCRIBE =
-  'root, architecture, free disk, snapd, before bootstrap or join no foreign containerd and free k8s ports, a default route, no older or expired bundle';
+  'root, architecture, free space on each file system the apply writes to, snapd, before bootstrap or join no foreign containerd and free k8s ports, a default route, no older or expired bundle';
 
 export async function readPreflight(node: NodeFacts): Promise<PreflightSeen> {
-  const fs = await statfs(node.root);
   const snapd = await snapVersion().then(
     () => ({ ok: true }) as const,
     (err: unknown) => ({ ok: false, why: (err as Error).message }) as const,
@@ -56,7 +58,7 @@ export async function readPreflight(node: NodeFacts): Promise<PreflightSeen> {
   return {
     uid: process.getuid?.(),
     arch: nodeArch(),
-    freeBytes: fs.bavail * fs.bsize,
+    disk: await readDiskUse(node),
     snapd,
     preInit: await readPreInit(node),
     defaultRoutes: (await defaultRoutes()).length,
@@ -95,8 +97,7 @@ export function preflightProblems(node: NodeFacts, seen: PreflightSeen): Problem
   if (seen.uid !== 0) refuse('user', 'the applier must run as root (sudo applier apply ...)');
   if (!m.platforms.some((p) => p.split('/')[1] === seen.arch))
     refuse('architecture', `this node is linux/${seen.arch}; the bundle is for ${m.platforms.join(', ')}`);
-  const needed = m.entries.reduce((n, e) => n + e.size, 0);
-  if (seen.freeBytes < needed) refuse('disk', `${node.root} has ${mib(seen.freeBytes)} free; the bundle's contents need ${mib(needed)}`);
+  for (const d of diskProblems(seen.disk)) problems.push({ kind: 'refuse', ...d, code: 'DISK_SPACE' });
   if (!seen.snapd.ok) refuse('snap', `snapd is not usable: ${seen.snapd.why}`);
   const pre = seen.preInit;
   if (pre && 'error' in pre) refuse('k8s', `cannot tell whether this node is a cluster member: ${pre.error}`);
@@ -156,20 +157,19 @@ export function downgradeProblems(m: Pick<BundleManifest, 'name' | 'createdAt' |
 
 /** The preflight stage as the first row of a plan: `fail` with every problem, or `ok`. */
 export async function planPreflight(node: NodeFacts): Promise<StepPlan> {
-  const problems = preflightProblems(node, await readPreflight(node));
+  const seen = await readPreflight(node);
+  const problems = preflightProblems(node, seen);
   const changes = problems.map((p) => ({ action: p.kind, target: p.about, why: p.why, change: p }));
-  const base = { id: 'preflight', describe: PREFLIGHT_DESCRIBE, changes };
+  const base = { id: 'preflight', describe: PREFLIGHT_DESCRIBE, changes, disk: seen.disk };
   return problems.length > 0 ? { ...base, status: 'fail', why: problems.map((p) => p.why).join('; ') } : { ...base, status: 'ok', why: 'nothing to change' };
 }
 
-/** PREFLIGHT_FAILED (exit 1), or the bundle's own code (exit 2) when an older or expired bundle is among the problems. */
+/** PREFLIGHT_FAILED (exit 1), or the problem's own code (exit 2) when an older or expired bundle or a full file system is among the problems. */
 export function preflightError(row: StepPlan): AirgapError {
-  const code = row.changes.map((c) => (c.change as Problem).code).find((c) => c !== undefined) ?? 'PREFLIGHT_FAILED';
+  const problems = row.changes.map((c) => c.change as Problem);
+  const code = problems.map((p) => p.code).find((c) => c !== undefined) ?? 'PREFLIGHT_FAILED';
+  const hints = problems.flatMap((p) => (p.hint ? [p.hint] : []));
   return new AirgapError(code, `preflight: ${row.changes.map((c) => c.why).join('; ')}`, {
-    hint: 'fix the above and run the applier again; nothing was changed',
+    hint: [...hints, 'fix the above and run the applier again; nothing was changed'].join('; '),
   });
-}
-
-function mib(bytes: number): string {
-  return `${Math.ceil(bytes / 1024 / 1024)} MiB`;
 }

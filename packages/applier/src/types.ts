@@ -1,4 +1,5 @@
 import type { VerifiedBundle } from '@airgap/core';
+import type { DiskUse } from './disk-plan.ts';
 import type { ContainerdPaths } from './node/containerd-paths.ts';
 import type { AirgapState } from './state/state-store.ts';
 import type { Recorder } from './state/recorder.ts';
@@ -82,6 +83,8 @@ export interface StepPlan {
   status: StepStatus;
   why: string;
   changes: PlannedChange[];
+  /** Preflight only: what the apply writes on each file system, and its free space. */
+  disk?: DiskUse[];
 }
 
 export interface Plan {

@@ -38,7 +38,9 @@ export type ErrorCode =
   /** The bundle is older than the one last applied (lower sequence, older createdAt) or would lower a snap revision. */
   | 'BUNDLE_DOWNGRADE'
   /** The bundle's expiresAt has passed. */
-  | 'BUNDLE_EXPIRED';
+  | 'BUNDLE_EXPIRED'
+  /** A file system of the node has less free space than the apply would write on it (preflight, nothing changed). */
+  | 'DISK_SPACE';
 
 export interface AirgapErrorOptions {
   /** What the user can do about it, e.g. "run `bundler lock airgap.yaml`". */
