@@ -32,6 +32,7 @@ const COMMANDS: Record<'bundler' | 'applier', Record<string, string[]>> = {
     history: ['--root', '--json'],
     serve: ['--pub', '--listen', '--tls-cert', '--tls-key', '--max-connections', '--json', '--quiet'],
     push: ['--registry', '--prefix', '--plain-http', '--ca', '--user', '--password-stdin', '--pub', '--chunk-size', '--strict', '--json'],
+    'verify-images': ['--registry', '--key', '--prefix', '--plain-http', '--ca', '--pub', '--json'],
   },
 };
 
@@ -51,7 +52,7 @@ describe('--help for every command', () => {
   it.each(['bundler', 'applier'] as const)('%s --help lists exactly the commands above, and `help <command>` is --help', async (tool) => {
     const r = await cli(tool, ['--help']);
     expect(r.exitCode).toBe(0);
-    const listed = [...r.stdout.split('Commands:')[1]!.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]).filter((c) => c !== 'help');
+    const listed = [...r.stdout.split('Commands:')[1]!.matchAll(/^ {2}([a-z-]+) /gm)].map((m) => m[1]).filter((c) => c !== 'help');
     expect(listed).toEqual(Object.keys(COMMANDS[tool]));
     const first = listed[0]!;
     expect((await cli(tool, ['help', first])).stdout).toBe((await cli(tool, [first, '--help'])).stdout);

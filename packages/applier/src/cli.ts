@@ -7,6 +7,7 @@ import type { NodeOptionValues } from './commands/options.ts';
 import { DEFAULT_CTR, DEFAULT_K8S, DEFAULT_MAX_CONNECTIONS } from './defaults.ts';
 import type { PushOptions } from './push/push-command.ts';
 import type { ServeOptions } from './serve/serve-command.ts';
+import type { VerifyImagesOptions } from './verify-images/verify-images-command.ts';
 
 const out = (line: string) => void process.stdout.write(`${line}\n`);
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -177,6 +178,24 @@ program
       { ...o, bundle },
       { readPassword, write: out, ...(process.stdout.isTTY ? { terminal: (text: string) => void process.stdout.write(text) } : {}) },
     );
+  });
+
+program
+  .command('verify-images')
+  .description(
+    "check the mirror's copy of each image's cosign signature (what `applier push` put there) with the given keys, under the bundle's images.verify rules; exit 1 when an enforce rule fails",
+  )
+  .argument('<bundle.tar>', 'the bundle the images were pushed from')
+  .option('--registry <host[:port]>', 'the mirror, without a scheme')
+  .option('--key <cosign.pub>', 'cosign public key (repeatable)', collect)
+  .option('--prefix <path/>', 'the --prefix the images were pushed under')
+  .option('--plain-http', 'talk HTTP, not HTTPS')
+  .option('--ca <file>', "CA certificate (PEM) of the registry's certificate")
+  .option('--pub <KEY.pub>', 'trusted bundle key (repeatable); default: every *.pub in /etc/airgap/trusted.d', collect)
+  .option('--json', 'the verdicts as JSON')
+  .action(async (bundle: string, o: Omit<VerifyImagesOptions, 'bundle'>) => {
+    const { verifyImagesCommand } = await import('./verify-images/verify-images-command.ts');
+    await verifyImagesCommand({ ...o, bundle }, out);
   });
 
 await runMain((argv) => runProgram(program, argv));

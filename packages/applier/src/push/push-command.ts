@@ -3,6 +3,7 @@ import { AirgapError, authFiles, createRegistryClient, lookupCredentials, type C
 import { verifyFor } from '../commands/options.ts';
 import { explainPushError, type ErrorContext } from './push-errors.ts';
 import type { PushListener, PushSummary } from './push-events.ts';
+import { pushEvidence } from './push-evidence.ts';
 import { pushImages } from './push-images.ts';
 import { createPushProgress, pushPrinter } from './push-output.ts';
 import { planPush } from './push-plan.ts';
@@ -97,6 +98,9 @@ export async function pushCommand(values: PushOptions, io: PushCommandIo): Promi
         onEvent(e);
       },
     });
+    // After the images, so a tag never names a signature before the mirror has the image it signs.
+    const evidence = await pushEvidence({ client, bundle, prefix, chunkSize, skip: new Set(summary.failed.map((f) => f.image)), onEvent });
+    if (evidence.pushed + evidence.present > 0) summary.evidence = evidence;
     onEvent({ type: 'done', ...summary });
   } catch (err) {
     throw explainPushError(err, ctx, current);

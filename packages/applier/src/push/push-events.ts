@@ -1,3 +1,5 @@
+import type { EvidenceSummary } from './push-evidence.ts';
+
 /** What a push reports, in order; `--json` prints these one per line (`bytes` only folded into the summary). */
 export type PushEvent =
   | { type: 'image-start'; image: string; target: string; digest: string; blobs: number; bytes: number }
@@ -43,6 +45,8 @@ export interface PushSummary {
   unheld: UnheldDigest[];
   /** Images the registry refused; the others were pushed. */
   failed: { image: string; code: string; message: string }[];
+  /** Signatures, attestations and SBOMs pushed beside the images (push-evidence.ts); absent when the bundle carries none. */
+  evidence?: EvidenceSummary;
   seconds: number;
 }
 

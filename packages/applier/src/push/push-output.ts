@@ -42,6 +42,14 @@ export function plainLine(e: PushEvent): string | undefined {
 function summaryLines(e: Extract<PushEvent, { type: 'done' }>): string[] {
   return [
     `pushed ${e.images} image(s) to ${e.registry} in ${e.seconds.toFixed(1)} s: sent ${formatBytes(e.bytesUploaded)}, skipped ${formatBytes(e.bytesSkipped)} (already there or mounted); ${e.blobsUploaded} blob(s) uploaded (${formatBytes(e.bytesUploaded)}), ${e.blobsMounted} mounted, ${e.blobsPresent} already there; ${e.manifestsPushed} manifest(s) pushed, ${e.manifestsPresent} already there`,
+    ...(e.evidence
+      ? [
+          `  evidence: ${e.evidence.pushed} signature/attestation/SBOM manifest(s) pushed, ${e.evidence.present} already there` +
+            (e.evidence.referrersTags.some((t) => t.action !== 'present')
+              ? `; ${e.evidence.referrersTags.filter((t) => t.action !== 'present').length} referrers tag(s) written (the registry has no referrers API)`
+              : ''),
+        ]
+      : []),
     ...e.subsets.map((x) => `  subset: ${x.image} → subset index ${short(x.subset)} (the registry refused the index ${short(x.index)})`),
     ...e.unheld.map((x) => `  not held: ${x.image}: ${x.hint}`),
     ...e.failed.map((x) => `  failed: ${x.message}`),

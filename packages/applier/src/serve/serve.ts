@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { AirgapError } from '@airgap/core';
+import { AirgapError, OCI_INDEX } from '@airgap/core';
+import { referrersIndex } from '../images/referrers-index.ts';
 import type { ServeLogEntry } from './access-log.ts';
 import type { BundleRegistry } from './bundle-registry.ts';
 import { parseRange } from './byte-range.ts';
@@ -109,6 +110,15 @@ async function handle(registry: BundleRegistry, req: IncomingMessage, res: Serve
     }
     case 'blob':
       return sendBlob(registry, r.digest, req, res, sent);
+    case 'referrers': {
+      // distribution-spec v1.1.0 "Listing Referrers": an image index, 200 even when empty; a filter applied is named in OCI-Filters-Applied.
+      const artifactType = url.searchParams.get('artifactType') ?? undefined;
+      const listed = await registry.referrers(r.repo, r.digest, ns, artifactType);
+      if (!listed) return error(res, 404, 'NAME_UNKNOWN', `repository ${r.repo} is not in the bundle`);
+      const headers: Record<string, string> = { 'Content-Type': OCI_INDEX };
+      if (artifactType !== undefined) headers['OCI-Filters-Applied'] = 'artifactType';
+      return body(200, headers, referrersIndex(listed));
+    }
   }
 }
 
