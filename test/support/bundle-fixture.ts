@@ -5,7 +5,9 @@ import { tarLayer } from './oci-images.ts';
 import {
   fingerprintOf,
   generateSigningKeyPair,
+  planDelta,
   writeBundle,
+  type DeltaBase,
   type BundleImage,
   type BundleManifest,
   type BundleSnap,
@@ -91,6 +93,8 @@ export interface BundleFixtureOptions {
   /** manifest.sequence and manifest.expiresAt, as the bundler writes them from the lock and metadata.expires. */
   sequence?: number;
   expiresAt?: string;
+  /** Build a delta against this base (its verified manifest and digest), as `bundler build --base` does. */
+  base?: DeltaBase;
 }
 
 export interface BundleFixture {
@@ -178,7 +182,8 @@ export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture
   };
   await mkdir(o.dir, { recursive: true });
   const file = path.join(o.dir, o.out ?? 'bundle.tar');
-  const written = await writeBundle({ out: file, manifest, sources, key: keys.privateKey });
+  const payload = o.base ? planDelta({ manifest, sources, base: o.base }) : { manifest, sources };
+  const written = await writeBundle({ out: file, manifest: payload.manifest, sources: payload.sources, key: keys.privateKey });
   const pubFile = path.join(o.dir, 'fixture.pub');
   await writeFile(pubFile, keys.publicPem);
   return { file, pubFile, keys, manifest: written.manifest };

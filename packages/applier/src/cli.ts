@@ -29,7 +29,8 @@ const program = createProgram({
 function trustOptions(cmd: Command): Command {
   return cmd
     .option('--pub <KEY.pub>', 'trusted public key (repeatable); default: every *.pub in /etc/airgap/trusted.d', collect)
-    .option('--root <dir>', 'the file tree to act on instead of /');
+    .option('--root <dir>', 'the file tree to act on instead of /')
+    .option('--base <BASE.tar>', "a delta bundle's base (its file, first part or folder; signature checked): read for what the delta leaves out");
 }
 
 /** What plan, apply and status read the node with: the same options, so a plan shows what apply does. */

@@ -1,5 +1,6 @@
 import { AirgapError, type BundleManifest, type ErrorCode } from '@airgap/core';
 import { diskProblems, readDiskUse, type DiskUse } from './disk-plan.ts';
+import { deltaProblems, readDelta, type DeltaSeen } from './delta/delta-coverage.ts';
 import { nodeArch } from './node/arch.ts';
 import { clusterIntent } from './node/cluster-intent.ts';
 import { nodePath } from './node/node-path.ts';
@@ -45,6 +46,8 @@ export interface PreflightSeen {
     | undefined;
   defaultRoutes: number;
   applied?: AppliedSeen;
+  /** Only for a delta bundle: where the entries it leaves out come from (delta/delta-coverage.ts). */
+  delta?: DeltaSeen;
 }
 
 export const PREFLIGHT_DESCRIBE =
@@ -55,6 +58,7 @@ export async function readPreflight(node: NodeFacts): Promise<PreflightSeen> {
     () => ({ ok: true }) as const,
     (err: unknown) => ({ ok: false, why: (err as Error).message }) as const,
   );
+  const applied = await readApplied(node);
   return {
     uid: process.getuid?.(),
     arch: nodeArch(),
@@ -62,7 +66,8 @@ export async function readPreflight(node: NodeFacts): Promise<PreflightSeen> {
     snapd,
     preInit: await readPreInit(node),
     defaultRoutes: (await defaultRoutes()).length,
-    applied: await readApplied(node),
+    applied,
+    delta: await readDelta(node, applied.snaps),
   };
 }
 
@@ -116,6 +121,7 @@ export function preflightProblems(node: NodeFacts, seen: PreflightSeen): Problem
   if (seen.defaultRoutes === 0 && !m.spec.network?.defaultRoute)
     refuse('default route', 'the node has no default route and the bundle sets no network.defaultRoute; Kubernetes needs one');
   if (seen.applied && !node.allowDowngrade) problems.push(...downgradeProblems(m, seen.applied));
+  for (const d of deltaProblems(seen.delta)) problems.push({ kind: 'refuse', ...d, code: 'DELTA_BASE_MISSING' });
   return problems;
 }
 

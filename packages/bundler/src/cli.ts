@@ -38,47 +38,58 @@ program
     '--split <size>',
     'write OUT.000, OUT.001, … of at most SIZE bytes each instead of OUT (`cat OUT.*` is the bundle; the applier reads the parts as they are). SIZE in bytes or K/M/G, powers of 1024: 4G is 4294967296 bytes, one more than FAT32 takes, so use 4000M for FAT32 sticks',
   )
+  .option(
+    '--base <OLD>',
+    'build a delta: leave out the image blobs and snaps the earlier bundle OLD already carries (OLD: its file, first part, folder of parts, or its signed head from `inspect --head`; its signature is checked)',
+  )
+  .option('--pub <KEY.pub>', "key trusted to have signed --base's bundle, besides --key's own (repeatable; default /etc/airgap/trusted.d)", collect)
   .addOption(cacheDir())
   .option('--json', 'progress and the result as JSON lines on stdout')
-  .action(async (spec: string, o: { out: string; key: string; frozen?: boolean; applier: boolean; split?: string; cacheDir?: string; json?: boolean }) => {
-    const [{ build, parsePartSize }, { formatInspect, inspect }, { imagesStage }, { createPullProgress }] = await Promise.all([
-      import('./commands/build.ts'),
-      import('./commands/inspect.ts'),
-      import('./images-stage.ts'),
-      import('./pull-progress.ts'),
-    ]);
-    const progress = createPullProgress(o.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain', (t) => (o.json ? process.stdout : process.stderr).write(t));
-    const r = await build({
-      spec,
-      out: o.out,
-      key: o.key,
-      frozen: o.frozen === true,
-      applier: o.applier,
-      cacheDir: o.cacheDir,
-      sourceDateEpoch: sourceDateEpoch(),
-      ...(o.split === undefined ? {} : { split: parsePartSize(o.split) }),
-      pullImages: imagesStage({ onEvent: progress.listener }),
-    }).finally(() => progress.finish());
-    if (o.json) {
-      out(
-        JSON.stringify({
-          type: 'result',
-          bundle: r.bundle.path,
-          ...(o.split === undefined ? {} : { parts: r.bundle.files }),
-          size: r.bundle.size,
-          signer: r.bundle.manifest.signer,
-          images: r.bundle.manifest.images,
-          lockFile: r.lockFile,
-          lockChanged: r.lockChanged,
-        }),
-      );
-      return;
-    }
-    const summary = formatInspect({ ...(await inspect(r.bundle.path)) });
-    const parts = r.bundle.files.length > 1 ? ` … ${r.bundle.files.at(-1)!} (${r.bundle.files.length} parts)` : '';
-    out(`wrote ${r.bundle.path}${parts} (${formatBytes(r.bundle.size)}, sha256 of manifest signed by ${r.bundle.manifest.signer})\n${summary}`);
-    out(r.lockChanged ? `updated ${r.lockFile}: commit it` : `${r.lockFile} unchanged`);
-  });
+  .action(
+    async (
+      spec: string,
+      o: { out: string; key: string; frozen?: boolean; applier: boolean; split?: string; base?: string; pub?: string[]; cacheDir?: string; json?: boolean },
+    ) => {
+      const [{ build, parsePartSize }, { formatInspect, inspect }, { imagesStage }, { createPullProgress }] = await Promise.all([
+        import('./commands/build.ts'),
+        import('./commands/inspect.ts'),
+        import('./images-stage.ts'),
+        import('./pull-progress.ts'),
+      ]);
+      const progress = createPullProgress(o.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain', (t) => (o.json ? process.stdout : process.stderr).write(t));
+      const r = await build({
+        spec,
+        out: o.out,
+        key: o.key,
+        frozen: o.frozen === true,
+        applier: o.applier,
+        cacheDir: o.cacheDir,
+        sourceDateEpoch: sourceDateEpoch(),
+        ...(o.split === undefined ? {} : { split: parsePartSize(o.split) }),
+        ...(o.base === undefined ? {} : { base: o.base, pubs: o.pub ?? [] }),
+        pullImages: imagesStage({ onEvent: progress.listener }),
+      }).finally(() => progress.finish());
+      if (o.json) {
+        out(
+          JSON.stringify({
+            type: 'result',
+            bundle: r.bundle.path,
+            ...(o.split === undefined ? {} : { parts: r.bundle.files }),
+            size: r.bundle.size,
+            signer: r.bundle.manifest.signer,
+            images: r.bundle.manifest.images,
+            lockFile: r.lockFile,
+            lockChanged: r.lockChanged,
+          }),
+        );
+        return;
+      }
+      const summary = formatInspect({ ...(await inspect(r.bundle.path)) });
+      const parts = r.bundle.files.length > 1 ? ` … ${r.bundle.files.at(-1)!} (${r.bundle.files.length} parts)` : '';
+      out(`wrote ${r.bundle.path}${parts} (${formatBytes(r.bundle.size)}, sha256 of manifest signed by ${r.bundle.manifest.signer})\n${summary}`);
+      out(r.lockChanged ? `updated ${r.lockFile}: commit it` : `${r.lockFile} unchanged`);
+    },
+  );
 
 program
   .command('lock')

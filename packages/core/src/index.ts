@@ -23,6 +23,8 @@ export {
 export { bundleFiles, partPath, MAX_PARTS, type BundleFiles, type BundlePart } from './bundle/bundle-parts.ts';
 export { isHeadFile, verifyHead, writeHead, type VerifiedHead, type WrittenHead } from './bundle/bundle-head.ts';
 export { loadTrustedKeys, TRUSTED_KEYS_DIR } from './bundle/trusted-keys.ts';
+export { planDelta, entrySizes, omittedBytes, type DeltaBase, type PlannedDelta } from './bundle/delta.ts';
+export { openBaseBundle, withBase, omittedFromNode } from './bundle/delta-source.ts';
 export { verifyCommand, describeVerified, type VerifyCommandOptions } from './commands/verify-command.ts';
 export { runMain } from './cli/run-main.ts';
 export { createProgram, runProgram, synopsis, Command, Option, type ProgramOptions } from './cli/program.ts';

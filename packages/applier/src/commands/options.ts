@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { AirgapError, loadTrustedKeys, TRUSTED_KEYS_DIR, verifyBundle, type VerifiedBundle } from '@airgap/core';
+import { AirgapError, loadTrustedKeys, TRUSTED_KEYS_DIR, verifyBundle, withBase, type VerifiedBundle } from '@airgap/core';
 import { nodePath } from '../node/node-path.ts';
 import { DEFAULT_CTR, DEFAULT_K8S } from '../defaults.ts';
 
@@ -22,6 +22,8 @@ export interface CommonOptions {
   allowDowngrade: boolean;
   /** --no-prune: images earlier bundles imported stay in containerd. */
   noPrune: boolean;
+  /** --base: the base bundle of a delta (file, first part or folder), read for the entries the delta leaves out. */
+  base?: string | undefined;
 }
 
 /** The option values apply, plan and status take, as the CLI declares them (camel-cased by commander). */
@@ -39,6 +41,7 @@ export interface NodeOptionValues {
   allowDowngrade?: boolean;
   /** commander's value of --no-prune (false when given). */
   prune?: boolean;
+  base?: string;
 }
 
 /**
@@ -68,12 +71,16 @@ export function commonOptions(bundle: string | undefined, values: NodeOptionValu
     waitTimeoutMs: wait * 1000,
     allowDowngrade: values.allowDowngrade ?? false,
     noPrune: values.prune === false,
+    ...(values.base !== undefined ? { base: values.base } : {}),
   };
 }
 
 /** Signature and every digest, before anything else reads the node or writes to it. */
-export async function verifyFor(o: Pick<CommonOptions, 'bundle' | 'pubs' | 'root'>): Promise<VerifiedBundle> {
+export async function verifyFor(o: Pick<CommonOptions, 'bundle' | 'pubs' | 'root'> & { base?: string | undefined }): Promise<VerifiedBundle> {
   if (!o.bundle) throw new AirgapError('USAGE', 'the bundle path is missing');
   const keys = await loadTrustedKeys(o.pubs, nodePath(o.root, TRUSTED_KEYS_DIR));
-  return verifyBundle(o.bundle, { keys });
+  const bundle = await verifyBundle(o.bundle, { keys });
+  // A delta's base is verified whole, like any bundle, before anything reads the node: then it must
+  // be the one the delta names and carry what the delta leaves out.
+  return o.base === undefined ? bundle : withBase(bundle, await verifyBundle(o.base, { keys }));
 }

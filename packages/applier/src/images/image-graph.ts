@@ -1,4 +1,4 @@
-import { AirgapError, DIGEST_PATTERN, INDEX_TYPES, MANIFEST_TYPES, readEntry, type Descriptor, type VerifiedBundle } from '@airgap/core';
+import { AirgapError, DIGEST_PATTERN, entrySizes, INDEX_TYPES, MANIFEST_TYPES, readEntry, type Descriptor, type VerifiedBundle } from '@airgap/core';
 
 /** What a walk of one image's graph in the bundle meets, in order. */
 export interface ImageVisitor {
@@ -30,7 +30,8 @@ export function blobPath(layout: string, digest: string): string {
 export function imageGraph(bundle: VerifiedBundle): ImageGraph {
   const layout = bundle.manifest.imageLayout;
   if (!layout) throw bad('the bundle lists images but has no image layout');
-  const sizes = new Map(bundle.manifest.entries.map((e) => [e.path, e.size]));
+  // A delta's omitted blobs count as carried: its base, or containerd, supplies them (core bundle/delta.ts).
+  const sizes = entrySizes(bundle.manifest);
   const readDoc = async <T>(entry: string) => JSON.parse((await readEntry(bundle, entry)).toString('utf8')) as T;
   return {
     async walk(root, image, visit) {

@@ -1,7 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { openEntry, type BundleImage, type VerifiedBundle } from '@airgap/core';
+import { entrySizes, omittedFromNode, openEntry, type BundleImage, type VerifiedBundle } from '@airgap/core';
 import { blobClosure, imageDescriptors } from './image-closure.ts';
 
 /**
@@ -13,7 +13,11 @@ export async function ociTarStream(bundle: VerifiedBundle, images: readonly Bund
   const layout = bundle.manifest.imageLayout!;
   const descriptors = await imageDescriptors(bundle, images);
   const blobs = await blobClosure(bundle, descriptors);
-  const sizes = new Map(bundle.manifest.entries.map((e) => [e.path, e.size]));
+  const sizes = entrySizes(bundle.manifest);
+  // Blobs a delta leaves out with no --base: containerd's content store has them (preflight checked), and
+  // `ctr images import` takes what the tar lacks from there (core/images/archive/importer.go ImportIndex
+  // writes each tar blob to the store; client/import.go then walks the index in the store, not the tar).
+  const fromNode = new Set(omittedFromNode(bundle).map((e) => e.path));
   const pack = tar.pack();
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   const add = (name: string, data: string) =>
@@ -21,7 +25,7 @@ export async function ociTarStream(bundle: VerifiedBundle, images: readonly Bund
   const fill = async () => {
     await add('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     await add('index.json', JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: descriptors }));
-    for (const blob of blobs) {
+    for (const blob of blobs.filter((b) => !fromNode.has(b))) {
       const sink = pack.entry({ name: blob.slice(layout.length + 1), size: sizes.get(blob)!, mode: 0o644, mtime: new Date(0) });
       await pipeline(openEntry(bundle, blob), sink);
     }

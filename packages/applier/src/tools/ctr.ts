@@ -50,6 +50,17 @@ function parseLabels(text: string | undefined): Record<string, string> {
   return labels;
 }
 
+/** Every digest in containerd's content store for k8s.io (`ctr content ls -q`): what an import may leave out of its tar. */
+export async function ctrContentDigests(o: CtrOptions): Promise<Set<string>> {
+  const r = await runTool(o.ctr, [...base(o), 'content', 'ls', '-q'], { timeout: QUICK });
+  return new Set(
+    r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('sha256:')),
+  );
+}
+
 /** `ctr images label NAME key=value`; an empty value clears the label. */
 export async function ctrLabel(o: CtrOptions, ref: string, label: string, value: string): Promise<void> {
   await runTool(o.ctr, [...base(o), 'images', 'label', ref, `${label}=${value}`], { timeout: QUICK });

@@ -1,8 +1,20 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { AirgapError, fingerprintOf, loadPrivateKey, loadSpec, renderLock, writeBundle, writeLock, type Lock, type WrittenBundle } from '@airgap/core';
+import {
+  AirgapError,
+  fingerprintOf,
+  loadPrivateKey,
+  loadSpec,
+  planDelta,
+  renderLock,
+  writeBundle,
+  writeLock,
+  type Lock,
+  type WrittenBundle,
+} from '@airgap/core';
 import { createPublicKey } from 'node:crypto';
 import { applierBinaries } from '../applier-binaries.ts';
+import { loadDeltaBase } from '../delta-base.ts';
 import { defaultCacheDir } from '../cache-dir.ts';
 import { bundlePlatforms, planBundle, type PullImages } from '../plan-bundle.ts';
 import { pullImagesForSpec } from '../images-stage.ts';
@@ -25,6 +37,13 @@ export interface BuildOptions {
   pullImages?: PullImages;
   /** Write `OUT.000`, `OUT.001`, … of at most this many bytes each (see parsePartSize). */
   split?: number;
+  /**
+   * Build a delta: leave out the image blobs and snaps this earlier bundle (file, first part, folder
+   * of parts, or its signed head) already carries. @example 'site-2025-06.head'
+   */
+  base?: string;
+  /** Public keys the base's signature is checked against, besides the signing key's own (default: /etc/airgap/trusted.d). */
+  pubs?: string[];
 }
 
 export interface BuildResult {
@@ -57,7 +76,14 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       hint: 'run `bundler lock airgap.yaml`, review the diff and commit it',
     });
   }
-  const bundle = await writeBundle({ out: o.out, manifest: plan.manifest, sources: plan.sources, key, ...(o.split === undefined ? {} : { split: o.split }) });
+  const payload = o.base === undefined ? plan : planDelta({ ...plan, base: await loadDeltaBase({ base: o.base, key, pubs: o.pubs ?? [] }) });
+  const bundle = await writeBundle({
+    out: o.out,
+    manifest: payload.manifest,
+    sources: payload.sources,
+    key,
+    ...(o.split === undefined ? {} : { split: o.split }),
+  });
   if (lockChanged) await writeLock(plan.lockFile, plan.lock);
   return { bundle, lockFile: plan.lockFile, lockChanged };
 }

@@ -1,4 +1,4 @@
-import { formatBytes, readManifestUnverified, type BundleK8s, type BundleManifest, type WrittenHead } from '@airgap/core';
+import { formatBytes, omittedBytes, readManifestUnverified, type BundleK8s, type BundleManifest, type WrittenHead } from '@airgap/core';
 import { applierEntryPlatform } from '../applier-binaries.ts';
 
 export interface InspectResult {
@@ -16,6 +16,8 @@ export interface InspectResult {
   hostsDir: string;
   /** The k8s release, datastore and containerd base dir the bundle was built for (absent in older bundles). */
   k8s?: BundleK8s;
+  /** Only for a delta bundle: its base and what it leaves out. */
+  delta?: { of: string; name: string; sequence?: number; omitted: number; omittedBytes: number };
 }
 
 /** What a bundle holds, from its manifest. Does not check the signature: that is `verify`. */
@@ -40,7 +42,24 @@ export function summarize(file: string, m: BundleManifest): InspectResult {
     totalBytes: m.entries.reduce((n, e) => n + e.size, 0),
     hostsDir: m.containerd.hostsDir,
     ...(m.k8s ? { k8s: m.k8s } : {}),
+    ...(m.base
+      ? {
+          delta: {
+            of: m.base.digest,
+            name: m.base.name,
+            ...(m.base.sequence !== undefined ? { sequence: m.base.sequence } : {}),
+            omitted: m.base.omitted.length,
+            omittedBytes: omittedBytes(m),
+          },
+        }
+      : {}),
   };
+}
+
+/** `delta of sha256:… (NAME #SEQ), leaves out N entries (X GiB)`. */
+export function formatDelta(d: NonNullable<InspectResult['delta']>): string {
+  const seq = d.sequence !== undefined ? ` #${d.sequence}` : '';
+  return `delta of ${d.of} (${d.name}${seq}), leaves out ${d.omitted} ${d.omitted === 1 ? 'entry' : 'entries'} (${formatBytes(d.omittedBytes)})`;
 }
 
 export function formatInspect(r: InspectResult): string {
@@ -49,6 +68,7 @@ export function formatInspect(r: InspectResult): string {
     `created  ${r.createdAt}`,
     `signer   ${r.signer}  (claimed by the manifest; check it with \`verify --pub\`)`,
     `payload  ${r.files.length} files, ${formatBytes(r.totalBytes)}`,
+    ...(r.delta ? [formatDelta(r.delta)] : []),
     ...(r.k8s
       ? [`k8s      ${r.k8s.release}, datastore ${r.k8s.datastore}${r.k8s.containerdBaseDir ? `, containerd base ${r.k8s.containerdBaseDir}` : ''}`]
       : []),

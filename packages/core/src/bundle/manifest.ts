@@ -112,6 +112,26 @@ export interface BundleK8s {
   containerdBaseDir?: string;
 }
 
+/** An entry a delta bundle leaves out: its base carries these bytes at this path (docs/bundle-format.md, "Delta bundles"). */
+export interface OmittedEntry {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * The bundle a delta is built against. Only image config and layer blobs and snap files whose
+ * path and sha256 match an entry carried in the base are left out; everything else is in the tar.
+ */
+export interface BundleBase {
+  name: string;
+  /** `sha256:` and the base manifest's sha256: the digest `bundler verify` prints for the base (or its head). */
+  digest: string;
+  sequence?: number;
+  /** Sorted by path; listed in no `entries` and not in SHA256SUMS. */
+  omitted: OmittedEntry[];
+}
+
 export interface BundleManifest {
   formatVersion: typeof FORMAT_VERSION;
   name: string;
@@ -140,5 +160,7 @@ export interface BundleManifest {
   bootstrapConfig?: string;
   /** Absent in bundles built before it was recorded, and for releases outside K8S_RELEASES. */
   k8s?: BundleK8s;
+  /** Only on a delta bundle (`bundler build --base`): the base and what this bundle leaves out of it. */
+  base?: BundleBase;
   entries: ManifestEntry[];
 }

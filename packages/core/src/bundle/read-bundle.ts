@@ -24,6 +24,8 @@ export interface VerifiedBundle {
   signer: PublicKey;
   locations: EntryLocation[];
   size: number;
+  /** A delta's base, opened with `--base` (delta-source.ts `withBase`): the entries the delta leaves out are read from it. */
+  base?: VerifiedBundle;
 }
 
 export interface VerifyOptions {
@@ -232,7 +234,16 @@ export function verifyingStream(entry: ManifestEntry): Transform {
 /** Read one entry of a verified bundle by offset, checking its digest again as it streams. */
 export function openEntry(bundle: VerifiedBundle, path: string): Readable {
   const location = bundle.locations.find((l) => l.entry.path === path);
-  if (!location) throw invalid(`${path} is not in the bundle`);
+  if (!location) {
+    const named = bundle.manifest.base;
+    if (named?.omitted.some((e) => e.path === path)) {
+      if (bundle.base) return openEntry(bundle.base, path);
+      throw new AirgapError('DELTA_BASE_MISSING', `${path} is left out of delta ${bundle.file}: it is in its base ${named.name} ${named.digest}`, {
+        hint: 'pass --base with the base bundle (its file, first part or folder), or apply the base first',
+      });
+    }
+    throw invalid(`${path} is not in the bundle`);
+  }
   const { entry, dataOffset } = location;
   // An empty range cannot be asked of createReadStream (start must be <= end).
   const raw = readRange(bundle.files, dataOffset, dataOffset + entry.size - 1);

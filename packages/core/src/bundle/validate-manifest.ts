@@ -11,7 +11,7 @@ import { FORMAT_VERSION, MANIFEST_PATH, SIGNATURE_PATH, SUMS_PATH, type BundleMa
 const SHOWN_ERRORS = 3;
 
 /** Fields whose value becomes a path under the bundle's root or the node's hosts dir. */
-const PATH_FIELDS = /^\/(?:entries\/\d+\/path|containerd\/files\/\d+\/target)$/;
+const PATH_FIELDS = /^\/(?:entries\/\d+\/path|base\/omitted\/\d+\/path|containerd\/files\/\d+\/target)$/;
 
 const malformed = (what: string): AirgapError =>
   new AirgapError('BUNDLE_INVALID', `bundle manifest is malformed: ${what}`, { hint: 'rebuild the bundle with a matching `bundler build`' });
@@ -31,6 +31,7 @@ export function validateManifest(value: unknown): BundleManifest {
   const validate = manifestValidate();
   if (!validate(value)) throw schemaRefusal(validate.errors ?? []);
   checkEntries(value);
+  checkOmitted(value);
   checkImages(value);
   return value;
 }
@@ -41,7 +42,7 @@ function schemaRefusal(errors: readonly ErrorObject[]): AirgapError {
     if (!PATH_FIELDS.test(e.instancePath) || typeof e.data !== 'string') continue;
     const problem = entryPathProblem(e.data);
     if (!problem) continue;
-    const what = e.instancePath.startsWith('/entries/') ? 'bundle entry' : 'hosts file target';
+    const what = e.instancePath.startsWith('/containerd/') ? 'hosts file target' : 'bundle entry';
     return new AirgapError('PATH_TRAVERSAL', `${what} ${JSON.stringify(e.data)} is refused: ${problem}`, { hint: 'the bundle is malformed or hostile' });
   }
   // An `if` failure only repeats the `then` error beside it.
@@ -58,7 +59,12 @@ function checkEntries(m: BundleManifest): void {
     if (seen.has(e.path)) throw malformed(`${e.path} is listed twice`);
     seen.add(e.path);
   }
-  const listed = new Set(m.entries.map((e) => e.path));
+  // A delta's omitted entries are neither in the tar nor listed twice; what references them still resolves.
+  for (const e of m.base?.omitted ?? []) {
+    if (seen.has(e.path)) throw malformed(`${e.path} is listed twice`);
+    seen.add(e.path);
+  }
+  const listed = new Set([...m.entries, ...(m.base?.omitted ?? [])].map((e) => e.path));
   const mustExist = [
     ...m.snaps.flatMap((s) => [s.snapPath, s.assertPath]),
     ...m.containerd.files.map((f) => f.path),
@@ -66,6 +72,15 @@ function checkEntries(m: BundleManifest): void {
     ...m.images.flatMap((i) => (i.subset ? [`${String(m.imageLayout)}/blobs/sha256/${i.subset.digest.slice(7)}`] : [])),
   ];
   for (const p of mustExist) if (!listed.has(p)) throw malformed(`${p} is referenced but not an entry`);
+}
+
+/** A delta may leave out image blobs (named by their own digest) and snap files, nothing else. */
+function checkOmitted(m: BundleManifest): void {
+  const snapFiles = new Set(m.snaps.map((s) => s.snapPath));
+  for (const e of m.base?.omitted ?? []) {
+    const blob = m.imageLayout !== undefined && e.path === `${m.imageLayout}/blobs/sha256/${e.sha256}`;
+    if (!blob && !snapFiles.has(e.path)) throw malformed(`base.omitted lists ${e.path}, which is neither an image blob named by its sha256 nor a snap file`);
+  }
 }
 
 function checkImages(m: BundleManifest): void {
