@@ -112,6 +112,41 @@ describe('bundler build carries signatures, attestations and SBOMs published bes
     );
     expect(frozen.stderr).toBe('');
     expect(frozen.exitCode).toBe(0);
+
+    // Signed again upstream (another .sig manifest): the lock no longer holds, and a frozen build says so and writes nothing.
+    const again = await publishEvidence({ base: reg.url, repo: 'apps/signed', host: reg.host, digest: signed.digest, key: cosignKey() });
+    expect(again.sig).not.toBe(ev.sig);
+    const stale = await cli(
+      'bundler',
+      ['build', 'airgap.yaml', '-o', 'stale.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', 'cache', '--frozen'],
+      {
+        cwd: dir,
+      },
+    );
+    expect(stale.exitCode).not.toBe(0);
+    expect(stale.stderr).toContain('LOCK_STALE');
+    await expect(readFile(path.join(dir, 'stale.tar'))).rejects.toThrow(/ENOENT/);
+  }, 180_000);
+
+  it('a multi-platform index: the signatures of the index and of the carried platform come, not those of a platform left behind', async () => {
+    const layout = await testdir();
+    const multi = await makeImage({ layoutDir: layout, tag: 'multi', platforms: ['linux/amd64', 'linux/arm64'], layerSizes: [5_000] });
+    await pushLayout(reg, layout, 'multi', 'apps/multi:1');
+    const signer = cosignKey();
+    // `cosign sign --recursive`: the index and each platform manifest get their own .sig.
+    const sigs = new Map<string, string>();
+    for (const d of [multi.digest, multi.manifests['linux/amd64']!, multi.manifests['linux/arm64']!])
+      sigs.set(d, (await publishEvidence({ base: reg.url, repo: 'apps/multi', host: reg.host, digest: d, key: signer })).sig);
+    const { bundle } = await buildEvidenceSite(reg, [`${reg.host}/apps/multi:1`]);
+    const evidence = bundle.manifest.images.find((i) => i.ref === `${reg.host}/apps/multi:1`)!.evidence!;
+    const sigSubjects = evidence.filter((e) => e.kind === 'cosign-sig').map((e) => [e.subject, e.digest]);
+    expect(sigSubjects.sort()).toEqual(
+      [
+        [multi.digest, sigs.get(multi.digest)],
+        [multi.manifests['linux/amd64']!, sigs.get(multi.manifests['linux/amd64']!)],
+      ].sort(),
+    );
+    expect(evidence.some((e) => e.subject === multi.manifests['linux/arm64'])).toBe(false);
   }, 180_000);
 
   it('images.evidence: false leaves every piece of evidence behind', async () => {
