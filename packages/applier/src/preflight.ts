@@ -18,7 +18,7 @@ export interface Problem {
   about: string;
   why: string;
   /** The error code the run stops with when it is not PREFLIGHT_FAILED (an older or expired bundle, a full file system: exit 2). */
-  code?: Extract<ErrorCode, 'BUNDLE_DOWNGRADE' | 'BUNDLE_EXPIRED' | 'DISK_SPACE'>;
+  code?: Extract<ErrorCode, 'BUNDLE_DOWNGRADE' | 'BUNDLE_EXPIRED' | 'DISK_SPACE' | 'DELTA_BASE_MISSING'>;
   /** What to do about this one, when it is more than "fix the above". */
   hint?: string;
 }

@@ -40,7 +40,11 @@ export type ErrorCode =
   /** The bundle's expiresAt has passed. */
   | 'BUNDLE_EXPIRED'
   /** A file system of the node has less free space than the apply would write on it (preflight, nothing changed). */
-  | 'DISK_SPACE';
+  | 'DISK_SPACE'
+  /** A delta bundle leaves out entries that neither the node (it did not apply the base) nor a --base supplies. */
+  | 'DELTA_BASE_MISSING'
+  /** The --base given is not the delta's base, or lacks an entry the delta leaves out. */
+  | 'DELTA_BASE_MISMATCH';
 
 export interface AirgapErrorOptions {
   /** What the user can do about it, e.g. "run `bundler lock airgap.yaml`". */

@@ -60,4 +60,4 @@ export async function applyCommand(o: CommonOptions, print: (line: string) => vo
   return { ...head, ...result };
 }
 
-const REFUSED = ['PREFLIGHT_FAILED', 'BUNDLE_DOWNGRADE', 'BUNDLE_EXPIRED', 'DISK_SPACE'] as const;
+const REFUSED = ['PREFLIGHT_FAILED', 'BUNDLE_DOWNGRADE', 'BUNDLE_EXPIRED', 'DISK_SPACE', 'DELTA_BASE_MISSING'] as const;
