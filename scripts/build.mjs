@@ -27,5 +27,8 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     banner: { js: "import { createRequire as __airgapRequire } from 'node:module'; const require = __airgapRequire(import.meta.url);" },
     define: { __AIRGAP_VERSION__: JSON.stringify(pkg.version), __AIRGAP_COMMIT__: JSON.stringify(commit) },
     logLevel: 'warning',
+    // The CycloneDX library's XML writer and validator load these optional peers lazily, in a
+    // try (dist.node/_optPlug.node/_wrapper.js); the bundler writes JSON only and ships neither.
+    external: ['xmlbuilder2', 'libxmljs2'],
   });
 }

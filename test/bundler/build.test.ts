@@ -52,6 +52,7 @@ describe('bundler build', () => {
     expect(j.snaps.map((s) => `${s.name}_${s.revision}:${s.role}`)).toEqual(['snapd_10:snapd', 'core20_20:base', 'k8s_30:k8s']);
     expect(j.files.map((f) => f.path)).toEqual([
       'airgap/SHA256SUMS',
+      'airgap/sbom.cdx.json',
       'config/bootstrap.yaml',
       'containerd/hosts.d/docker.io/ca-10.100.100.100_5000.crt',
       'containerd/hosts.d/docker.io/hosts.toml',

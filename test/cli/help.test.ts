@@ -9,6 +9,7 @@ const COMMANDS: Record<'bundler' | 'applier', Record<string, string[]>> = {
     allowlist: ['--format'],
     keygen: ['--out', '--force'],
     verify: ['--pub'],
+    sbom: ['--pub', '--out'],
     inspect: ['--json'],
   },
   applier: {

@@ -139,6 +139,20 @@ program
   });
 
 program
+  .command('sbom')
+  .description("the bundle's CycloneDX 1.6 JSON SBOM (its signed airgap/sbom.cdx.json), after checking its signature and every digest")
+  .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')
+  .option('--pub <KEY.pub>', 'trusted public key (repeatable; default every *.pub in /etc/airgap/trusted.d)', collect)
+  .option('-o, --out <FILE>', 'write it to FILE instead of stdout, e.g. bundle.cdx.json')
+  .action(async (bundle: string, o: { pub?: string[]; out?: string }) => {
+    const { sbom } = await import('./commands/sbom.ts');
+    const r = await sbom({ bundle, pubs: o.pub ?? [], ...(o.out === undefined ? {} : { out: o.out }) });
+    if (!r.fromEntry) process.stderr.write(`note: ${bundle} carries no SBOM (built before bundles did): made from its verified manifest and entries\n`);
+    if (r.out === undefined) process.stdout.write(r.sbom);
+    else process.stderr.write(`wrote ${r.out} (CycloneDX 1.6, ${r.sbom.length} bytes) of bundle ${r.bundle.manifest.name}\n`);
+  });
+
+program
   .command('inspect')
   .description('what a bundle holds (no signature check); with --head, write its signed head instead')
   .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')

@@ -26,6 +26,7 @@ import { planK8s } from './k8s/plan-k8s.ts';
 import { snapDigestExpectation } from './snaps/check-snap.ts';
 import { resolveSnaps, type ResolvedSnap } from './snaps/resolve-snaps.ts';
 import { readSnapImages } from './snaps/snap-meta.ts';
+import { sbomSource } from './sbom/build-sbom.ts';
 
 /** What the images stage gives back (the OCI pull lives in ./oci). */
 export interface ImagesResult {
@@ -159,6 +160,8 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
     ...(bootstrapConfig ? { bootstrapConfig } : {}),
     ...(k8sPlan.k8s ? { k8s: k8sPlan.k8s } : {}),
   };
+  // From the plan, before anything is written: the SBOM is an entry the manifest lists and signs.
+  sources.push(await sbomSource({ manifest, sources }));
   return { manifest, sources, lock, lockFile, previousLock };
 }
 
