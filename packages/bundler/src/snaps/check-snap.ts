@@ -10,6 +10,8 @@ export interface CheckedSnap {
   size: number;
   snapPath: string;
   assertPath: string;
+  /** From the verified-digest cache (digest-cache.ts): the SHA3-384 already known, or how to record it once the copy checks it. */
+  cached?: Pick<ExpectedDigest, 'known' | 'onVerified'>;
 }
 
 /**
@@ -65,8 +67,9 @@ export async function readSnapAssertion(name: string, snapPath: string, assertPa
 }
 
 /** What the bundle writer checks as it copies the snap: the SHA3-384 its assertion gives. */
-export function snapDigestExpectation(snap: Pick<CheckedSnap, 'name' | 'sha3_384'>): ExpectedDigest {
+export function snapDigestExpectation(snap: Pick<CheckedSnap, 'name' | 'sha3_384' | 'cached'>): ExpectedDigest {
   return {
+    ...snap.cached,
     algorithm: 'sha3-384',
     digest: snap.sha3_384,
     by: 'its snap-revision assertion',

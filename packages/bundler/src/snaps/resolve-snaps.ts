@@ -3,6 +3,7 @@ import path from 'node:path';
 import { AirgapError, type Lock, type LockedSnap, type SnapRole, type Spec } from '@airgap/core';
 import { snapDownload } from '../tools/snap-download.ts';
 import { checkSnap, readSnapAssertion, type CheckedSnap } from './check-snap.ts';
+import { debug, fileKey, openDigestCache, sameFile, type DigestCache } from './digest-cache.ts';
 import { findSnapFile, listSnapFiles } from './find-snap-file.ts';
 import { readSnapMeta, type SnapMeta } from './snap-meta.ts';
 
@@ -25,6 +26,8 @@ export interface ResolveSnapsOptions {
    * snap once. Default false: every snap is hashed now.
    */
   deferDigestCheck?: boolean;
+  /** The verified-digest cache; default: the one in `cacheDir`. */
+  digests?: DigestCache;
 }
 
 interface SnapRequest {
@@ -35,7 +38,8 @@ interface SnapRequest {
 }
 
 /** Every snap the bundle carries, in install order: snapd, bases, k8s, extra snaps. */
-export async function resolveSnaps(o: ResolveSnapsOptions): Promise<ResolvedSnap[]> {
+export async function resolveSnaps(options: ResolveSnapsOptions): Promise<ResolvedSnap[]> {
+  const o = { ...options, digests: options.digests ?? (await openDigestCache(options.cacheDir)) };
   const k8s = await obtain(o, { name: 'k8s', role: 'k8s', channel: o.spec.k8s.channel, revision: o.spec.k8s.revision });
   const extras: ResolvedSnap[] = [];
   for (const s of o.spec.snaps ?? []) extras.push(await obtain(o, { name: s.name, role: 'extra', channel: s.channel, revision: s.revision }));
@@ -49,7 +53,7 @@ export async function resolveSnaps(o: ResolveSnapsOptions): Promise<ResolvedSnap
   return [...snapd, ...bases, k8s, ...extras];
 }
 
-async function obtain(o: ResolveSnapsOptions, req: SnapRequest): Promise<ResolvedSnap> {
+async function obtain(o: ResolveSnapsOptions & { digests: DigestCache }, req: SnapRequest): Promise<ResolvedSnap> {
   const locked = findLocked(o.lock, req);
   if (o.frozen && !locked) {
     throw new AirgapError('LOCK_STALE', `--frozen: the lock file has no entry for snap ${req.name}${req.channel ? ` (${req.channel})` : ''}`, {
@@ -63,7 +67,7 @@ async function obtain(o: ResolveSnapsOptions, req: SnapRequest): Promise<Resolve
   } else {
     file = await downloadToCache(o.cacheDir, req, revision);
   }
-  const checked = await (o.deferDigestCheck ? readSnapAssertion : checkSnap)(req.name, file.snapPath, file.assertPath);
+  const checked = await checkWithCache(o, req.name, file);
   if (revision !== undefined && checked.revision !== revision) {
     throw new AirgapError('SNAP_INVALID', `${path.basename(file.snapPath)} is asserted as revision ${checked.revision}, expected ${revision}`, {
       hint: `download ${req.name} revision ${revision} again`,
@@ -80,6 +84,31 @@ async function obtain(o: ResolveSnapsOptions, req: SnapRequest): Promise<Resolve
       hint: 'the file is misnamed; download the right snap',
     });
   return { ...checked, role: req.role, channel: req.channel, classic: meta.confinement === 'classic', meta };
+}
+
+/**
+ * The snap's assertion checked, and its SHA3-384: from the verified-digest cache when the file is
+ * the one verified before (then not hashed again), else hashed now or, deferred, by the copy into
+ * the bundle; either way a digest that matches the assertion is recorded for the next build.
+ */
+async function checkWithCache(
+  o: ResolveSnapsOptions & { digests: DigestCache },
+  name: string,
+  file: { snapPath: string; assertPath: string },
+): Promise<CheckedSnap> {
+  const asserted = await readSnapAssertion(name, file.snapPath, file.assertPath);
+  // Before anything reads the snap's bytes: a change after this stat shows as a different key.
+  const key = await fileKey(file.snapPath);
+  if (o.digests.has(file.snapPath, key, asserted.sha3_384)) {
+    debug('%s: sha3-384 from the verified-digest cache', file.snapPath);
+    return { ...asserted, cached: { known: { unchanged: async () => sameFile(await fileKey(file.snapPath), key) } } };
+  }
+  debug('%s: sha3-384 not cached, hashing', file.snapPath);
+  const record = () => o.digests.record(file.snapPath, key, asserted.sha3_384);
+  if (o.deferDigestCheck) return { ...asserted, cached: { onVerified: record } };
+  const checked = await checkSnap(name, file.snapPath, file.assertPath);
+  await record();
+  return checked;
 }
 
 function findLocked(lock: Lock | undefined, req: SnapRequest): LockedSnap | undefined {

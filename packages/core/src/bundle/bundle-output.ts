@@ -17,7 +17,19 @@ interface Target {
   final: string;
   tmp: string;
   fh: FileHandle | undefined;
+  /** Bytes written since the last early sync was started. */
+  dirty: number;
+  /** An early sync under way (see EARLY_SYNC). */
+  syncing?: Promise<void>;
 }
+
+/**
+ * Every this many bytes written to a file, its data is sent to disk in the background (fdatasync,
+ * not awaited by the writer): the page cache otherwise holds the whole bundle until the final
+ * fsync, which then writes it all while nothing else is left to do. Spread over the build, the
+ * disk writes overlap the hashing, and the final fsync finds little left.
+ */
+const EARLY_SYNC = 128 * 1024 * 1024;
 
 /**
  * Open the temp file(s) for a bundle of `size` bytes. Split, part i holds bytes
@@ -36,13 +48,14 @@ export async function openBundleOutput(o: { out: string; size: number; split?: n
   const finals = o.split === undefined ? [o.out] : Array.from({ length: count }, (_, i) => partPath(o.out, i));
   const targets: Target[] = [];
   const abort = async () => {
+    await Promise.allSettled(targets.flatMap((t) => (t.syncing ? [t.syncing] : [])));
     await Promise.all(targets.map(async (t) => t.fh?.close().catch(() => undefined)));
     await Promise.all(targets.map((t) => rm(t.tmp, { force: true })));
   };
   try {
     for (const final of finals) {
       await removeStaleTemps(final);
-      const target: Target = { final, tmp: tempPathFor(final), fh: undefined };
+      const target: Target = { final, tmp: tempPathFor(final), fh: undefined, dirty: 0 };
       targets.push(target);
       target.fh = await open(target.tmp, 'wx', 0o644);
     }
@@ -56,13 +69,25 @@ export async function openBundleOutput(o: { out: string; size: number; split?: n
       const index = Math.floor(position / split);
       const at = position - index * split;
       const n = Math.min(length, split - at);
-      const fh = targets[index]?.fh;
-      if (!fh) throw new Error(`bundle byte ${position} is past the ${count} part(s) planned`);
-      return fh.write(buffer, offset, n, at);
+      const target = targets[index];
+      const fh = target?.fh;
+      if (!target || !fh) throw new Error(`bundle byte ${position} is past the ${count} part(s) planned`);
+      const written = await fh.write(buffer, offset, n, at);
+      target.dirty += written.bytesWritten;
+      if (target.dirty >= EARLY_SYNC && !target.syncing) {
+        target.dirty = 0;
+        // Only a head start: a failure here shows again in commit's own fsync.
+        target.syncing = fh.datasync().then(
+          () => (target.syncing = undefined),
+          () => (target.syncing = undefined),
+        );
+      }
+      return written;
     },
     async commit() {
       // On disk before they have their names: after a power loss the bundle is whole or absent.
       for (const t of targets) {
+        await t.syncing;
         await t.fh!.sync();
         await t.fh!.close();
         t.fh = undefined;

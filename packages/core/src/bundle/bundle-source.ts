@@ -13,6 +13,14 @@ export interface ExpectedDigest {
   /** Who says so, for the error message. */
   by: string;
   hint: string;
+  /**
+   * Already verified for the file as it is now (the bundler's verified-digest cache): the copy does
+   * not hash it again, and fails unless `unchanged()` still holds once the whole file has been read
+   * (a file that changed meanwhile is not the one that was verified). The SHA-256 is computed anyway.
+   */
+  known?: { unchanged: () => Promise<boolean> };
+  /** Called after a copy that hashed the file and found `digest` (the bundler then caches it). */
+  onVerified?: () => Promise<void>;
 }
 
 /** A payload entry: a file on disk (streamed) or bytes made by the bundler. */

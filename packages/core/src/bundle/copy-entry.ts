@@ -35,7 +35,7 @@ export async function copyEntry(out: PositionalWriter, position: number, o: Copy
   // Chunk buffers come back once written and hashed: memory stays a few chunks, whatever the size.
   const free: Buffer[] = [];
   const recycle = (buf: Buffer): void => void free.push(buf);
-  const extra = o.expect ? extraHasher([o.expect.algorithm], o.size, { recycle }) : undefined;
+  const extra = o.expect && !o.expect.known ? extraHasher([o.expect.algorithm], o.size, { recycle }) : undefined;
   const readAt = (at: number) => quiet(readChunk(input, free.pop() ?? Buffer.allocUnsafeSlow(Math.min(CHUNK, o.size)), at, Math.min(CHUNK, o.size - at)));
   let reading = o.size > 0 ? readAt(0) : undefined;
   let writing: Promise<void> = Promise.resolve();
@@ -66,7 +66,9 @@ export async function copyEntry(out: PositionalWriter, position: number, o: Copy
           { hint: o.expect.hint },
         );
       }
+      await o.expect.onVerified?.();
     }
+    if (o.expect?.known && !(await o.expect.known.unchanged())) throw changed(o.file);
     return sha256;
   } finally {
     // Nothing may still be reading or writing once the handles close.

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, Readable, Transform } from 'node:stream';
-import { BlockReader } from './block-reader.ts';
+import { BlockReader, readAhead } from './block-reader.ts';
 import { bundleFiles, describeSizeMismatch, partsHolding, readRange, type BundleFiles } from './bundle-parts.ts';
 import { encodeHeader, peekHeader } from './tar-header.ts';
 import { AirgapError } from '../errors.ts';
@@ -51,11 +51,11 @@ export async function verifyBundle(file: string, options: VerifyOptions): Promis
     throw new AirgapError('SIGNATURE_INVALID', 'no trusted public key given', { hint: "pass --pub FILE, or put the signer's .pub in /etc/airgap/trusted.d/" });
   }
   const files = await bundleFiles(file);
-  const input = readRange(files, 0, files.size - 1);
+  const reader = new BlockReader(readAhead(files));
   try {
-    return await verifyStream(new BlockReader(input), file, files, options);
+    return await verifyStream(reader, file, files, options);
   } finally {
-    input.destroy();
+    await reader.close();
   }
 }
 
