@@ -172,6 +172,10 @@ program
   .option('--pub <KEY.pub>', 'trusted public key (repeatable); default: every *.pub in /etc/airgap/trusted.d', collect)
   .option('--chunk-size <size>', 'upload blobs in chunks of this size (K, M, G; default 64M)')
   .option('--strict', 'exit 1 when the registry cannot hold a repo@sha256:<index> name')
+  .option(
+    '--base <BASE.tar>',
+    "a delta bundle's base (its file, first part or folder; signature checked): sends the blobs the delta leaves out that the registry lacks",
+  )
   .option('--json', 'one JSON event per line')
   .action(async (bundle: string, o: Omit<PushOptions, 'bundle'>) => {
     const { pushCommand } = await import('./push/push-command.ts');

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { AirgapError, authFiles, createRegistryClient, lookupCredentials, type Credentials } from '@airgap/core';
 import { verifyFor } from '../commands/options.ts';
+import { checkOmittedBlobs } from '../delta/push-check.ts';
 import { explainPushError, type ErrorContext } from './push-errors.ts';
 import type { PushListener, PushSummary } from './push-events.ts';
 import { pushEvidence } from './push-evidence.ts';
@@ -33,6 +34,8 @@ export interface PushOptions {
   chunkSize?: string;
   strict?: boolean;
   json?: boolean;
+  /** A delta's base bundle: the blobs the delta leaves out are read from it. */
+  base?: string;
 }
 
 /** `applier push`: verify the bundle as apply does, then push its images to a registry. */
@@ -63,7 +66,7 @@ export async function pushCommand(values: PushOptions, io: PushCommandIo): Promi
     : undefined;
 
   // Nothing goes to the registry before the signature and every digest hold.
-  const bundle = await verifyFor({ bundle: file, pubs: values.pub ?? [], root: '/' });
+  const bundle = await verifyFor({ bundle: file, pubs: values.pub ?? [], root: '/', base: values.base });
   const plans = await planPush(bundle, prefix);
   const progress =
     io.terminal && !values.json
@@ -88,6 +91,8 @@ export async function pushCommand(values: PushOptions, io: PushCommandIo): Promi
   let current: string | undefined;
   let summary: PushSummary;
   try {
+    // A delta without --base: what it leaves out must be on the registry already, or nothing goes.
+    await checkOmittedBlobs({ client, bundle, plans });
     summary = await pushImages({
       client,
       bundle,
