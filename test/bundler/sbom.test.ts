@@ -276,6 +276,37 @@ describe('SBOM of bundles without the entry, and of the applier executables', ()
     // No sequence: the version is createdAt.
     expect(sbom.metadata.component.version).toBe('2025-01-01T00:00:00.000Z');
     expect((await buildSbom(manifest, filesOfSources(sources))).equals(text)).toBe(true);
+    // The evidence carried beside an image is listed under it, by digest.
+    const subject = `sha256:${'a'.repeat(64)}`;
+    const sig = `sha256:${'b'.repeat(64)}`;
+    const withEvidence = {
+      ...manifest,
+      images: [
+        {
+          ref: 'ghcr.io/canonical/k8s-snap/pause:3.10',
+          digest: subject,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          evidence: [
+            {
+              kind: 'cosign-sig' as const,
+              subject,
+              tag: `sha256-${'a'.repeat(64)}.sig`,
+              digest: sig,
+              size: 512,
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            },
+          ],
+        },
+      ],
+    };
+    const e = (await buildSbom(withEvidence, filesOfSources(sources))).toString('utf8');
+    expect(await validate(e)).toBeNull();
+    const pause = (JSON.parse(e) as Sbom).components.find((c) => c.name === 'pause')!;
+    expect(pause.purl).toBe(`pkg:oci/pause@${subject}?repository_url=ghcr.io%2Fcanonical%2Fk8s-snap%2Fpause&tag=3.10`);
+    const carried = pause.components!.find((c) => c.name === sig)!;
+    expect(props(carried, 'airgap:oci:evidence')).toEqual(['cosign-sig']);
+    expect(props(carried, 'airgap:oci:tag')).toEqual([`sha256-${'a'.repeat(64)}.sig`]);
+    expect(hash(carried, 'SHA-256')).toBe('b'.repeat(64));
     // Another content, another serial number.
     const other = JSON.parse((await buildSbom({ ...manifest, name: 'plan2' }, filesOfSources(sources))).toString('utf8')) as Sbom;
     expect(other.serialNumber).not.toBe(sbom.serialNumber);

@@ -1,7 +1,16 @@
 import * as Enums from '@cyclonedx/cyclonedx-library/Enums';
 import * as Models from '@cyclonedx/cyclonedx-library/Models';
 import { PackageURL } from 'packageurl-js';
-import { INDEX_TYPES, splitReference, type BundleImage, type BundleManifest, type Descriptor, type ImageIndexDoc, type ImageManifestDoc } from '@airgap/core';
+import {
+  INDEX_TYPES,
+  splitReference,
+  type BundleEvidence,
+  type BundleImage,
+  type BundleManifest,
+  type Descriptor,
+  type ImageIndexDoc,
+  type ImageManifestDoc,
+} from '@airgap/core';
 import { property } from './properties.ts';
 import type { SbomFiles } from './sbom-files.ts';
 
@@ -23,8 +32,9 @@ interface Walk {
  * `components` are "a hierarchical representation of component assemblies" (bom-1.6.schema.json,
  * component.components), which an index → manifest → layer tree is; the digests are also the
  * purl versions (package-url/purl-spec, types/oci-definition.json: `pkg:oci/NAME@sha256:…` with
- * `repository_url`, `tag` and `arch` qualifiers). A `repo@sha256:` alias of a tagged name the
- * bundle also carries is the same image and is left out.
+ * `repository_url`, `tag` and `arch` qualifiers). The evidence carried beside an image (its
+ * `evidence`: cosign signatures, attestations, SBOMs, referrers) is nested the same way, by digest.
+ * A `repo@sha256:` alias of a tagged name the bundle also carries is the same image and is left out.
  */
 export async function imageComponents(manifest: Pick<BundleManifest, 'images' | 'imageLayout'>, files: SbomFiles): Promise<Models.Component[]> {
   const out: Models.Component[] = [];
@@ -52,6 +62,7 @@ async function imageComponent(image: BundleImage, files: SbomFiles, layout: stri
   });
   c.hashes.set(Enums.HashAlgorithm['SHA-256'], image.digest.slice(7));
   add(c, [property('airgap:oci:reference', image.ref), property('airgap:oci:mediaType', image.mediaType), property('airgap:oci:subset', image.subset?.digest)]);
+  for (const e of evidenceComponents(image.evidence ?? [], c.bomRef.value!)) c.components.add(e);
   const root = await readJson<ImageIndexDoc & ImageManifestDoc>(walk, image.digest);
   if (!root) return c;
   if (!INDEX_TYPES.has(image.mediaType)) {
@@ -99,6 +110,28 @@ function manifestParts(doc: ImageManifestDoc, parent: string): Models.Component[
     c.hashes.set(Enums.HashAlgorithm['SHA-256'], d.digest.slice(7));
     add(c, [property('airgap:oci:role', role), property('airgap:oci:mediaType', d.mediaType), property('airgap:oci:size', String(d.size))]);
     seen.set(d.digest, c);
+  }
+  return [...seen.values()];
+}
+
+/** The signatures, attestations and SBOMs carried beside the image (cosign tags, referrers), as `file` components by digest. */
+function evidenceComponents(evidence: readonly BundleEvidence[], parent: string): Models.Component[] {
+  const seen = new Map<string, Models.Component>();
+  for (const e of evidence) {
+    const ref = `${parent}#${e.kind}:${e.digest}`;
+    if (seen.has(ref)) continue;
+    const c = new Models.Component(Enums.ComponentType.File, e.digest, { bomRef: ref });
+    c.hashes.set(Enums.HashAlgorithm['SHA-256'], e.digest.slice(7));
+    add(c, [
+      property('airgap:oci:role', 'evidence'),
+      property('airgap:oci:evidence', e.kind),
+      property('airgap:oci:subject', e.subject),
+      property('airgap:oci:tag', e.tag),
+      property('airgap:oci:mediaType', e.mediaType),
+      property('airgap:oci:artifactType', e.artifactType),
+      property('airgap:oci:size', String(e.size)),
+    ]);
+    seen.set(ref, c);
   }
   return [...seen.values()];
 }
