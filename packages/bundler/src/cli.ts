@@ -50,11 +50,12 @@ program
       spec: string,
       o: { out: string; key: string; frozen?: boolean; applier: boolean; split?: string; base?: string; pub?: string[]; cacheDir?: string; json?: boolean },
     ) => {
-      const [{ build, parsePartSize }, { formatInspect, inspect }, { imagesStage }, { createPullProgress }] = await Promise.all([
+      const [{ build, parsePartSize }, { formatInspect, inspect }, { imagesStage }, { createPullProgress }, { keyPassphrase }] = await Promise.all([
         import('./commands/build.ts'),
         import('./commands/inspect.ts'),
         import('./images-stage.ts'),
         import('./pull-progress.ts'),
+        import('./key-passphrase.ts'),
       ]);
       const progress = createPullProgress(o.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain', (t) => (o.json ? process.stdout : process.stderr).write(t));
       const r = await build({
@@ -67,7 +68,8 @@ program
         sourceDateEpoch: sourceDateEpoch(),
         ...(o.split === undefined ? {} : { split: parsePartSize(o.split) }),
         ...(o.base === undefined ? {} : { base: o.base, pubs: o.pub ?? [] }),
-        pullImages: imagesStage({ onEvent: progress.listener }),
+        passphrase: keyPassphrase(),
+        pullImages: imagesStage({ onEvent: progress.listener, onWarning: (m) => process.stderr.write(`warning[IMAGE_UNVERIFIED]: ${m}\n`) }),
       }).finally(() => progress.finish());
       if (o.json) {
         out(
@@ -122,10 +124,13 @@ program
   .description('write an Ed25519 signing key pair (NAME.key mode 0600, NAME.pub)')
   .requiredOption('--out <DIR/NAME>', 'where to write NAME.key and NAME.pub')
   .option('--force', 'overwrite an existing key pair')
-  .action(async (o: { out: string; force?: boolean }) => {
-    const { keygen } = await import('./commands/keygen.ts');
-    const r = await keygen({ out: o.out, force: o.force === true });
-    out(`wrote ${r.privateKey} (keep it secret) and ${r.publicKey}\nfingerprint ${r.fingerprint}`);
+  .option('--encrypt', 'encrypt NAME.key with a passphrase (AIRGAP_KEY_PASSPHRASE, else asked on the terminal); build then needs it too')
+  .action(async (o: { out: string; force?: boolean; encrypt?: boolean }) => {
+    const [{ keygen }, { keyPassphrase }] = await Promise.all([import('./commands/keygen.ts'), import('./key-passphrase.ts')]);
+    const r = await keygen({ out: o.out, force: o.force === true, ...(o.encrypt ? { passphrase: keyPassphrase({ confirm: true }) } : {}) });
+    out(
+      `wrote ${r.privateKey} (${r.encrypted ? 'encrypted: keep the passphrase apart from it' : 'keep it secret'}) and ${r.publicKey}\nfingerprint ${r.fingerprint}`,
+    );
   });
 
 program

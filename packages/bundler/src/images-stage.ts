@@ -1,13 +1,16 @@
-import { AirgapError, imageRefName, parseReference, type BundleImage, type Spec } from '@airgap/core';
+import { AirgapError, imageRefName, parseReference, type BundleImage, type BundleImageVerified, type Spec } from '@airgap/core';
 import type { NamedImage } from './oci/image-layout.ts';
 import type { PullListener } from './oci/pull-events.ts';
 import { pullImages } from './oci/pull-images.ts';
 import type { PullImages } from './plan-bundle.ts';
+import { verifyImages } from './verify/verify-images.ts';
 
 export interface ImagesStageOptions {
   /** Resolve digests only, download no blob (`bundler lock`). */
   resolveOnly?: boolean;
   onEvent?: PullListener;
+  /** Told about each image a `warn` rule of images.verify could not verify. */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -46,8 +49,19 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
       resolveOnly: options.resolveOnly === true,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
+    // Before the bundle is written: an enforce rule that fails leaves nothing behind.
+    const verified = options.resolveOnly
+      ? new Map<string, BundleImageVerified>()
+      : await verifyImages({
+          rules: spec.images?.verify ?? [],
+          images: r.images,
+          ...(spec.sources?.registries ? { registries: spec.sources.registries } : {}),
+          specDir: o.loaded.dir,
+          cacheDir: o.cacheDir,
+          ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+        });
     return {
-      images: r.names.map(bundleImage),
+      images: r.names.map((n) => withVerified(bundleImage(n), verified.get(n.image.ref))),
       lock: r.images.map((i) => ({
         ref: i.ref,
         digest: i.digest,
@@ -69,6 +83,10 @@ function bundleImage({ name, image, tagged }: NamedImage): BundleImage {
     ...(s ? { subset: { digest: s.digest, size: s.size, platforms: s.platforms } } : {}),
     ...(image.evidence?.length ? { evidence: image.evidence } : {}),
   };
+}
+
+function withVerified(image: BundleImage, verified: BundleImageVerified | undefined): BundleImage {
+  return verified ? { ...image, verified } : image;
 }
 
 /** `images.refs[]` given as `{ref, platforms}`; the same ref twice with different platforms is refused. */

@@ -37,6 +37,10 @@ export type ErrorCode =
   | 'PREFLIGHT_FAILED'
   /** The bundle is older than the one last applied (lower sequence, older createdAt) or would lower a snap revision. */
   | 'BUNDLE_DOWNGRADE'
+  /** An image matched an images.verify rule and has no signature that verifies (mode enforce). */
+  | 'IMAGE_UNVERIFIED'
+  /** An encrypted signing key without the right passphrase (AIRGAP_KEY_PASSPHRASE or the prompt). */
+  | 'KEY_PASSPHRASE'
   /** The bundle's expiresAt has passed. */
   | 'BUNDLE_EXPIRED'
   /** A file system of the node has less free space than the apply would write on it (preflight, nothing changed). */
@@ -130,6 +134,7 @@ export function exitCodeFor(err: AirgapError): 1 | 2 {
     case 'STEP_FAILED':
     case 'REGISTRY_FAILED':
     case 'PREFLIGHT_FAILED':
+    case 'IMAGE_UNVERIFIED':
       return 1;
     default:
       return 2;

@@ -42,3 +42,4 @@ export * from './oci/index.ts';
 export { formatBytes } from './util/format-bytes.ts';
 export { closest } from './util/levenshtein.ts';
 export { eachLimit } from './util/each-limit.ts';
+export * from './cosign/index.ts';

@@ -10,6 +10,7 @@ import {
   writeBundle,
   writeLock,
   type Lock,
+  type PassphraseSource,
   type WrittenBundle,
 } from '@airgap/core';
 import { createPublicKey } from 'node:crypto';
@@ -24,6 +25,8 @@ export interface BuildOptions {
   /** Output path, e.g. bundle.tar; written to a temp name and renamed. */
   out: string;
   key: string;
+  /** The passphrase of an encrypted key (`keygen --encrypt`); default: AIRGAP_KEY_PASSPHRASE only. */
+  passphrase?: PassphraseSource;
   /** Refuse to build unless the lock file covers the spec, and never change it. */
   frozen?: boolean;
   cacheDir?: string;
@@ -54,7 +57,7 @@ export interface BuildResult {
 
 export async function build(o: BuildOptions): Promise<BuildResult> {
   const loaded = await loadSpec(o.spec);
-  const key = await loadPrivateKey(o.key);
+  const key = await loadPrivateKey(o.key, o.passphrase ?? (() => Promise.resolve(process.env.AIRGAP_KEY_PASSPHRASE)));
   const outDir = path.dirname(path.resolve(o.out));
   await access(outDir).catch((err: unknown) => {
     throw new AirgapError('OUTPUT_INVALID', `output folder ${outDir} does not exist`, { hint: 'create it or choose another -o', cause: err });

@@ -1,4 +1,12 @@
-import { formatBytes, omittedBytes, readManifestUnverified, type BundleK8s, type BundleManifest, type WrittenHead } from '@airgap/core';
+import {
+  formatBytes,
+  omittedBytes,
+  readManifestUnverified,
+  type BundleImageVerified,
+  type BundleK8s,
+  type BundleManifest,
+  type WrittenHead,
+} from '@airgap/core';
 import { applierEntryPlatform } from '../applier-binaries.ts';
 
 export interface InspectResult {
@@ -8,7 +16,7 @@ export interface InspectResult {
   signer: string;
   platforms: string[];
   snaps: { name: string; revision: number; role: string; classic: boolean; size: number }[];
-  images: { ref: string; digest: string }[];
+  images: { ref: string; digest: string; verified?: BundleImageVerified }[];
   files: { path: string; size: number; sha256: string }[];
   /** The standalone applier executables the bundle carries (none when built with --no-applier). */
   appliers: { platform: string; path: string; size: number; sha256: string }[];
@@ -33,7 +41,7 @@ export function summarize(file: string, m: BundleManifest): InspectResult {
     signer: m.signer,
     platforms: m.platforms,
     snaps: m.snaps.map((s) => ({ name: s.name, revision: s.revision, role: s.role, classic: s.classic, size: s.size })),
-    images: m.images.map((i) => ({ ref: i.ref, digest: i.digest })),
+    images: m.images.map((i) => ({ ref: i.ref, digest: i.digest, ...(i.verified ? { verified: i.verified } : {}) })),
     files: m.entries.map((e) => ({ path: e.path, size: e.size, sha256: e.sha256 })),
     appliers: m.entries.flatMap((e) => {
       const platform = applierEntryPlatform(e.path);
@@ -77,12 +85,19 @@ export function formatInspect(r: InspectResult): string {
       (s) => `  ${s.name.padEnd(12)} rev ${String(s.revision).padEnd(8)} ${s.role.padEnd(6)} ${s.classic ? 'classic ' : ''}${formatBytes(s.size)}`,
     ),
     `images:${r.images.length === 0 ? ' none' : ''}`,
-    ...r.images.map((i) => `  ${i.ref}  ${i.digest}`),
+    ...r.images.map((i) => `  ${i.ref}  ${i.digest}${i.verified ? `\n    ${formatVerified(i.verified)}` : ''}`),
     `applier:${r.appliers.length === 0 ? ' none' : ''}`,
     ...r.appliers.map((a) => `  ${a.platform.padEnd(12)} ${a.path}  ${formatBytes(a.size)}  sha256:${a.sha256}`),
     `containerd hosts dir on the node: ${r.hostsDir}`,
   ];
   return lines.join('\n');
+}
+
+/** How an images.verify result reads under its image. */
+function formatVerified(v: BundleImageVerified): string {
+  return v.ok
+    ? `verified: cosign signature by ${v.by ?? 'unknown'} (rule ${v.rule})`
+    : `NOT verified (rule ${v.rule}, mode ${v.mode}): ${v.reason ?? 'no reason recorded'}`;
 }
 
 /** What `inspect --head` wrote. */

@@ -9,10 +9,11 @@ export interface PublicKey {
   source: string;
 }
 
-export function generateSigningKeyPair(): { privatePem: string; publicPem: string } {
+/** With a passphrase, the private key is encrypted PKCS#8 (PBES2: PBKDF2-SHA256 and AES-256-CBC, what OpenSSL 3 writes). */
+export function generateSigningKeyPair(passphrase?: string): { privatePem: string; publicPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   return {
-    privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    privatePem: privateKey.export({ type: 'pkcs8', format: 'pem', ...(passphrase === undefined ? {} : { cipher: 'aes-256-cbc', passphrase }) }).toString(),
     publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   };
 }
@@ -38,13 +39,31 @@ export async function loadPublicKey(file: string): Promise<PublicKey> {
   return { key, fingerprint: fingerprintOf(key), source: file };
 }
 
-export async function loadPrivateKey(file: string): Promise<KeyObject> {
+/** Asked only for an encrypted key: the passphrase, or undefined when there is none to be had. */
+export type PassphraseSource = () => Promise<string | undefined>;
+
+const ENCRYPTED_PEM = '-----BEGIN ENCRYPTED PRIVATE KEY-----';
+
+/** The signing key; an encrypted PKCS#8 one (`bundler keygen --encrypt`) is opened with `passphrase`. */
+export async function loadPrivateKey(file: string, passphrase?: PassphraseSource): Promise<KeyObject> {
   const pem = await readKeyFile(file, 'private');
+  const encrypted = pem.includes(ENCRYPTED_PEM);
+  const secret = encrypted ? await passphrase?.() : undefined;
+  if (encrypted && secret === undefined) {
+    throw new AirgapError('KEY_PASSPHRASE', `${file} is encrypted and no passphrase was given`, {
+      hint: 'set AIRGAP_KEY_PASSPHRASE, or run the command on a terminal to be asked for it',
+    });
+  }
   try {
-    const key = createPrivateKey(pem);
+    const key = createPrivateKey(encrypted ? { key: pem, format: 'pem', passphrase: secret } : pem);
     if (key.asymmetricKeyType === 'ed25519') return key;
   } catch {
-    // Fall through: the message must not echo any of the file's content.
+    // The message must not echo any of the file's content, nor the passphrase.
+    if (encrypted) {
+      throw new AirgapError('KEY_PASSPHRASE', `cannot decrypt ${file}: wrong passphrase (or a damaged key file)`, {
+        hint: 'check AIRGAP_KEY_PASSPHRASE (or what you typed); nothing was written',
+      });
+    }
   }
   throw new AirgapError('KEY_INVALID', `${file} is not an Ed25519 private key in PEM`, { hint: 'make one with `bundler keygen --out DIR/NAME`' });
 }

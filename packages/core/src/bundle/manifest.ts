@@ -48,6 +48,8 @@ export interface BundleImage {
    * (without a tag) can only ever be `digest`.
    */
   subset?: BundleImageSubset;
+  /** The `images.verify` rule the image matched at build and what it found (absent: no rule matched). */
+  verified?: BundleImageVerified;
   /**
    * Signatures, attestations and SBOMs published beside the image upstream, carried in the image
    * layout (manifests and blobs by digest). Absent: none found, or `images.evidence: false`.
@@ -75,6 +77,18 @@ export interface BundleEvidence {
   mediaType: string;
   /** A referrer's artifactType (its own, else its config's media type), as the referrers API lists it. */
   artifactType?: string;
+}
+
+export interface BundleImageVerified {
+  /** The rule's `match` glob. */
+  rule: string;
+  mode: 'enforce' | 'warn';
+  /** A signature verified; false only under mode warn (enforce fails the build instead). */
+  ok: boolean;
+  /** `key sha256:<hex of the SPKI DER>`: the key whose signature verified. */
+  by?: string;
+  /** Why nothing verified (ok false). */
+  reason?: string;
 }
 
 export interface BundleImageSubset {

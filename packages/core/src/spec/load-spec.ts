@@ -43,6 +43,7 @@ async function checkReferencedFiles(result: SpecValidation, dir: string): Promis
   spec.containerd?.mirrors.forEach((m, i) => {
     if (m.ca) refs.push({ path: ['containerd', 'mirrors', i, 'ca'], value: m.ca, kind: 'file' });
   });
+  spec.images?.verify?.forEach((r, i) => refs.push({ path: ['images', 'verify', i, 'key'], value: r.key, kind: 'file' }));
   const bootstrap = spec.cluster?.bootstrap?.config;
   if (bootstrap) refs.push({ path: ['cluster', 'bootstrap', 'config'], value: bootstrap, kind: 'file' });
 

@@ -19,6 +19,8 @@ export interface Spec {
     evidence?: boolean;
     k8sFeatures: boolean;
     refs: ImageRefSpec[];
+    /** Upstream signatures each matching image must carry (cosign key rules); none: nothing is checked. */
+    verify?: SpecVerifyRule[];
   };
   containerd?: {
     hostsDir?: string;
@@ -40,6 +42,18 @@ export type ClusterAddress = { fromInterface: string } | { cidr: string };
  * amd64-only image in a two-platform bundle).
  * @example { ref: 'docker.io/library/tool:1', platforms: ['linux/amd64'] }
  */
+/**
+ * One `images.verify` rule: images whose reference matches `match` must have a cosign signature
+ * (`sha256-<digest>.sig`) by `key`. Paths are relative to the spec's folder.
+ * @example { match: 'ghcr.io/canonical/*', key: 'keys/canonical-cosign.pub', mode: 'enforce' }
+ */
+export interface SpecVerifyRule {
+  match: string;
+  key: string;
+  /** Default `enforce`: a failure stops the build; `warn` prints it and goes on. */
+  mode?: 'enforce' | 'warn';
+}
+
 export type ImageRefSpec = string | { ref: string; platforms: string[] };
 
 export interface ExtraSnap {

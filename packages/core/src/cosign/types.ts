@@ -1,0 +1,47 @@
+import type { KeyObject } from 'node:crypto';
+
+/** `enforce` (default): a rule that fails stops the build. `warn`: it is printed and the build goes on. */
+export type VerifyMode = 'enforce' | 'warn';
+
+/** A cosign public key: ECDSA P-256 SPKI PEM, as `cosign generate-key-pair` writes `cosign.pub`. */
+export interface CosignPublicKey {
+  key: KeyObject;
+  /** `sha256:<hex of the SPKI DER>`: what the manifest and inspect show. */
+  fingerprint: string;
+  /** The file it was read from. */
+  source: string;
+}
+
+/** One `images.verify` rule with its files read. */
+export interface VerifyRule {
+  /**
+   * Glob on the image reference: `*` is any run of characters but `/`, `**` any run at all. A
+   * pattern without a tag or digest also matches the name with any tag or digest.
+   * @example 'ghcr.io/canonical/*'
+   */
+  match: string;
+  key: CosignPublicKey;
+  mode: VerifyMode;
+}
+
+export interface VerifyInput {
+  /** What the reference resolved to (the index or manifest digest the tag points at): `sha256:<hex>`. */
+  imageDigest: string;
+  /** The reference as the spec names it; the payload's docker-reference must name the same repository. */
+  imageRef: string;
+  /** The parsed manifest under `sha256-<hex>.sig`; undefined when the repository has no such tag. */
+  signatureManifest: unknown;
+  /** One blob of the same repository by digest (the payload layers; checked against the digest here). */
+  readBlob: (digest: string) => Promise<Buffer>;
+  rule: VerifyRule;
+}
+
+export interface VerifyResult {
+  verified: boolean;
+  /** `key sha256:<hex>` when verified. */
+  by?: string;
+  /** Why not, naming what was found. */
+  reason?: string;
+  /** Signature layers in the `.sig` manifest. */
+  signatures: number;
+}
