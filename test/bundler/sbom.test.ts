@@ -307,6 +307,28 @@ describe('SBOM of bundles without the entry, and of the applier executables', ()
     expect(props(carried, 'airgap:oci:evidence')).toEqual(['cosign-sig']);
     expect(props(carried, 'airgap:oci:tag')).toEqual([`sha256-${'a'.repeat(64)}.sig`]);
     expect(hash(carried, 'SHA-256')).toBe('b'.repeat(64));
+    // A snap whose .assert holds its publisher's account assertion (as `snap download` writes it): the display name.
+    const assert = [
+      'type: account\nauthority-id: canonical\naccount-id: acme1\ndisplay-name: Acme Ltd\ntimestamp: 2024-01-01T00:00:00Z\nusername: acme\nvalidation: verified\nsign-key-sha3-384: k\n\nSIG',
+      'type: snap-declaration\nauthority-id: canonical\nseries: 16\nsnap-id: id1\npublisher-id: acme1\nsnap-name: tool\ntimestamp: 2024-01-01T00:00:00Z\nsign-key-sha3-384: k\n\nSIG',
+    ].join('\n\n');
+    const snap = {
+      name: 'tool',
+      role: 'extra' as const,
+      revision: 7,
+      classic: false,
+      sha3_384: 'A'.repeat(64),
+      size: 1,
+      snapPath: 'snaps/tool_7.snap',
+      assertPath: 'snaps/tool_7.assert',
+    };
+    const withSnap = (await buildSbom({ ...manifest, snaps: [snap] }, filesOfSources([{ path: snap.assertPath, data: Buffer.from(assert) }]))).toString('utf8');
+    expect(await validate(withSnap)).toBeNull();
+    const tool = (JSON.parse(withSnap) as Sbom).components.find((c) => c.name === 'tool')!;
+    expect(tool.publisher).toBe('Acme Ltd');
+    expect(props(tool, 'airgap:snap:publisher-id')).toEqual(['acme1']);
+    expect(props(tool, 'airgap:snap:publisher-validation')).toEqual(['verified']);
+    expect(hash(tool, 'SHA3-384')).toBe(hex('A'.repeat(64)));
     // Another content, another serial number.
     const other = JSON.parse((await buildSbom({ ...manifest, name: 'plan2' }, filesOfSources(sources))).toString('utf8')) as Sbom;
     expect(other.serialNumber).not.toBe(sbom.serialNumber);

@@ -29,6 +29,8 @@ export async function snapComponent(snap: BundleSnap, files: SbomFiles): Promise
     property('airgap:snap:channel', snap.channel),
     property('airgap:snap:id', declaration?.headers['snap-id']),
     property('airgap:snap:publisher-id', publisherId),
+    // The account's `validation` (`verified`, `starred`, `unproven`): "the authority's confidence in the name's validity" (canonical/snapd docs/assertions.md).
+    property('airgap:snap:publisher-validation', account?.headers.validation),
     property('airgap:entry', snap.snapPath),
   ])
     if (p) c.properties.add(p);
