@@ -11,6 +11,7 @@ import {
   type BundleImage,
   type BundleManifest,
   type BundleSnap,
+  type BundleWorkloads,
   type BundleSource,
   type ClusterAddress,
   type K8sDatastore,
@@ -95,6 +96,8 @@ export interface BundleFixtureOptions {
   expiresAt?: string;
   /** Build a delta against this base (its verified manifest and digest), as `bundler build --base` does. */
   base?: DeltaBase;
+  /** manifest.workloads and the entries it names (entry path → content), as the bundler writes them. */
+  workloads?: { manifest: BundleWorkloads; files: Record<string, string | Uint8Array> };
 }
 
 export interface BundleFixture {
@@ -135,6 +138,7 @@ export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture
     images.push(...layout.images);
     sources.push(...layout.sources);
   }
+  for (const [p, data] of Object.entries(o.workloads?.files ?? {})) sources.push({ path: p, data: Buffer.from(data) });
   let bootstrapConfig: string | undefined;
   if (typeof o.bootstrap === 'string') {
     bootstrapConfig = 'config/bootstrap.yaml';
@@ -174,6 +178,7 @@ export async function makeBundle(o: BundleFixtureOptions): Promise<BundleFixture
     ...(images.length ? { imageLayout: 'images' } : {}),
     containerd: { hostsDir, files: hostsFiles.map((h) => ({ path: h.path, target: h.target })) },
     ...(bootstrapConfig ? { bootstrapConfig } : {}),
+    ...(o.workloads ? { workloads: o.workloads.manifest } : {}),
     ...(o.omitK8s
       ? {}
       : {

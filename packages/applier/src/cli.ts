@@ -69,7 +69,8 @@ trustOptions(
 function changeOptions(cmd: Command): Command {
   return cmd
     .option('--allow-downgrade', 'apply a bundle older than the one last applied, an expired one, or one with a lower snap revision')
-    .option('--no-prune', 'keep the images earlier bundles imported that this one lacks');
+    .option('--no-prune', 'keep the images earlier bundles imported that this one lacks')
+    .option('--workloads', "deploy the bundle's charts and manifests from this control plane (default: from the node that bootstraps)");
 }
 
 changeOptions(

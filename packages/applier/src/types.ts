@@ -26,6 +26,8 @@ export interface NodeFacts {
   allowDowngrade?: boolean;
   /** --no-prune: keep images earlier bundles imported that this one lacks. */
   noPrune?: boolean;
+  /** --workloads: this control plane deploys the bundle's workloads (default: the node that bootstrapped). */
+  workloads?: boolean;
 }
 
 /** What planning may look at: the facts, the state as loaded (read-only), and the steps before this one that changed (or would change) something. */

@@ -7,6 +7,9 @@ import { AirgapError, COMMIT, createProgram, formatBytes, Option, runMain, runPr
 const out = (text: string) => void process.stdout.write(`${text}\n`);
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const cacheDir = () => new Option('--cache-dir <dir>', 'download cache (default $AIRGAP_CACHE_DIR, else ~/.cache/airgap)');
+const helmOption = () =>
+  new Option('--helm <PATH>', "the helm that renders workloads.charts to find their images (default: helm on PATH, else the k8s snap's bin/helm)");
+const warn = (warnings: readonly string[]) => warnings.forEach((w) => process.stderr.write(`warning[WORKLOAD_IMAGE]: ${w}\n`));
 
 function sourceDateEpoch(): number | undefined {
   const raw = process.env.SOURCE_DATE_EPOCH;
@@ -44,11 +47,23 @@ program
   )
   .option('--pub <KEY.pub>', "key trusted to have signed --base's bundle, besides --key's own (repeatable; default /etc/airgap/trusted.d)", collect)
   .addOption(cacheDir())
+  .addOption(helmOption())
   .option('--json', 'progress and the result as JSON lines on stdout')
   .action(
     async (
       spec: string,
-      o: { out: string; key: string; frozen?: boolean; applier: boolean; split?: string; base?: string; pub?: string[]; cacheDir?: string; json?: boolean },
+      o: {
+        out: string;
+        key: string;
+        frozen?: boolean;
+        applier: boolean;
+        split?: string;
+        base?: string;
+        pub?: string[];
+        cacheDir?: string;
+        helm?: string;
+        json?: boolean;
+      },
     ) => {
       const [{ build, parsePartSize }, { formatInspect, inspect }, { imagesStage }, { createPullProgress }, { keyPassphrase }] = await Promise.all([
         import('./commands/build.ts'),
@@ -67,10 +82,12 @@ program
         cacheDir: o.cacheDir,
         sourceDateEpoch: sourceDateEpoch(),
         ...(o.split === undefined ? {} : { split: parsePartSize(o.split) }),
+        ...(o.helm === undefined ? {} : { helm: o.helm }),
         ...(o.base === undefined ? {} : { base: o.base, pubs: o.pub ?? [] }),
         passphrase: keyPassphrase(),
         pullImages: imagesStage({ onEvent: progress.listener, onWarning: (m) => process.stderr.write(`warning[IMAGE_UNVERIFIED]: ${m}\n`) }),
       }).finally(() => progress.finish());
+      warn(r.warnings);
       if (o.json) {
         out(
           JSON.stringify({
@@ -98,10 +115,24 @@ program
   .description('resolve and write airgap.lock.yaml without building')
   .argument('<airgap.yaml>', 'the spec')
   .addOption(cacheDir())
-  .action(async (spec: string, o: { cacheDir?: string }) => {
+  .addOption(helmOption())
+  .action(async (spec: string, o: { cacheDir?: string; helm?: string }) => {
     const { lock } = await import('./commands/lock.ts');
-    const r = await lock({ spec, cacheDir: o.cacheDir });
+    const r = await lock({ spec, cacheDir: o.cacheDir, ...(o.helm === undefined ? {} : { helm: o.helm }) });
     out(`${r.changed ? 'wrote' : 'unchanged:'} ${r.lockFile} (${r.lock.snaps.length} snaps, ${r.lock.images.length} images)`);
+  });
+
+program
+  .command('images')
+  .description('every image the bundle would carry and where each comes from (images.refs, the k8s snap, a chart, a manifest), each resolved at its registry')
+  .argument('<airgap.yaml>', 'the spec')
+  .addOption(cacheDir())
+  .addOption(helmOption())
+  .option('--json', 'as JSON')
+  .action(async (spec: string, o: { cacheDir?: string; helm?: string; json?: boolean }) => {
+    const { formatImagesReport, imagesReport } = await import('./workloads/images-command.ts');
+    const r = await imagesReport({ spec, cacheDir: o.cacheDir, ...(o.helm === undefined ? {} : { helm: o.helm }) });
+    out(o.json ? JSON.stringify(r, null, 2) : formatImagesReport(r));
   });
 
 program

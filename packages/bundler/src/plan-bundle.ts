@@ -27,6 +27,8 @@ import { snapDigestExpectation } from './snaps/check-snap.ts';
 import { resolveSnaps, type ResolvedSnap } from './snaps/resolve-snaps.ts';
 import { readSnapImages } from './snaps/snap-meta.ts';
 import { sbomSource } from './sbom/build-sbom.ts';
+import { releaseOf } from './k8s/k8s-release.ts';
+import { planWorkloads, type WorkloadsPlan } from './workloads/plan-workloads.ts';
 
 /** What the images stage gives back (the OCI pull lives in ./oci). */
 export interface ImagesResult {
@@ -53,6 +55,8 @@ export interface PlanBundleOptions {
    * snap per build). Default true; `bundler lock`, which writes no bundle, sets false.
    */
   deferDigestCheck?: boolean;
+  /** `--helm PATH`: the helm that renders workloads.charts (else PATH, else the k8s snap's bin/helm). */
+  helm?: string;
 }
 
 /** Everything a bundle will hold, resolved: the serializable plan `bundler build` writes. */
@@ -62,6 +66,8 @@ export interface BundlePlan {
   lock: Lock;
   lockFile: string;
   previousLock?: Lock;
+  /** The images the workloads use and where, what could not be carried, and which helm rendered the charts. */
+  workloads: Pick<WorkloadsPlan, 'images' | 'warnings' | 'helm'>;
 }
 
 export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
@@ -90,7 +96,16 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
   // Before the image pulls: a bootstrap config the node would refuse fails the build at once.
   const k8sPlan = await planK8s({ spec, specDir: o.loaded.dir, snapVersion: k8s.meta.version });
   const featureImages = spec.images?.k8sFeatures ? await readSnapImages(k8s.snapPath) : [];
-  const refs = [...new Set([...specImageRefs(spec), ...featureImages])];
+  const workloads = await planWorkloads({
+    loaded: o.loaded,
+    ...(previousLock ? { lock: previousLock } : {}),
+    frozen: o.frozen,
+    cacheDir: o.cacheDir,
+    release: k8sPlan.k8s?.release ?? releaseOf({ ...(k8s.meta.version ? { version: k8s.meta.version } : {}), channel: spec.k8s.channel }) ?? '1.32',
+    ...(o.helm ? { helm: o.helm } : {}),
+    k8sSnap: k8s.snapPath,
+  });
+  const refs = [...new Set([...specImageRefs(spec), ...featureImages, ...workloads.images.map((i) => i.ref)])];
   const images: ImagesResult =
     refs.length > 0
       ? await o.pullImages(refs, { loaded: o.loaded, lock: previousLock, frozen: o.frozen, cacheDir: o.cacheDir })
@@ -109,6 +124,7 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
     ...snaps.flatMap((s) => snapSources(s)),
     ...images.sources,
     ...hostsFiles.map((f) => ({ path: f.path, data: f.data })),
+    ...workloads.sources,
     ...(o.extraSources ?? []),
   ];
   let bootstrapConfig: string | undefined;
@@ -127,7 +143,8 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
       size: s.size,
     })),
     images: images.lock,
-    ...lockedHosts(o.frozen, previousLock?.hosts, images.hosts),
+    ...(workloads.charts.length > 0 ? { charts: workloads.charts } : {}),
+    ...lockedHosts(o.frozen, previousLock?.hosts, [...images.hosts, ...workloads.hosts]),
   };
   const generator = `airgap-bundler ${VERSION}`;
   const platforms = bundlePlatforms(spec);
@@ -135,7 +152,11 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
   const bundle = nextBundleSequence({
     manifest: { name: spec.metadata.name, generator, specText: o.loaded.text, spec, platforms, containerd, ...(k8sPlan.k8s ? { k8s: k8sPlan.k8s } : {}) },
     lock,
-    data: [...hostsFiles, ...(k8sPlan.bootstrapConfig ? [{ path: 'config/bootstrap.yaml', data: k8sPlan.bootstrapConfig }] : [])],
+    data: [
+      ...hostsFiles,
+      ...workloadsContent(workloads),
+      ...(k8sPlan.bootstrapConfig ? [{ path: 'config/bootstrap.yaml', data: k8sPlan.bootstrapConfig }] : []),
+    ],
     previous: previousLock?.bundle,
     frozen: o.frozen,
   });
@@ -159,10 +180,12 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
     containerd,
     ...(bootstrapConfig ? { bootstrapConfig } : {}),
     ...(k8sPlan.k8s ? { k8s: k8sPlan.k8s } : {}),
+    ...(workloads.workloads ? { workloads: workloads.workloads } : {}),
   };
+  const { images: workloadImages, warnings, helm } = workloads;
   // From the plan, before anything is written: the SBOM is an entry the manifest lists and signs.
   sources.push(await sbomSource({ manifest, sources }));
-  return { manifest, sources, lock, lockFile, previousLock };
+  return { manifest, sources, lock, lockFile, previousLock, workloads: { images: workloadImages, warnings, ...(helm ? { helm } : {}) } };
 }
 
 /** The platforms a bundle is for: `images.platforms`, or linux/amd64 when the spec has no `images`. */
@@ -201,4 +224,11 @@ function bundleSnap(s: ResolvedSnap): BundleSnap {
     snapPath: `snaps/${s.name}_${s.revision}.snap`,
     assertPath: `snaps/${s.name}_${s.revision}.assert`,
   };
+}
+
+/** What the workloads add to the bundle's content digest: the files made here, and the pinned charts (a .tgz is named by its digest). */
+function workloadsContent(w: WorkloadsPlan): { path: string; data: Uint8Array }[] {
+  if (!w.workloads) return [];
+  const files = w.sources.flatMap((s) => ('data' in s ? [{ path: s.path, data: s.data }] : []));
+  return [...files, { path: 'workloads/charts', data: Buffer.from(JSON.stringify([w.charts, w.workloads])) }];
 }

@@ -34,6 +34,10 @@ export type ErrorCode =
   | 'IMAGE_NOT_FOUND'
   | 'PLATFORM_NOT_FOUND'
   | 'STEP_FAILED'
+  /** No helm to render a chart at build time (PATH, --helm, or the k8s snap's bin/helm). */
+  | 'HELM_NOT_FOUND'
+  /** A chart cannot be pulled or used: not in its repository, a dependency not packaged, a bad .tgz. */
+  | 'CHART_INVALID'
   | 'PREFLIGHT_FAILED'
   /** The bundle is older than the one last applied (lower sequence, older createdAt) or would lower a snap revision. */
   | 'BUNDLE_DOWNGRADE'

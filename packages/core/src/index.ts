@@ -33,7 +33,7 @@ export { writeFileAtomic, tempPathFor } from './util/atomic-write.ts';
 export { canonicalJson } from './util/canonical-json.ts';
 export { hashFile } from './util/hash-file.ts';
 export { VERSION, COMMIT } from './version.ts';
-export { LOCK_FILE_NAME, lockPathFor, readLock, renderLock, writeLock, lockProblems } from './lock/lock-file.ts';
+export { LOCK_FILE_NAME, lockPathFor, readLock, renderLock, writeLock, lockProblems, chartSource } from './lock/lock-file.ts';
 export { validateLockText, type LockValidation } from './lock/validate-lock.ts';
 export { encodeHeader } from './bundle/tar-header.ts';
 export { removeStaleTemps, removeStaleTempsIn } from './util/atomic-write.ts';

@@ -8,7 +8,7 @@ import type { NodeFacts } from '../types.ts';
 import type { CommonOptions } from './options.ts';
 
 export type NodeFactOptions = Pick<CommonOptions, 'root' | 'joinToken' | 'ctr' | 'k8s' | 'address' | 'containerdAddress' | 'waitTimeoutMs'> &
-  Partial<Pick<CommonOptions, 'allowDowngrade' | 'noPrune'>>;
+  Partial<Pick<CommonOptions, 'allowDowngrade' | 'noPrune' | 'workloads'>>;
 
 /** The node's fixed facts, read once: nothing a step does changes them within a run. */
 export async function readNodeFacts(o: NodeFactOptions, bundle: VerifiedBundle): Promise<NodeFacts> {
@@ -30,5 +30,6 @@ export async function readNodeFacts(o: NodeFactOptions, bundle: VerifiedBundle):
     waitTimeoutMs: o.waitTimeoutMs,
     ...(o.allowDowngrade ? { allowDowngrade: true } : {}),
     ...(o.noPrune ? { noPrune: true } : {}),
+    ...(o.workloads ? { workloads: true } : {}),
   };
 }

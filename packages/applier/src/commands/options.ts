@@ -22,6 +22,8 @@ export interface CommonOptions {
   allowDowngrade: boolean;
   /** --no-prune: images earlier bundles imported stay in containerd. */
   noPrune: boolean;
+  /** --workloads: deploy the bundle's charts and manifests from this control plane. */
+  workloads?: boolean;
   /** --base: the base bundle of a delta (file, first part or folder), read for the entries the delta leaves out. */
   base?: string | undefined;
 }
@@ -41,6 +43,7 @@ export interface NodeOptionValues {
   allowDowngrade?: boolean;
   /** commander's value of --no-prune (false when given). */
   prune?: boolean;
+  workloads?: boolean;
   base?: string;
 }
 
@@ -71,6 +74,7 @@ export function commonOptions(bundle: string | undefined, values: NodeOptionValu
     waitTimeoutMs: wait * 1000,
     allowDowngrade: values.allowDowngrade ?? false,
     noPrune: values.prune === false,
+    ...(values.workloads ? { workloads: true } : {}),
     ...(values.base !== undefined ? { base: values.base } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import type { AirgapState, StateStore } from './state-store.ts';
+import type { AirgapState, InstalledChart, StateStore } from './state-store.ts';
 
 /**
  * The one writer of state.json. Every method changes one fact and saves at once (atomically; a
@@ -19,6 +19,10 @@ export interface Recorder {
   envKeys(keys: string[]): Promise<void>;
   restartPending(pending: boolean): Promise<void>;
   clusterEntered(how: 'bootstrapped' | 'joined'): Promise<void>;
+  /** `k8s helm upgrade --install` of this release succeeded with these digests. */
+  chartInstalled(name: string, chart: InstalledChart): Promise<void>;
+  /** `k8s kubectl apply --server-side` of the bundle's manifests (this digest over them) succeeded. */
+  manifestsApplied(digest: string): Promise<void>;
   /** The whole bundle converged. */
   converged(bundle: NonNullable<AirgapState['bundle']>): Promise<void>;
 }
@@ -42,6 +46,8 @@ export function createRecorder(store: StateStore): Recorder {
     envKeys: (keys) => update((s) => void (s.envKeys = keys)),
     restartPending: (pending) => update((s) => void (s.restartPending = pending)),
     clusterEntered: (how) => update((s) => void (s.cluster = how)),
+    chartInstalled: (name, chart) => update((s) => void (s.workloads = { ...s.workloads, charts: { ...s.workloads?.charts, [name]: chart } })),
+    manifestsApplied: (digest) => update((s) => void (s.workloads = { charts: s.workloads?.charts ?? {}, manifests: digest })),
     converged: (bundle) => update((s) => void (s.bundle = bundle)),
   };
 }

@@ -27,6 +27,18 @@ export interface AirgapState {
   /** Set before proxy config is written, cleared once containerd restarted (or was not running): survives a crash in between. */
   restartPending: boolean;
   cluster?: 'bootstrapped' | 'joined';
+  /**
+   * What the workloads step installed from this node: each release with the chart and values digests
+   * it was installed with, and the digest of the manifests last applied. Absent in older state files.
+   */
+  workloads?: { charts: Record<string, InstalledChart>; manifests?: string };
+}
+
+export interface InstalledChart {
+  namespace: string;
+  version: string;
+  digest: string;
+  valuesDigest: string;
 }
 
 /** The state file as loaded; only the recorder (recorder.ts) calls `save`. */

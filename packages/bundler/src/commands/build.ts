@@ -38,6 +38,8 @@ export interface BuildOptions {
    */
   applier?: boolean;
   pullImages?: PullImages;
+  /** `--helm PATH`: renders workloads.charts to find their images (default: helm on PATH, else the k8s snap's). */
+  helm?: string;
   /** Write `OUT.000`, `OUT.001`, … of at most this many bytes each (see parsePartSize). */
   split?: number;
   /**
@@ -53,6 +55,8 @@ export interface BuildResult {
   bundle: WrittenBundle;
   lockFile: string;
   lockChanged: boolean;
+  /** Workload images that cannot be carried, charts carried unchecked. */
+  warnings: string[];
 }
 
 export async function build(o: BuildOptions): Promise<BuildResult> {
@@ -72,6 +76,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     signer: fingerprintOf(createPublicKey(key)),
     pullImages: o.pullImages ?? pullImagesForSpec,
     extraSources: applier,
+    ...(o.helm ? { helm: o.helm } : {}),
   });
   const lockChanged = !sameLock(plan.previousLock, plan.lock);
   if (o.frozen && lockChanged) {
@@ -88,7 +93,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     ...(o.split === undefined ? {} : { split: o.split }),
   });
   if (lockChanged) await writeLock(plan.lockFile, plan.lock);
-  return { bundle, lockFile: plan.lockFile, lockChanged };
+  return { bundle, lockFile: plan.lockFile, lockChanged, warnings: plan.workloads.warnings };
 }
 
 export function sameLock(a: Lock | undefined, b: Lock): boolean {

@@ -9,6 +9,8 @@ export interface LockOptions {
   spec: string;
   cacheDir?: string;
   pullImages?: PullImages;
+  /** `--helm PATH` (see build). */
+  helm?: string;
 }
 
 /** Resolve every snap and image of the spec and write airgap.lock.yaml beside it. */
@@ -25,6 +27,7 @@ export async function lock(o: LockOptions): Promise<{ lockFile: string; lock: Lo
     deferDigestCheck: false,
     // Locking needs digests, not layers: manifests are fetched, no blob is downloaded.
     pullImages: o.pullImages ?? imagesStage({ resolveOnly: true }),
+    ...(o.helm ? { helm: o.helm } : {}),
   });
   const changed = !sameLock(plan.previousLock, plan.lock);
   if (changed) await writeLock(plan.lockFile, plan.lock);

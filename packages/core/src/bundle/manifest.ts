@@ -146,6 +146,29 @@ export interface BundleBase {
   omitted: OmittedEntry[];
 }
 
+/** A chart the bundle carries, installed by the applier's workloads step with `k8s helm upgrade --install`. */
+export interface BundleChart {
+  /** The release name. */
+  name: string;
+  version: string;
+  /** sha256 of the chart's .tgz, as pinned in the lock. */
+  digest: string;
+  /** Entry path of the .tgz, e.g. `workloads/charts/web-1.2.3.tgz`. */
+  path: string;
+  /** Entry paths of the values files, passed as `-f` in this order. */
+  values: string[];
+  /** sha256 over the values files in order: the applier re-installs when it changes. */
+  valuesDigest: string;
+  namespace: string;
+  createNamespace: boolean;
+}
+
+export interface BundleWorkloads {
+  charts: BundleChart[];
+  /** Entry paths of the Kubernetes YAML files, applied in this order after the charts. */
+  manifests: string[];
+}
+
 export interface BundleManifest {
   formatVersion: typeof FORMAT_VERSION;
   name: string;
@@ -176,5 +199,7 @@ export interface BundleManifest {
   k8s?: BundleK8s;
   /** Only on a delta bundle (`bundler build --base`): the base and what this bundle leaves out of it. */
   base?: BundleBase;
+  /** Charts and manifests to deploy; absent when the spec has no workloads. */
+  workloads?: BundleWorkloads;
   entries: ManifestEntry[];
 }

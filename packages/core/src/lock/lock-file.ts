@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { AirgapError } from '../errors.ts';
 import { specImageRefs } from '../spec/image-refs.ts';
 import { formatIssues } from '../spec/load-spec.ts';
-import type { Spec } from '../spec/types.ts';
+import type { ChartSpec, Spec } from '../spec/types.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { LOCK_VERSION, type Lock } from './types.ts';
 import { validateLockText } from './validate-lock.ts';
@@ -31,7 +31,14 @@ export async function readLock(file: string): Promise<Lock | undefined> {
     });
   }
   const v = result.value;
-  return { lockVersion: LOCK_VERSION, snaps: v.snaps, images: v.images, ...(v.hosts ? { hosts: v.hosts } : {}), ...(v.bundle ? { bundle: v.bundle } : {}) };
+  return {
+    lockVersion: LOCK_VERSION,
+    snaps: v.snaps,
+    images: v.images,
+    ...(v.charts ? { charts: v.charts } : {}),
+    ...(v.hosts ? { hosts: v.hosts } : {}),
+    ...(v.bundle ? { bundle: v.bundle } : {}),
+  };
 }
 
 /** Deterministic text: same lock, same bytes, so git diffs show only real changes. */
@@ -48,6 +55,9 @@ export function renderLock(lock: Lock): string {
     images: [...lock.images]
       .sort((a, b) => a.ref.localeCompare(b.ref))
       .map((i) => ({ ref: i.ref, digest: i.digest, ...(i.evidence?.length ? { evidence: [...i.evidence].sort() } : {}) })),
+    ...(lock.charts && lock.charts.length > 0
+      ? { charts: lock.charts.map((c) => ({ name: c.name, source: c.source, version: c.version, digest: c.digest })) }
+      : {}),
     ...(lock.hosts ? { hosts: [...new Set(lock.hosts)].sort() } : {}),
     ...(lock.bundle ? { bundle: { name: lock.bundle.name, sequence: lock.bundle.sequence, content: lock.bundle.content } } : {}),
   };
@@ -74,7 +84,18 @@ export function lockProblems(spec: Spec, lock: Lock): string[] {
     else if (w.revision !== undefined && entry.revision !== w.revision)
       problems.push(`snap ${w.name} is locked at revision ${entry.revision}, the spec pins ${w.revision}`);
   }
+  for (const c of spec.workloads?.charts ?? []) {
+    const entry = lock.charts?.find((l) => l.name === c.name);
+    if (!entry) problems.push(`chart ${c.name} is not locked`);
+    else if (entry.version !== c.version || entry.source !== chartSource(c))
+      problems.push(`chart ${c.name} is locked as ${entry.source} ${entry.version}, the spec asks for ${chartSource(c)} ${c.version}`);
+  }
   const locked = new Set(lock.images.map((i) => i.ref));
   for (const ref of specImageRefs(spec)) if (!locked.has(ref)) problems.push(`image ${ref} is not locked`);
   return problems;
+}
+
+/** How the lock names where a chart comes from: the oci:// reference, or `REPO#CHART`. */
+export function chartSource(c: Pick<ChartSpec, 'chart' | 'repo'>): string {
+  return c.repo ? `${c.repo.replace(/\/$/, '')}#${c.chart}` : c.chart;
 }

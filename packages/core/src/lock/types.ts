@@ -20,6 +20,8 @@ export interface Lock {
   lockVersion: typeof LOCK_VERSION;
   snaps: LockedSnap[];
   images: LockedImage[];
+  /** The charts of workloads.charts, pinned: version and the sha256 of the .tgz. */
+  charts?: LockedChart[];
   /** Every host the last pull contacted (registries, token realms, blob redirects), for `bundler allowlist`. */
   hosts?: string[];
   /** The bundle's sequence: bumped when a build's content differs from `content` (see plan-bundle). */
@@ -32,4 +34,14 @@ export interface LockedBundle {
   sequence: number;
   /** sha256 of what the bundle carries apart from its time and signer. */
   content: string;
+}
+
+export interface LockedChart {
+  /** The release name in workloads.charts. */
+  name: string;
+  /** Where it was pulled from: `oci://REG/REPO/CHART`, or the repository URL and `#CHART`. */
+  source: string;
+  version: string;
+  /** `sha256:` of the chart's .tgz. */
+  digest: string;
 }

@@ -43,6 +43,13 @@ async function checkReferencedFiles(result: SpecValidation, dir: string): Promis
   spec.containerd?.mirrors.forEach((m, i) => {
     if (m.ca) refs.push({ path: ['containerd', 'mirrors', i, 'ca'], value: m.ca, kind: 'file' });
   });
+  spec.workloads?.charts.forEach((c, i) => {
+    c.values.forEach((v, j) => refs.push({ path: ['workloads', 'charts', i, 'values', j], value: v, kind: 'file' }));
+  });
+  // A glob may match nothing yet; a plain path must be there (the bundler refuses an empty glob).
+  spec.workloads?.manifests.forEach((m, i) => {
+    if (!/[*?[\]{}!]/.test(m)) refs.push({ path: ['workloads', 'manifests', i], value: m, kind: 'file' });
+  });
   spec.images?.verify?.forEach((r, i) => refs.push({ path: ['images', 'verify', i, 'key'], value: r.key, kind: 'file' }));
   const bootstrap = spec.cluster?.bootstrap?.config;
   if (bootstrap) refs.push({ path: ['cluster', 'bootstrap', 'config'], value: bootstrap, kind: 'file' });

@@ -29,6 +29,7 @@ export interface Spec {
   proxy?: { http?: string; https?: string; noProxy: string[] };
   network?: { defaultRoute?: { interface: string } };
   cluster?: { bootstrap?: { config?: string }; address?: ClusterAddress };
+  workloads?: { charts: ChartSpec[]; manifests: string[] };
 }
 
 /**
@@ -55,6 +56,25 @@ export interface SpecVerifyRule {
 }
 
 export type ImageRefSpec = string | { ref: string; platforms: string[] };
+
+/**
+ * One Helm chart of `workloads.charts`, installed as release `name`.
+ * @example { name: 'web', chart: 'oci://registry.example.com/charts/web', version: '1.2.3', values: ['web.yaml'], namespace: 'web', createNamespace: true }
+ * @example { name: 'db', repo: 'https://charts.example.com', chart: 'db', version: '0.4.0', values: [], namespace: 'default', createNamespace: false }
+ */
+export interface ChartSpec {
+  name: string;
+  /** `oci://REGISTRY/REPO/CHART`, or with `repo` the chart's name in that repository's index.yaml. */
+  chart: string;
+  repo?: string;
+  version: string;
+  /** Values files relative to airgap.yaml, passed to helm as `-f` in this order. */
+  values: string[];
+  namespace: string;
+  createNamespace: boolean;
+  /** The chart's images, given by hand: lets a chart be carried when no helm can render it at build time. */
+  images?: string[];
+}
 
 export interface ExtraSnap {
   name: string;
