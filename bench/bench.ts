@@ -10,10 +10,11 @@ import { startRegistry } from '../test/support/registry.ts';
 import { makeSnap } from '../test/support/snap-fixture.ts';
 import { ctrImportArgs, imagesTar, makeNode } from './bench-node.ts';
 import { bundleScript } from './bundle-script.ts';
+import { deltaReport } from './delta.ts';
 import { makeInputs, type BenchInputs } from './inputs.ts';
 import { compareRow, compareStartup, dropCaches, measure, measureShell, type Measured, type Pair, type Side, type Stats } from './measure.ts';
 
-const ROWS = ['startup', 'pull', 'build', 'build-snaps', 'rebuild', 'verify', 'split', 'noop', 'import'] as const;
+const ROWS = ['startup', 'pull', 'build', 'build-snaps', 'rebuild', 'verify', 'split', 'noop', 'import', 'delta'] as const;
 type RowId = (typeof ROWS)[number];
 
 const { values } = parseArgs({
@@ -434,7 +435,7 @@ try {
   const rows: Row[] = [];
   const speedLines: string[] = [];
   if (only.has('startup')) await startupRows(cli, rows);
-  if ([...only].some((id) => id !== 'startup')) {
+  if ([...only].some((id) => id !== 'startup' && id !== 'delta')) {
     for (const s of (values.sizes ?? values.size).split(',')) {
       const r = await benchSize(s, cli);
       rows.push(...r.rows);
@@ -452,6 +453,8 @@ try {
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(rowLine(r));
+  // Sizes, not times: bench/delta.ts.
+  if (only.has('delta')) console.log(`\n${await deltaReport({ bundler: cli.bundler, log, ...(values.keep ? { keep: true } : {}) })}`);
 } finally {
   await rm(work, { recursive: true, force: true });
 }
