@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { readEntry } from '@airgap/core';
+import { loadPublicKey, readEntry, verifyBundle } from '@airgap/core';
 import { cli } from '../support/cli.ts';
 import { buildEvidenceSite, cosignKey, publishEvidence, type MadeEvidence } from '../support/cosign-evidence.ts';
 import { makeImage, type MadeImage } from '../support/oci-images.ts';
@@ -98,34 +98,43 @@ describe('bundler build carries signatures, attestations and SBOMs published bes
     expect(m.entries.filter((e) => e.path === blobOf(ev.sbomBlob))).toHaveLength(1);
     expect(new Set(m.entries.map((e) => e.path)).size).toBe(m.entries.length);
 
-    const lock = parse(await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8')) as { images: { ref: string; digest: string; evidence?: string[] }[] };
-    expect(lock.images.find((i) => i.ref === signedRef)!.evidence).toEqual([ev.sig, ev.att, ev.sbom, ev.fallbackIndex, ev.referrer].sort());
+    const lock = parse(await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8')) as {
+      images: { ref: string; digest: string; evidence?: { kind: string; digest: string }[] }[];
+    };
+    expect(lock.images.find((i) => i.ref === signedRef)!.evidence).toEqual(
+      named.evidence!.map((e) => ({ kind: e.kind, subject: e.subject, ...(e.tag ? { tag: e.tag } : {}), digest: e.digest })),
+    );
     expect(lock.images.find((i) => i.ref === plainRef)!.evidence).toBeUndefined();
 
-    // A frozen rebuild finds the same evidence: the lock holds.
+    // Signed again upstream (another .sig manifest): a frozen build still carries exactly the locked
+    // evidence, by digest, and with a warm cache asks the registry nothing at all.
+    const again = await publishEvidence({ base: reg.url, repo: 'apps/signed', host: reg.host, digest: signed.digest, key: cosignKey() });
+    expect(again.sig).not.toBe(ev.sig);
+    const lockText = await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8');
+    const before = (await reg.requests()).length;
     const frozen = await cli(
       'bundler',
       ['build', 'airgap.yaml', '-o', 'again.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', 'cache', '--frozen', '--json'],
-      {
-        cwd: dir,
-      },
+      { cwd: dir },
     );
     expect(frozen.stderr).toBe('');
     expect(frozen.exitCode).toBe(0);
+    expect((await reg.requests()).slice(before)).toEqual([]);
+    expect(await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8')).toBe(lockText);
+    const rebuilt = await verifyBundle(path.join(dir, 'again.tar'), { keys: [await loadPublicKey(path.join(dir, 'keys/site.pub'))] });
+    expect(rebuilt.manifest.images.find((i) => i.ref === signedRef)!.evidence).toEqual(named.evidence);
 
-    // Signed again upstream (another .sig manifest): the lock no longer holds, and a frozen build says so and writes nothing.
-    const again = await publishEvidence({ base: reg.url, repo: 'apps/signed', host: reg.host, digest: signed.digest, key: cosignKey() });
-    expect(again.sig).not.toBe(ev.sig);
-    const stale = await cli(
+    // Without --frozen the build takes the new signature and the lock records it.
+    const fresh = await cli(
       'bundler',
-      ['build', 'airgap.yaml', '-o', 'stale.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', 'cache', '--frozen'],
+      ['build', 'airgap.yaml', '-o', 'fresh.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', 'cache', '--json'],
       {
         cwd: dir,
       },
     );
-    expect(stale.exitCode).not.toBe(0);
-    expect(stale.stderr).toContain('LOCK_STALE');
-    await expect(readFile(path.join(dir, 'stale.tar'))).rejects.toThrow(/ENOENT/);
+    expect(fresh.exitCode).toBe(0);
+    const relocked = parse(await readFile(path.join(dir, 'airgap.lock.yaml'), 'utf8')) as typeof lock;
+    expect(relocked.images.find((i) => i.ref === signedRef)!.evidence!.find((e) => e.kind === 'cosign-sig')!.digest).toBe(again.sig);
   }, 180_000);
 
   it('a multi-platform index: the signatures of the index and of the carried platform come, not those of a platform left behind', async () => {

@@ -1,4 +1,4 @@
-import { AirgapError, imageRefName, parseReference, type BundleImage, type BundleImageVerified, type Spec } from '@airgap/core';
+import { AirgapError, imageRefName, parseReference, type BundleImage, type BundleImageVerified, type LockedEvidence, type Spec } from '@airgap/core';
 import type { NamedImage } from './oci/image-layout.ts';
 import type { PullListener } from './oci/pull-events.ts';
 import { pullImages } from './oci/pull-images.ts';
@@ -21,6 +21,7 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
   return async (refs, o) => {
     const spec = o.loaded.spec;
     const pins = new Map<string, string>();
+    const evidencePins = new Map<string, LockedEvidence[]>();
     if (o.frozen) {
       for (const ref of refs) {
         const locked = o.lock?.images.find((i) => i.ref === ref);
@@ -34,6 +35,7 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
             hint: 'run `bundler lock airgap.yaml` and commit airgap.lock.yaml',
           });
         pins.set(ref, locked.digest);
+        evidencePins.set(ref, locked.evidence ?? []);
       }
     }
     const r = await pullImages({
@@ -42,6 +44,7 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
       platformsFor: perImagePlatforms(spec),
       attestations: (spec.images?.attestations ?? 'keep') === 'keep',
       evidence: spec.images?.evidence ?? true,
+      evidencePins,
       ...(spec.sources?.registries ? { registries: spec.sources.registries } : {}),
       specDir: o.loaded.dir,
       cacheDir: o.cacheDir,
@@ -65,7 +68,9 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
       lock: r.images.map((i) => ({
         ref: i.ref,
         digest: i.digest,
-        ...(i.evidence?.length ? { evidence: [...new Set(i.evidence.map((e) => e.digest))].sort() } : {}),
+        ...(i.evidence?.length
+          ? { evidence: i.evidence.map((e) => ({ kind: e.kind, subject: e.subject, ...(e.tag ? { tag: e.tag } : {}), digest: e.digest })) }
+          : {}),
       })),
       sources: r.sources,
       hosts: r.hosts,

@@ -8,6 +8,7 @@ import {
   type BundleEvidence,
   type Descriptor,
   type ImageReference,
+  type LockedEvidence,
   type RegistryClient,
 } from '@airgap/core';
 import type { BlobCache } from './blob-cache.ts';
@@ -112,25 +113,52 @@ export async function findEvidence(o: FindEvidenceOptions): Promise<FoundEvidenc
  */
 export async function withEvidence(
   image: ResolvedImage,
-  ref: ImageReference,
-  client: RegistryClient,
-  cache: BlobCache,
-  onEvent?: PullListener,
+  o: { ref: ImageReference; client: RegistryClient; cache: BlobCache; locked?: readonly LockedEvidence[]; onEvent?: PullListener },
 ): Promise<ResolvedImage> {
   const subjects = [...image.manifests.keys()].filter((d) => d !== image.subset?.digest);
-  const found = await findEvidence({
-    client,
-    cache,
-    repository: ref.repository,
+  const onEvent = o.onEvent;
+  const find: FindEvidenceOptions = {
+    client: o.client,
+    cache: o.cache,
+    repository: o.ref.repository,
     image: image.ref,
     subjects,
     ...(onEvent ? { onRetry: (what: string, attempt: number, reason: string) => onEvent({ type: 'retry', what, attempt, reason }) } : {}),
-  });
+  };
+  const found = o.locked ? await lockedEvidence(find, o.locked) : await findEvidence(find);
   if (found.evidence.length === 0) return image;
   const manifests = new Map([...image.manifests, ...found.manifests]);
   const blobs = new Map(image.blobs.map((b) => [b.digest, b]));
   for (const b of found.blobs) if (!blobs.has(b.digest)) blobs.set(b.digest, b);
   return { ...image, manifests, blobs: [...blobs.values()], evidence: found.evidence };
+}
+
+/**
+ * The evidence the lock pins (`--frozen`): each manifest by its digest (from the cache when held,
+ * so a warm frozen build asks the registry nothing), the rest read from it. Evidence about a
+ * manifest the build does not carry (another platform's) is left out.
+ */
+async function lockedEvidence(o: FindEvidenceOptions, locked: readonly LockedEvidence[]): Promise<FoundEvidence> {
+  const out: FoundEvidence = { evidence: [], manifests: new Map(), blobs: [] };
+  const blobs = new Map<string, Descriptor>();
+  for (const l of locked) {
+    if (!o.subjects.includes(l.subject)) continue;
+    const m = await get(o, l.digest);
+    out.manifests.set(m.digest, m.bytes);
+    if (MANIFEST_TYPES.has(m.mediaType)) for (const d of manifestBlobs(m, o.image)) blobs.set(d.digest, d);
+    const artifactType = l.kind === 'referrer' ? artifactTypeOf(m.bytes) : undefined;
+    out.evidence.push({
+      kind: l.kind,
+      subject: l.subject,
+      ...(l.tag ? { tag: l.tag } : {}),
+      digest: m.digest,
+      size: m.bytes.length,
+      mediaType: m.mediaType,
+      ...(artifactType ? { artifactType } : {}),
+    });
+  }
+  out.blobs = [...blobs.values()];
+  return out;
 }
 
 /** A referrer's artifactType as the referrers API lists it: its own, else its config's media type (image-spec manifest.md). */

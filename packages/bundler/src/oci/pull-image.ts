@@ -11,9 +11,11 @@ import {
   type ImageIndexDoc,
   type ImageManifestDoc,
   type ImageReference,
+  type LockedEvidence,
   type RegistryClient,
 } from '@airgap/core';
 import type { BlobCache } from './blob-cache.ts';
+import { withEvidence } from './evidence.ts';
 import { fetchManifest, type FetchedManifest } from './fetch-manifest.ts';
 import type { PullListener } from './pull-events.ts';
 import { formatPlatform, parsePlatform, platformMatches, selectAttestations, selectPlatforms } from './select-platforms.ts';
@@ -45,6 +47,10 @@ export interface ResolveImageOptions {
   platforms: readonly string[];
   /** Carry the BuildKit attestation manifests of the chosen platforms (default true). */
   attestations?: boolean;
+  /** Carry the signatures, attestations and SBOMs published beside it (default false here; `images.evidence` turns it on). */
+  evidence?: boolean;
+  /** With `evidence`: exactly these (the lock's, with --frozen) instead of what the registry lists now. */
+  lockedEvidence?: readonly LockedEvidence[];
   onEvent?: PullListener;
 }
 
@@ -95,9 +101,27 @@ export async function resolveImage(o: ResolveImageOptions): Promise<ResolvedImag
       blobs.set(d.digest, { mediaType: d.mediaType, digest: d.digest, size: d.size });
     }
   }
-  const list = [...blobs.values()];
+  let resolved: ResolvedImage = {
+    ref: image,
+    digest: root.digest,
+    mediaType: root.mediaType,
+    size: root.bytes.length,
+    manifests,
+    blobs: [...blobs.values()],
+    ...(subset ? { subset } : {}),
+  };
+  // Before the event, so the progress total counts the evidence's blobs too.
+  if (o.evidence)
+    resolved = await withEvidence(resolved, {
+      ref: o.ref,
+      client: o.client,
+      cache: o.cache,
+      ...(o.lockedEvidence ? { locked: o.lockedEvidence } : {}),
+      ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+    });
+  const list = resolved.blobs;
   o.onEvent?.({ type: 'image-resolved', image, digest: root.digest, blobs: list.length, bytes: list.reduce((n, d) => n + d.size, 0) });
-  return { ref: image, digest: root.digest, mediaType: root.mediaType, size: root.bytes.length, manifests, blobs: list, ...(subset ? { subset } : {}) };
+  return resolved;
 }
 
 /**

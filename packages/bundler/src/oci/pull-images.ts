@@ -9,6 +9,7 @@ import {
   type BundleSource,
   type Descriptor,
   type ImageReference,
+  type LockedEvidence,
   type RegistryClient,
   type RegistrySource,
   type RetryPolicy,
@@ -19,7 +20,6 @@ import type { PullListener } from './pull-events.ts';
 import { pullBlob } from './pull-blob.ts';
 import { checkSinglePlatform, resolveImage, type ResolvedImage } from './pull-image.ts';
 import { endpointFor } from './registry-endpoints.ts';
-import { withEvidence } from './evidence.ts';
 
 export interface PullImagesOptions {
   refs: readonly string[];
@@ -31,6 +31,8 @@ export interface PullImagesOptions {
   attestations?: boolean;
   /** Carry each image's signatures, attestations and SBOMs (default true: `images.evidence`). */
   evidence?: boolean;
+  /** The evidence to carry for a ref instead of what its registry lists now (the lock, with --frozen). */
+  evidencePins?: ReadonlyMap<string, readonly LockedEvidence[]>;
   registries?: Readonly<Record<string, RegistrySource>>;
   /** Folder of airgap.yaml: CA paths in sources.registries are relative to it. */
   specDir: string;
@@ -108,10 +110,10 @@ export async function pullImages(o: PullImagesOptions): Promise<PullImagesResult
         cache,
         platforms: platformsOf(ref.name),
         attestations: o.attestations ?? true,
+        evidence: o.evidence ?? true,
+        ...(o.evidencePins?.has(ref.name) ? { lockedEvidence: o.evidencePins.get(ref.name)! } : {}),
         ...(o.onEvent ? { onEvent: o.onEvent } : {}),
-      })
-        .then(async (image) => ((o.evidence ?? true) ? withEvidence(image, ref, await clientFor(ref.registry), cache, o.onEvent) : image))
-        .catch(cutOff);
+      }).catch(cutOff);
     });
     let fetched = 0;
     let cachedCount = 0;

@@ -12,8 +12,16 @@ export interface LockedSnap {
 export interface LockedImage {
   ref: string;
   digest: string;
-  /** Digests of the signatures, attestations and SBOMs carried beside it (sorted); absent when none. */
-  evidence?: string[];
+  /** The signatures, attestations and SBOMs carried beside it; `--frozen` carries exactly these, by digest. Absent when none. */
+  evidence?: LockedEvidence[];
+}
+
+/** One piece of evidence as the lock pins it; the rest (media type, size, blobs) is read from its manifest. */
+export interface LockedEvidence {
+  kind: 'cosign-sig' | 'cosign-att' | 'cosign-sbom' | 'referrer' | 'referrers-tag';
+  subject: string;
+  tag?: string;
+  digest: string;
 }
 
 export interface Lock {
