@@ -276,4 +276,20 @@ describe('evidence across the gap: applier push writes it as upstream had it, se
     expect((await push(built.dir, reg)).exitCode).toBe(0);
     expect((await verifyImages(built.dir, reg, path.join(built.dir, 'cosign.pub'))).exitCode).toBe(0);
   }, 180_000);
+
+  it("verify-images follows the bundle's images.verify rules: their match and mode (a warn rule reports and exits 0)", async () => {
+    // The rule was checked at build (the bundle records it); the mirror is checked under the same rule.
+    const rules = `, verify: [{match: "${source.host}/apps/**", key: ./cosign.pub, mode: warn}]`;
+    const ruled = await buildEvidenceSite(source, [ref()], rules, { 'cosign.pub': key.publicPem });
+    expect(ruled.bundle.manifest.images.find((i) => i.ref === ref())!.verified).toMatchObject({ mode: 'warn', ok: true });
+    await writeFile(path.join(ruled.dir, 'other.pub'), cosignKey().publicPem);
+    const reg = await mirror();
+    expect((await push(ruled.dir, reg)).exitCode).toBe(0);
+    const ok = await verifyImages(ruled.dir, reg, path.join(ruled.dir, 'cosign.pub'));
+    expect(ok.exitCode).toBe(0);
+    expect(ok.stdout).toMatch(/^OK /m);
+    const warned = await verifyImages(ruled.dir, reg, path.join(ruled.dir, 'other.pub'));
+    expect(warned.exitCode).toBe(0);
+    expect(warned.stdout).toMatch(/^WARN /m);
+  }, 180_000);
 });

@@ -171,13 +171,21 @@ export async function publishEvidence(o: { base: string; repo: string; host: str
 }
 
 /** A site whose spec pulls `refs` from `reg` over plain HTTP (`images` adds to the images section), built and verified. */
-export async function buildEvidenceSite(reg: { host: string; url: string }, refs: string[], images = ''): Promise<{ dir: string; bundle: VerifiedBundle }> {
+export async function buildEvidenceSite(
+  reg: { host: string; url: string },
+  refs: string[],
+  images = '',
+  files: Record<string, string> = {},
+): Promise<{ dir: string; bundle: VerifiedBundle }> {
   const dir = await site();
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
   const spec = (await readFile(path.join(dir, 'airgap.yaml'), 'utf8'))
     .replace('images: {k8sFeatures: false}', `images: {k8sFeatures: false, platforms: [linux/amd64], refs: [${refs.join(', ')}]${images}}`)
     .replace('  snapsDir: ./downloads', `  snapsDir: ./downloads\n  registries: {"${reg.host}": {endpoint: "${reg.url}", plainHttp: true}}`);
   await writeFile(path.join(dir, 'airgap.yaml'), spec);
-  const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', 'cache', '--json'], { cwd: dir });
+  const b = await cli('bundler', ['build', 'airgap.yaml', '-o', 'bundle.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', 'cache', '--json'], {
+    cwd: dir,
+  });
   expect(b.stderr).toBe('');
   expect(b.exitCode).toBe(0);
   return { dir, bundle: await verifyBundle(path.join(dir, 'bundle.tar'), { keys: [await loadPublicKey(path.join(dir, 'keys/site.pub'))] }) };
