@@ -2,9 +2,10 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cosignFingerprint, loadPublicKey, verifyBundle } from '@airgap/core';
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, sign } from 'node:crypto';
 import { cli } from '../support/cli.ts';
-import { cosignKey, publishEvidence, type CosignKey } from '../support/cosign-evidence.ts';
+import { request } from 'undici';
+import { cosignKey, publishEvidence, putManifest, sha, simpleSigningPayload, type CosignKey } from '../support/cosign-evidence.ts';
 import { makeImage, type MadeImage } from '../support/oci-images.ts';
 import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { site } from '../support/site-fixture.ts';
@@ -17,7 +18,7 @@ import { testdir } from '../support/tmpdir.ts';
  */
 describe('bundler build checks cosign signatures of the images a rule matches', () => {
   let reg: TestRegistry;
-  const images: Record<'good' | 'foreign' | 'unsigned', MadeImage> = {} as never;
+  const images: Record<'good' | 'foreign' | 'unsigned' | 'referred', MadeImage> = {} as never;
   let trusted: CosignKey;
   const ref = (name: keyof typeof images) => `${reg.host}/apps/${name}:1`;
 
@@ -25,13 +26,14 @@ describe('bundler build checks cosign signatures of the images a rule matches', 
     reg = await startRegistry();
     const layout = await testdir();
     trusted = cosignKey();
-    for (const [i, name] of (['good', 'foreign', 'unsigned'] as const).entries()) {
+    for (const [i, name] of (['good', 'foreign', 'unsigned', 'referred'] as const).entries()) {
       images[name] = await makeImage({ layoutDir: layout, tag: name, platforms: ['linux/amd64'], layerSizes: [4_000 + i] });
       await pushLayout(reg, layout, name, `apps/${name}:1`);
     }
     await publishEvidence({ base: reg.url, repo: 'apps/good', host: reg.host, digest: images.good.digest, key: trusted });
     // Signed in the same layout, by a key the rule does not name.
     await publishEvidence({ base: reg.url, repo: 'apps/foreign', host: reg.host, digest: images.foreign.digest, key: cosignKey() });
+    await signAsReferrer(reg, 'apps/referred', images.referred, trusted);
   }, 120_000);
   afterAll(async () => {
     await reg?.stop();
@@ -122,4 +124,62 @@ describe('bundler build checks cosign signatures of the images a rule matches', 
     expect(m.exitCode).toBe(2);
     expect(m.stderr).toMatch(/airgap\.yaml:\d+:\d+: images\.verify\[0\]\.key: file keys\/nope\.pub not found/);
   });
+
+  it('finds a signature stored as an OCI 1.1 referrer (cosign --registry-referrers-mode=oci-1-1) and verifies it', async () => {
+    const dir = await spec([ref('referred')]);
+    const r = await build(dir);
+    expect(r.stderr).not.toMatch(/warning|error/);
+    expect(r.exitCode).toBe(0);
+    const bundle = await verifyBundle(path.join(dir, 'bundle.tar'), { keys: [await loadPublicKey(path.join(dir, 'keys/site.pub'))] });
+    expect(bundle.manifest.images.find((i) => i.ref === ref('referred'))!.verified).toMatchObject({ ok: true, by: `key ${fingerprint()}` });
+  });
 });
+
+/**
+ * A cosign signature as a referrer: a manifest with artifactType
+ * application/vnd.dev.cosign.artifact.sig.v1+json, the image as subject and the simple-signing
+ * layer (sigstore/cosign pkg/oci/remote/write.go, WriteSignaturesExperimentalOCI), plus the
+ * referrers fallback tag a client writes where the registry has no referrers API.
+ */
+async function signAsReferrer(reg: TestRegistry, repo: string, image: MadeImage, key: CosignKey): Promise<void> {
+  const payload = simpleSigningPayload(`${reg.host}/${repo}`, image.digest);
+  // distribution wants an upload session (POST), then the bytes with their digest (PUT).
+  const blob = async (data: Buffer) => {
+    const session = await request(`${reg.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    await session.body.dump();
+    const at = new URL(String(session.headers.location), reg.url);
+    at.searchParams.set('digest', sha(data));
+    const done = await request(at.toString(), { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
+    await done.body.dump();
+    expect(done.statusCode).toBe(201);
+    return { digest: sha(data), size: data.length };
+  };
+  const artifactType = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+  const head = await request(`${reg.url}/v2/${repo}/manifests/${image.digest}`, { method: 'HEAD', headers: { accept: image.mediaType } });
+  await head.body.dump();
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', ...(await blob(Buffer.from('{}'))) },
+      layers: [
+        {
+          mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+          ...(await blob(payload)),
+          annotations: { 'dev.cosignproject.cosign/signature': sign('sha256', payload, key.privateKey).toString('base64') },
+        },
+      ],
+      subject: { mediaType: image.mediaType, digest: image.digest, size: Number(head.headers['content-length']) },
+    }),
+  );
+  const digest = await putManifest(reg.url, repo, sha(manifest), manifest);
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: manifest.length, artifactType }],
+    }),
+  );
+  await putManifest(reg.url, repo, image.digest.replace(':', '-'), index, 'application/vnd.oci.image.index.v1+json');
+}

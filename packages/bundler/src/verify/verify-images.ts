@@ -2,10 +2,8 @@ import { readFile } from 'node:fs/promises';
 import {
   AirgapError,
   authFiles,
-  cosignSignatureTag,
   createRegistryClient,
   eachLimit,
-  isRegistryError,
   lookupCredentials,
   matchVerifyRule,
   parseReference,
@@ -18,7 +16,7 @@ import {
   type VerifyRule,
 } from '@airgap/core';
 import { openBlobCache, type BlobCache } from '../oci/blob-cache.ts';
-import { fetchManifest } from '../oci/fetch-manifest.ts';
+import { findEvidence } from '../oci/evidence.ts';
 import { pullBlob } from '../oci/pull-blob.ts';
 import { endpointFor } from '../oci/registry-endpoints.ts';
 
@@ -38,7 +36,8 @@ export interface VerifyImagesOptions {
 
 /**
  * The build's check of upstream signatures: for each image a rule matches, read its
- * `sha256-<hex>.sig` manifest and payloads from the registry it was pulled from and verify them
+ * `sha256-<hex>.sig` manifest, and its cosign signature referrers (OCI 1.1), and their payloads
+ * from the registry it was pulled from, and verify them
  * (core `verifyCosignSignatures`). Every failure under `enforce` is gathered into one
  * IMAGE_UNVERIFIED, so the build stops before anything is written; `warn` ones are reported.
  */
@@ -72,39 +71,36 @@ export async function verifyImages(o: VerifyImagesOptions): Promise<Map<string, 
   return out;
 }
 
+/** The artifactType cosign gives a signature it stores as an OCI 1.1 referrer (`cosign sign --registry-referrers-mode=oci-1-1`). */
+const COSIGN_SIG_ARTIFACT = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+
 async function verifyOne(o: { image: { ref: string; digest: string }; rule: VerifyRule; cache: BlobCache; client: RegistryClient }) {
   const { repository } = parseReference(o.image.ref);
-  const tag = cosignSignatureTag(o.image.digest);
-  let signatureManifest: unknown;
-  try {
-    const m = await fetchManifest({ client: o.client, cache: o.cache, repository, reference: tag, image: `${o.image.ref} signature` });
-    signatureManifest = JSON.parse(m.bytes.toString('utf8'));
-  } catch (err) {
-    if (!isRegistryError(err, 'IMAGE_NOT_FOUND')) throw err;
-  }
-  const sizes = layerSizes(signatureManifest);
-  return verifyCosignSignatures({
+  // The evidence finder the pull uses: cosign's `.sig` tag, and the referrers (API, else the fallback tag).
+  const found = await findEvidence({ client: o.client, cache: o.cache, repository, image: o.image.ref, subjects: [o.image.digest] });
+  const signatures = found.evidence.filter((e) => e.kind === 'cosign-sig' || (e.kind === 'referrer' && e.artifactType === COSIGN_SIG_ARTIFACT));
+  // Every signature layer of the tag and of the referrers, as one `.sig` manifest would list them.
+  const layers = signatures.flatMap((e) => layersOf(JSON.parse(found.manifests.get(e.digest)!.toString('utf8'))));
+  const signatureManifest = signatures.length > 0 ? { layers } : undefined;
+  const sizes = new Map(layers.flatMap((l) => (typeof l.digest === 'string' && typeof l.size === 'number' ? [[l.digest, l.size] as const] : [])));
+  const r = await verifyCosignSignatures({
     imageDigest: o.image.digest,
     imageRef: o.image.ref,
     signatureManifest,
     rule: o.rule,
     async readBlob(digest) {
       const size = sizes.get(digest);
-      if (size === undefined) throw new Error(`${digest} is not a layer of ${tag}`);
+      if (size === undefined) throw new Error(`${digest} is not a signature layer of ${o.image.ref}`);
       await pullBlob({ client: o.client, cache: o.cache, repository, descriptor: { mediaType: 'application/octet-stream', digest, size }, image: o.image.ref });
       return readFile(o.cache.pathOf(digest));
     },
   });
+  return signatureManifest ? r : { ...r, reason: `${r.reason ?? 'no signature'}, nor a referrer of type ${COSIGN_SIG_ARTIFACT}` };
 }
 
-function layerSizes(doc: unknown): Map<string, number> {
+function layersOf(doc: unknown): { digest?: unknown; size?: unknown }[] {
   const layers = (doc as { layers?: unknown } | undefined)?.layers;
-  const out = new Map<string, number>();
-  if (!Array.isArray(layers)) return out;
-  for (const l of layers as { digest?: unknown; size?: unknown }[]) {
-    if (typeof l.digest === 'string' && typeof l.size === 'number') out.set(l.digest, l.size);
-  }
-  return out;
+  return Array.isArray(layers) ? (layers as { digest?: unknown; size?: unknown }[]) : [];
 }
 
 /** One client per registry, reached the way the pull reached it (sources.registries, credentials). */

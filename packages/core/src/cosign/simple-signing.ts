@@ -1,6 +1,6 @@
 /**
  * cosign's signed payload ("simple signing", sigstore/cosign specs/SIGNATURE_SPEC.md "Payloads";
- * written by pkg/cosign/payload/payload.go via containers/image's signature.UntrustedSignature):
+ * the type is sigstore/sigstore pkg/signature/payload/payload.go, which cosign marshals):
  * `{"critical":{"identity":{"docker-reference":"<repo>"},"image":{"docker-manifest-digest":"sha256:…"},
  * "type":"cosign container image signature"},"optional":…}`.
  */

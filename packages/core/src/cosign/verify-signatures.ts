@@ -5,7 +5,7 @@ import type { VerifyInput, VerifyResult } from './types.ts';
 /** A payload is a few hundred bytes; a bigger "payload" layer is not one. */
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 
-/** `sha256-<hex>.sig` for `sha256:<hex>`: where cosign stores an image's signatures (pkg/oci/remote/remote.go, SignatureTagSuffix). */
+/** `sha256-<hex>.sig` for `sha256:<hex>`: where cosign stores an image's signatures (sigstore/cosign pkg/oci/remote/options.go, SignatureTagSuffix). */
 export function cosignSignatureTag(digest: string): string {
   return `${digest.replace(':', '-')}.sig`;
 }
