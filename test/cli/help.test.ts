@@ -4,8 +4,9 @@ import { cli } from '../support/cli.ts';
 /** Every command of both CLIs and the options it takes (besides --help, --verbose, --version). */
 const COMMANDS: Record<'bundler' | 'applier', Record<string, string[]>> = {
   bundler: {
-    build: ['--out', '--key', '--frozen', '--no-applier', '--cache-dir', '--json'],
-    lock: ['--cache-dir'],
+    build: ['--out', '--key', '--frozen', '--no-applier', '--cache-dir', '--helm', '--json'],
+    lock: ['--cache-dir', '--helm'],
+    images: ['--cache-dir', '--helm', '--json'],
     allowlist: ['--format'],
     keygen: ['--out', '--force'],
     verify: ['--pub'],
@@ -14,7 +15,20 @@ const COMMANDS: Record<'bundler' | 'applier', Record<string, string[]>> = {
   },
   applier: {
     verify: ['--pub', '--root'],
-    plan: ['--pub', '--root', '--json', '--join-token', '--address', '--k8s', '--ctr', '--containerd-address', '--allow-downgrade', '--no-prune'],
+    plan: [
+      '--pub',
+      '--root',
+      '--json',
+      '--join-token',
+      '--address',
+      '--k8s',
+      '--ctr',
+      '--containerd-address',
+      '--allow-downgrade',
+      '--no-prune',
+      '--workloads',
+      '--no-workloads',
+    ],
     apply: [
       '--pub',
       '--root',
@@ -26,6 +40,8 @@ const COMMANDS: Record<'bundler' | 'applier', Record<string, string[]>> = {
       '--containerd-address',
       '--allow-downgrade',
       '--no-prune',
+      '--workloads',
+      '--no-workloads',
       '--dry-run',
       '--wait-timeout',
     ],

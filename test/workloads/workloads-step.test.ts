@@ -118,11 +118,14 @@ describe('workloads step: k8s helm upgrade --install and kubectl apply --server-
     expect(list2[0]?.revision).toBe('2');
   });
 
-  test('never on a worker: a joining node skips the step; --workloads there is refused before any k8s helm call', async () => {
+  test('never on a worker: a joining node skips the step, --workloads there is refused before any k8s helm call; the Ansible order (--no-workloads, then --workloads once all joined)', async () => {
     const keys = makeKeys();
     const cp = await makeNode({ hostname: 'cp-1', release: '1.32' });
     const b = await workloadsBundle({ dir: cp.work, keys, values: 'replicas: 2\n' });
-    expect((await cp.applier(['apply', b.file, '--pub', b.pubFile])).exitCode).toBe(0);
+    const boot = await cp.applier(['apply', b.file, '--pub', b.pubFile, '--no-workloads']);
+    expect(boot.exitCode).toBe(0);
+    expect(boot.stdout).toMatch(/^skip +workloads +--no-workloads: a later run deploys them/m);
+    expect(await calls(cp, /^k8s helm/)).toEqual([]);
     const worker = await makeNode({ clusterDir: cp.env.FAKE_CLUSTER_DIR, hostname: 'worker-1', release: '1.32' });
     const wb = await workloadsBundle({ dir: worker.work, keys, values: 'replicas: 2\n' });
     const token = (await cp.k8s(['get-join-token', '--worker'])).stdout.trim();
@@ -135,6 +138,11 @@ describe('workloads step: k8s helm upgrade --install and kubectl apply --server-
     expect(forced.stderr).toContain('error[NODE_INVALID]');
     expect(forced.stderr).toContain('worker-1 is a worker node: k8s refuses helm there');
     expect(await calls(worker, /^k8s (helm|kubectl apply)/)).toEqual([]);
+    // Every node joined: the first control plane deploys them.
+    const deploy = await cp.applier(['apply', b.file, '--pub', b.pubFile, '--workloads']);
+    expect(deploy.stderr).toBe('');
+    expect(deploy.exitCode).toBe(0);
+    expect(await calls(cp, /^k8s helm upgrade --install web /)).toHaveLength(1);
     // The contract row itself: k8s helm on this worker is refused by the fake as by k8s.
     const refused = await worker.k8s(['helm', 'list']);
     expect(refused.exitCode).toBe(1);

@@ -70,7 +70,8 @@ function changeOptions(cmd: Command): Command {
   return cmd
     .option('--allow-downgrade', 'apply a bundle older than the one last applied, an expired one, or one with a lower snap revision')
     .option('--no-prune', 'keep the images earlier bundles imported that this one lacks')
-    .option('--workloads', "deploy the bundle's charts and manifests from this control plane (default: from the node that bootstraps)");
+    .option('--workloads', "deploy the bundle's charts and manifests from this control plane (default: from the node that bootstraps)")
+    .option('--no-workloads', 'leave the charts and manifests for a later run (the Ansible role deploys them once every node has joined)');
 }
 
 changeOptions(

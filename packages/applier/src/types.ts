@@ -26,7 +26,7 @@ export interface NodeFacts {
   allowDowngrade?: boolean;
   /** --no-prune: keep images earlier bundles imported that this one lacks. */
   noPrune?: boolean;
-  /** --workloads: this control plane deploys the bundle's workloads (default: the node that bootstrapped). */
+  /** --workloads (true): this control plane deploys the bundle's workloads; --no-workloads (false): not in this run; default: the node that bootstrapped. */
   workloads?: boolean;
 }
 

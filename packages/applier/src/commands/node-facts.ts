@@ -30,6 +30,6 @@ export async function readNodeFacts(o: NodeFactOptions, bundle: VerifiedBundle):
     waitTimeoutMs: o.waitTimeoutMs,
     ...(o.allowDowngrade ? { allowDowngrade: true } : {}),
     ...(o.noPrune ? { noPrune: true } : {}),
-    ...(o.workloads ? { workloads: true } : {}),
+    ...(o.workloads !== undefined ? { workloads: o.workloads } : {}),
   };
 }

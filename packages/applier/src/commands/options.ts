@@ -22,7 +22,7 @@ export interface CommonOptions {
   allowDowngrade: boolean;
   /** --no-prune: images earlier bundles imported stay in containerd. */
   noPrune: boolean;
-  /** --workloads: deploy the bundle's charts and manifests from this control plane. */
+  /** --workloads: deploy the bundle's charts and manifests from this control plane; --no-workloads (false): not in this run. */
   workloads?: boolean;
   /** --base: the base bundle of a delta (file, first part or folder), read for the entries the delta leaves out. */
   base?: string | undefined;
@@ -74,7 +74,7 @@ export function commonOptions(bundle: string | undefined, values: NodeOptionValu
     waitTimeoutMs: wait * 1000,
     allowDowngrade: values.allowDowngrade ?? false,
     noPrune: values.prune === false,
-    ...(values.workloads ? { workloads: true } : {}),
+    ...(values.workloads !== undefined ? { workloads: values.workloads } : {}),
     ...(values.base !== undefined ? { base: values.base } : {}),
   };
 }

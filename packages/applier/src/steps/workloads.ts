@@ -25,6 +25,7 @@ export const workloads = defineStep({
   skip: ({ node, state }) => {
     const w = node.bundle.manifest.workloads;
     if (!w || (w.charts.length === 0 && w.manifests.length === 0)) return 'the bundle has no workloads';
+    if (node.workloads === false) return '--no-workloads: a later run deploys them';
     // The node that bootstraps (this run or an earlier one) deploys them, or the one given --workloads.
     const bootstraps = state.cluster === 'bootstrapped' || (state.cluster === undefined && clusterIntent(node) === 'bootstrap');
     if (!node.workloads && !bootstraps) return 'deployed from the node that bootstrapped the cluster, or the one given --workloads';
