@@ -1,6 +1,8 @@
 import {
   AirgapError,
   DIGEST_PATTERN,
+  headerValue,
+  MANIFEST_ACCEPT,
   MANIFEST_TYPES,
   OCI_INDEX,
   RegistryError,
@@ -222,10 +224,26 @@ const get = (o: FindEvidenceOptions, reference: string) =>
     o.onRetry ? { onRetry: o.onRetry } : {},
   );
 
-/** A manifest by tag, or undefined when the registry has none under it (404: no such evidence). */
+/**
+ * A manifest by tag, or undefined when the registry has none under it (404: no such evidence).
+ * HEAD first: most images have no evidence, a HEAD is cheap (Docker Hub does not count it against
+ * the pull limit), and the digest it names comes from the cache when a build already holds it.
+ */
 async function optionalManifest(o: FindEvidenceOptions, tag: string): Promise<FetchedManifest | undefined> {
+  const head = await o.client.request({
+    method: 'HEAD',
+    path: `/v2/${o.repository}/manifests/${tag}`,
+    repository: o.repository,
+    scope: 'pull',
+    headers: { accept: MANIFEST_ACCEPT },
+    what: o.image,
+  });
+  await head.body.dump();
+  if (head.status === 404) return undefined;
+  const named = head.status === 200 ? headerValue(head.headers['docker-content-digest']) : undefined;
   try {
-    return await get(o, tag);
+    // By digest it is checked against that digest; a registry that names none is asked by tag.
+    return await get(o, named && DIGEST_PATTERN.test(named) ? named : tag);
   } catch (err) {
     if (err instanceof RegistryError && err.code === 'IMAGE_NOT_FOUND') return undefined;
     throw err;
