@@ -27,6 +27,10 @@ export interface SnapFixtureOptions {
   payloadFile?: string;
   /** 'none' stores data uncompressed: fast to make at gigabyte sizes. */
   compression?: 'xz' | 'none';
+  /** meta/snap.yaml `architectures` (the store's snaps list theirs, e.g. [amd64]). */
+  architectures?: string[];
+  /** Files copied into the snap (path inside it → file), mode 0755: the k8s snap's bin/helm. */
+  files?: Record<string, string>;
   /** Make the assertion lie, for tests of refusal. */
   tamper?: { sha3?: string; size?: number; declaredName?: string };
 }

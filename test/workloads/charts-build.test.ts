@@ -9,6 +9,7 @@ import { cli } from '../support/cli.ts';
 import { makeImage } from '../support/oci-images.ts';
 import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { site } from '../support/site-fixture.ts';
+import { makeSnap } from '../support/snap-fixture.ts';
 import { startStaticServer, type StaticServer } from '../support/static-server.ts';
 import { testdir } from '../support/tmpdir.ts';
 import { helmEnv, realHelm, writeChart } from './helm-fixture.ts';
@@ -235,6 +236,26 @@ describe('workloads: charts from an OCI registry and an HTTP chart repository, r
     expect(r.stderr).toContain('depends on postgresql 0.1.0, not packaged in its charts/');
     expect(r.stderr).toContain('helm dependency build');
     expect((await readdir(dir)).filter((f) => f.startsWith('a.tar'))).toEqual([]);
+  }, 300_000);
+
+  it("with no helm on PATH and no --helm: the k8s snap's own bin/helm renders the charts (the snap is for this machine)", async () => {
+    const dir = await siteWith(ociChart());
+    // The k8s snap as the store ships it: architectures [amd64], helm at bin/helm (k8s-snap build-scripts/components/helm/build.sh).
+    await makeSnap({
+      dir: path.join(dir, 'downloads'),
+      name: 'k8s',
+      revision: 30,
+      base: 'core20',
+      confinement: 'classic',
+      architectures: ['amd64'],
+      files: { 'bin/helm': helm },
+      compression: 'none',
+    });
+    const r = await cli('bundler', ['images', 'airgap.yaml', '--cache-dir', 'cache'], { cwd: dir, env });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('charts rendered with helm from the k8s snap k8s_30.snap');
+    expect(r.stdout).toContain(`${img('sidecar')}  ${digests.sidecar}\n  from chart web (web/templates/deployment.yaml`);
   }, 300_000);
 
   it('without helm: HELM_NOT_FOUND naming the chart and the three ways; with the chart images listed the chart is carried', async () => {
