@@ -8,7 +8,7 @@ const COMMANDS: Record<'bundler' | 'applier', Record<string, string[]>> = {
     lock: ['--cache-dir', '--helm'],
     images: ['--cache-dir', '--helm', '--json'],
     allowlist: ['--format'],
-    keygen: ['--out', '--force'],
+    keygen: ['--out', '--force', '--encrypt'],
     verify: ['--pub'],
     sbom: ['--pub', '--out'],
     inspect: ['--json'],
