@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -52,6 +52,12 @@ export async function makeSnap(o: SnapFixtureOptions): Promise<SnapFixture> {
     const yaml = [`name: ${o.name}`, `version: '${version}'`, `type: ${o.type ?? 'app'}`];
     if (o.base) yaml.push(`base: ${o.base}`);
     yaml.push(`confinement: ${o.confinement ?? 'strict'}`, 'summary: test fixture');
+    if (o.architectures) yaml.push(`architectures: [${o.architectures.join(', ')}]`);
+    for (const [inner, from] of Object.entries(o.files ?? {})) {
+      await mkdir(path.dirname(path.join(tree, inner)), { recursive: true });
+      await copyFile(from, path.join(tree, inner));
+      await chmod(path.join(tree, inner), 0o755);
+    }
     await writeFile(path.join(tree, 'meta', 'snap.yaml'), `${yaml.join('\n')}\n`);
     if (o.images) await writeFile(path.join(tree, 'images.txt'), `${o.images.join('\n')}\n`);
     if (o.payloadFile) {
