@@ -72,7 +72,19 @@ export class BlockReader {
  * keep one), with READ_AHEAD reads in flight: the whole-bundle pass of verify then costs about
  * its SHA-256, not the SHA-256 plus the reads, as a stream of 1 MiB chunks read one at a time did.
  */
-export async function* readAhead(files: BundleFiles, start = 0, end = files.size - 1): AsyncGenerator<Buffer> {
+export async function* readAhead(files: BundleFiles, start = 0, end = files.size - 1, options: { reuse?: boolean } = {}): AsyncGenerator<Buffer> {
+  // With `reuse`, a small ring of buffers instead of a fresh one per read: no page faults on new
+  // memory (a third of the system time of a verify). Only for a consumer that is done with a chunk
+  // once it asks for the one after next (BlockReader keeps at most the latest, and nothing of it
+  // when its bytes are hashed on the spot), hence the two spare buffers.
+  const ring: Buffer[] = [];
+  let reads = 0;
+  const bufferFor = (length: number): Buffer => {
+    if (!options.reuse) return Buffer.allocUnsafeSlow(length);
+    const slot = reads++ % (READ_AHEAD + 3);
+    ring[slot] ??= Buffer.allocUnsafeSlow(READ_SIZE);
+    return ring[slot].subarray(0, length);
+  };
   for (const part of files.parts) {
     const from = Math.max(start, part.start) - part.start;
     const to = Math.min(end, part.start + part.size - 1) - part.start;
@@ -84,7 +96,7 @@ export async function* readAhead(files: BundleFiles, start = 0, end = files.size
     let next = from;
     const readNext = () => {
       const length = Math.min(READ_SIZE, to + 1 - next);
-      const read = fh.read(Buffer.allocUnsafeSlow(length), 0, length, next).then(
+      const read = fh.read(bufferFor(length), 0, length, next).then(
         ({ bytesRead, buffer }) => (bytesRead === length ? buffer : buffer.subarray(0, bytesRead)),
         (err: unknown) => {
           throw unreadable(part.path, err);

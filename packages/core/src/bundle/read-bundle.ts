@@ -51,7 +51,8 @@ export async function verifyBundle(file: string, options: VerifyOptions): Promis
     throw new AirgapError('SIGNATURE_INVALID', 'no trusted public key given', { hint: "pass --pub FILE, or put the signer's .pub in /etc/airgap/trusted.d/" });
   }
   const files = await bundleFiles(file);
-  const reader = new BlockReader(readAhead(files));
+  // Without onEntry every chunk is hashed and dropped at once: the read buffers can be reused.
+  const reader = new BlockReader(readAhead(files, 0, files.size - 1, { reuse: options.onEntry === undefined }));
   try {
     return await verifyStream(reader, file, files, options);
   } finally {
@@ -137,7 +138,8 @@ export async function takeSmallEntry(reader: BlockReader, name: string, max: num
   const data = await reader.take(h.size);
   if (!data) throw invalid(`${name} is truncated`);
   await expectZeros(reader, paddedSize(h.size) - h.size, `padding after ${name}`);
-  return { header, data: Buffer.from(data) };
+  // Copies: a reader that reuses its buffers (verifyBundle) overwrites them as it reads on.
+  return { header: Buffer.from(header), data: Buffer.from(data) };
 }
 
 export async function expectZeros(reader: BlockReader, n: number, what: string): Promise<void> {
