@@ -76,6 +76,10 @@ describe('bundler build carries signatures, attestations and SBOMs published bes
         artifactType: 'application/spdx+json',
       },
     ]);
+    const shown = await cli('bundler', ['inspect', 'bundle.tar'], { cwd: dir });
+    expect(shown.stdout).toContain(
+      `  ${signedRef}  ${signed.digest}\n    evidence: cosign-sig, cosign-att, cosign-sbom, referrers-tag, referrer (application/spdx+json)`,
+    );
     // The repo@digest alias carries the same evidence; the unsigned image has none.
     expect(m.images.find((i) => i.ref === `${reg.host}/apps/signed@${signed.digest}`)!.evidence).toEqual(named.evidence);
     expect(m.images.find((i) => i.ref === plainRef)).toMatchObject({ digest: plain.digest });

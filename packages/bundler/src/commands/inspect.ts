@@ -2,6 +2,7 @@ import {
   formatBytes,
   omittedBytes,
   readManifestUnverified,
+  type BundleEvidence,
   type BundleImageVerified,
   type BundleK8s,
   type BundleManifest,
@@ -16,7 +17,7 @@ export interface InspectResult {
   signer: string;
   platforms: string[];
   snaps: { name: string; revision: number; role: string; classic: boolean; size: number }[];
-  images: { ref: string; digest: string; verified?: BundleImageVerified }[];
+  images: { ref: string; digest: string; verified?: BundleImageVerified; evidence?: BundleEvidence[] }[];
   files: { path: string; size: number; sha256: string }[];
   /** The standalone applier executables the bundle carries (none when built with --no-applier). */
   appliers: { platform: string; path: string; size: number; sha256: string }[];
@@ -41,7 +42,12 @@ export function summarize(file: string, m: BundleManifest): InspectResult {
     signer: m.signer,
     platforms: m.platforms,
     snaps: m.snaps.map((s) => ({ name: s.name, revision: s.revision, role: s.role, classic: s.classic, size: s.size })),
-    images: m.images.map((i) => ({ ref: i.ref, digest: i.digest, ...(i.verified ? { verified: i.verified } : {}) })),
+    images: m.images.map((i) => ({
+      ref: i.ref,
+      digest: i.digest,
+      ...(i.verified ? { verified: i.verified } : {}),
+      ...(i.evidence?.length ? { evidence: i.evidence } : {}),
+    })),
     files: m.entries.map((e) => ({ path: e.path, size: e.size, sha256: e.sha256 })),
     appliers: m.entries.flatMap((e) => {
       const platform = applierEntryPlatform(e.path);
@@ -85,7 +91,11 @@ export function formatInspect(r: InspectResult): string {
       (s) => `  ${s.name.padEnd(12)} rev ${String(s.revision).padEnd(8)} ${s.role.padEnd(6)} ${s.classic ? 'classic ' : ''}${formatBytes(s.size)}`,
     ),
     `images:${r.images.length === 0 ? ' none' : ''}`,
-    ...r.images.map((i) => `  ${i.ref}  ${i.digest}${i.verified ? `\n    ${formatVerified(i.verified)}` : ''}`),
+    ...r.images.map(
+      (i) =>
+        `  ${i.ref}  ${i.digest}${i.verified ? `\n    ${formatVerified(i.verified)}` : ''}` +
+        (i.evidence ? `\n    evidence: ${i.evidence.map((e) => (e.artifactType ? `${e.kind} (${e.artifactType})` : e.kind)).join(', ')}` : ''),
+    ),
     `applier:${r.appliers.length === 0 ? ' none' : ''}`,
     ...r.appliers.map((a) => `  ${a.platform.padEnd(12)} ${a.path}  ${formatBytes(a.size)}  sha256:${a.sha256}`),
     `containerd hosts dir on the node: ${r.hostsDir}`,
