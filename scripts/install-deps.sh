@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing airgap need on a fresh Debian machine: the Debian tools the
 # tests run for real (containerd, docker-registry, skopeo, umoci, squashfs-tools, openssl,
-# iproute2, nftables, apache2-utils for htpasswd, squid for the proxy tests), pnpm, and the npm
+# iproute2, nftables, apache2-utils for htpasswd, squid for the proxy tests, unzip for the helm the
+# workloads tests take from an npm package), pnpm, and the npm
 # packages from the lock file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ declare -A pkg_for=(
   [mksquashfs]=squashfs-tools [unsquashfs]=squashfs-tools [openssl]=openssl [containerd]=containerd
   [ctr]=containerd [docker-registry]=docker-registry [skopeo]=skopeo [umoci]=umoci [ip]=iproute2
   [htpasswd]=apache2-utils [tar]=tar [sha256sum]=coreutils [/usr/bin/time]=time [ansible-playbook]=ansible-core
-  [nft]=nftables [squid]=squid [zstd]=zstd
+  [nft]=nftables [squid]=squid [zstd]=zstd [unzip]=unzip
 )
 missing=()
 for cmd in "${!pkg_for[@]}"; do
