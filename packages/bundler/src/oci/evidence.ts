@@ -61,51 +61,46 @@ export interface FindEvidenceOptions {
  * referrers: the referrers API where the registry has one, else the fallback tag's index.
  */
 export async function findEvidence(o: FindEvidenceOptions): Promise<FoundEvidence> {
-  const out: FoundEvidence = { evidence: [], manifests: new Map(), blobs: [] };
-  const blobs = new Map<string, Descriptor>();
-  const keep = (m: FetchedManifest) => {
-    out.manifests.set(m.digest, m.bytes);
-    if (!MANIFEST_TYPES.has(m.mediaType)) return;
-    for (const d of manifestBlobs(m, o.image)) blobs.set(d.digest, d);
-  };
+  const found = collector(o.image);
   for (const subject of o.subjects) {
     for (const [suffix, kind] of COSIGN_SUFFIXES) {
       const tag = cosignTag(subject, suffix);
       const m = await optionalManifest(o, tag);
-      if (!m || !MANIFEST_TYPES.has(m.mediaType)) continue;
-      keep(m);
-      out.evidence.push({ kind, subject, tag, digest: m.digest, size: m.bytes.length, mediaType: m.mediaType });
+      if (m && MANIFEST_TYPES.has(m.mediaType)) found.add(m, { kind, subject, tag });
     }
     const listed = await referrersOf(o, subject);
-    if (listed.fallback) {
-      keep(listed.fallback);
-      out.evidence.push({
-        kind: 'referrers-tag',
-        subject,
-        tag: referrersTag(subject),
-        digest: listed.fallback.digest,
-        size: listed.fallback.bytes.length,
-        mediaType: listed.fallback.mediaType,
-      });
-    }
+    if (listed.fallback) found.add(listed.fallback, { kind: 'referrers-tag', subject, tag: referrersTag(subject) });
     for (const d of listed.descriptors) {
       // A referrer that is itself an index (rare: a multi-part artifact) is not carried; the tag would list it dangling.
       if (!MANIFEST_TYPES.has(d.mediaType) || !DIGEST_PATTERN.test(d.digest)) continue;
       const m = await get(o, d.digest);
-      keep(m);
       const artifactType = typeof d.artifactType === 'string' ? d.artifactType : artifactTypeOf(m.bytes);
+      found.add(m, { kind: 'referrer', subject, ...(artifactType ? { artifactType } : {}) });
+    }
+  }
+  return found.result();
+}
+
+/** Evidence as it is found: its manifests, their blobs each once, and how upstream had each. */
+function collector(image: string) {
+  const out: FoundEvidence = { evidence: [], manifests: new Map(), blobs: [] };
+  const blobs = new Map<string, Descriptor>();
+  return {
+    add(m: FetchedManifest, e: Pick<BundleEvidence, 'kind' | 'subject' | 'tag' | 'artifactType'>): void {
+      out.manifests.set(m.digest, m.bytes);
+      if (MANIFEST_TYPES.has(m.mediaType)) for (const d of manifestBlobs(m, image)) blobs.set(d.digest, d);
       out.evidence.push({
-        kind: 'referrer',
-        subject,
+        kind: e.kind,
+        subject: e.subject,
+        ...(e.tag ? { tag: e.tag } : {}),
         digest: m.digest,
         size: m.bytes.length,
         mediaType: m.mediaType,
-        ...(artifactType ? { artifactType } : {}),
+        ...(e.artifactType ? { artifactType: e.artifactType } : {}),
       });
-    }
-  }
-  out.blobs = [...blobs.values()];
-  return out;
+    },
+    result: (): FoundEvidence => ({ ...out, blobs: [...blobs.values()] }),
+  };
 }
 
 /**
@@ -141,26 +136,14 @@ export async function withEvidence(
  * manifest the build does not carry (another platform's) is left out.
  */
 async function lockedEvidence(o: FindEvidenceOptions, locked: readonly LockedEvidence[]): Promise<FoundEvidence> {
-  const out: FoundEvidence = { evidence: [], manifests: new Map(), blobs: [] };
-  const blobs = new Map<string, Descriptor>();
+  const found = collector(o.image);
   for (const l of locked) {
     if (!o.subjects.includes(l.subject)) continue;
     const m = await get(o, l.digest);
-    out.manifests.set(m.digest, m.bytes);
-    if (MANIFEST_TYPES.has(m.mediaType)) for (const d of manifestBlobs(m, o.image)) blobs.set(d.digest, d);
     const artifactType = l.kind === 'referrer' ? artifactTypeOf(m.bytes) : undefined;
-    out.evidence.push({
-      kind: l.kind,
-      subject: l.subject,
-      ...(l.tag ? { tag: l.tag } : {}),
-      digest: m.digest,
-      size: m.bytes.length,
-      mediaType: m.mediaType,
-      ...(artifactType ? { artifactType } : {}),
-    });
+    found.add(m, { kind: l.kind, subject: l.subject, ...(l.tag ? { tag: l.tag } : {}), ...(artifactType ? { artifactType } : {}) });
   }
-  out.blobs = [...blobs.values()];
-  return out;
+  return found.result();
 }
 
 /** A referrer's artifactType as the referrers API lists it: its own, else its config's media type (image-spec manifest.md). */
