@@ -1,16 +1,17 @@
-import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
+import type { DiskUse } from '../../packages/applier/src/disk-plan.ts';
 import { hashTree, makeNode, nodeSnapshot, type TestNode } from '../applier/node-env.ts';
 import { makeBundle, makeKeys, STANDARD_SNAPS, type BundleFixture, type BundleFixtureOptions } from '../support/bundle-fixture.ts';
 import { testdir } from '../support/tmpdir.ts';
-import { FILLER, fillTmpfs, mountTmpfs } from '../support/tmpfs.ts';
+import { FILLER, fillTmpfs, freeBytes, mountTmpfs } from '../support/tmpfs.ts';
 import { recordFigures } from './report.ts';
 
 const PAGE = 4096;
 const STATE = 'var/lib/airgap/state.json';
 
-/** What the node converged to before the disk filled up. */
+/** What the node converged to before the new bundle. */
 const OLD: Omit<BundleFixtureOptions, 'dir'> = {
   out: 'old.tar',
   hosts: { 'docker.io/hosts.toml': 'server = "https://registry-1.docker.io"\n', 'quay.io/hosts.toml': 'server = "https://quay.io"\n' },
@@ -19,7 +20,7 @@ const OLD: Omit<BundleFixtureOptions, 'dir'> = {
   bootstrap: 'cluster-config:\n  network:\n    enabled: true\n',
 };
 
-/** The bundle applied on the full disk: every step that writes has something to write (or remove). */
+/** The bundle applied on the small disk: every step that writes has something to write (or remove). */
 const NEW: Omit<BundleFixtureOptions, 'dir'> = {
   ...OLD,
   out: 'new.tar',
@@ -38,23 +39,29 @@ const NEW: Omit<BundleFixtureOptions, 'dir'> = {
   proxy: { http: 'http://proxy-2:3128', https: 'http://proxy-2:3128', noProxy: ['10.77.0.0/24'] },
 };
 
-interface Sweep {
-  /** The node folder on its own small file system. */
-  part: 'var' | 'etc';
-  failures: number;
-  stepsFailed: Set<string>;
-  pagesToConverge: number;
+type Part = 'var' | 'etc';
+const apply = (node: TestNode, b: BundleFixture) => node.applier(['apply', b.file, '--pub', b.pubFile]);
+
+/** The old and new bundle, and the node an uninterrupted apply of both leaves (on a big disk). */
+async function setup(): Promise<{ old: BundleFixture; new: BundleFixture; converged: Awaited<ReturnType<typeof nodeSnapshot>> }> {
+  const keys = makeKeys();
+  const dir = await testdir();
+  const bundles = { old: await makeBundle({ dir, keys, ...OLD }), new: await makeBundle({ dir, keys, ...NEW }) };
+  const reference = await makeNode();
+  expect((await apply(reference, bundles.old)).exitCode).toBe(0);
+  expect((await apply(reference, bundles.new)).exitCode).toBe(0);
+  return { ...bundles, converged: await nodeSnapshot(reference) };
 }
 
-/** A node whose /var (or /etc) is a small tmpfs (its root with `mode`), converged to the old bundle. */
-async function nodeWithSmallDisk(o: { part: Sweep['part']; mode: number; old: BundleFixture }): Promise<{ node: TestNode; disk: string }> {
+/** A node whose /var (or /etc) is a small tmpfs of its own (root mode as on the reference), converged to the old bundle. */
+async function nodeWithSmallDisk(o: { part: Part; mode: string; old: BundleFixture }): Promise<{ node: TestNode; disk: string }> {
   const node = await makeNode();
   const disk = path.join(node.root, o.part);
   await mkdir(disk);
   await mountTmpfs(disk, 4 * 1024 * 1024);
-  await chmod(disk, o.mode);
-  const old = await node.applier(['apply', o.old.file, '--pub', o.old.pubFile]);
-  expect(old.exitCode).toBe(0);
+  await chmod(disk, parseInt(o.mode.split(' ')[1]!, 8));
+  const old = await apply(node, o.old);
+  expect(old.exitCode, old.stderr).toBe(0);
   return { node, disk };
 }
 
@@ -64,76 +71,136 @@ const treeOf = async (node: TestNode, part: string) => {
   return tree;
 };
 
+/** What preflight says the new bundle writes on the small file system. */
+async function needOn(node: TestNode, b: BundleFixture, part: Part): Promise<number> {
+  const plan = JSON.parse((await node.applier(['plan', b.file, '--pub', b.pubFile, '--json'])).stdout) as { steps: { disk?: DiskUse[] }[] };
+  return plan.steps[0]!.disk!.find((d) => d.mount === `/${part}`)!.needBytes;
+}
+
 /*
- * Why /var and /etc and not the whole root on a tmpfs: preflight compares the root's free space
- * with the bundle's size and refuses to start, so a full root never gets mid-apply. A node whose
- * /var or /etc is a file system of its own passes preflight and can fill up half-way.
+ * /var and /etc as file systems of their own, smaller than the root's: preflight adds up what each
+ * step writes on each file system and refuses before any change when one is too small. A disk can
+ * still fill up mid-apply when something else writes to it after preflight; the second sweep does
+ * that, at every step boundary, and the apply must still leave no half-written file and converge
+ * on a re-run once the space is back.
  */
-describe('apply on a full disk', () => {
-  // Free pages are added one at a time, from none to enough: each run of the sweep runs out of
-  // space at another point of the apply (a snap, the state file, a hosts.toml, a streamed image).
+describe('apply on a small or full disk', () => {
   test.each(['var', 'etc'] as const)(
-    '/%s fills up mid-apply: a clean error, no half-written file, and after freeing space a re-run converges',
+    "/%s too small for the bundle: refused up front with DISK_SPACE, nothing changed; with the estimate's space free it converges",
     async (part) => {
-      const keys = makeKeys();
-      const dir = await testdir();
-      const bundles = { old: await makeBundle({ dir, keys, ...OLD }), new: await makeBundle({ dir, keys, ...NEW }) };
-      const apply = (node: TestNode, b: BundleFixture) => node.applier(['apply', b.file, '--pub', b.pubFile]);
-
-      const reference = await makeNode();
-      expect((await apply(reference, bundles.old)).exitCode).toBe(0);
-      expect((await apply(reference, bundles.new)).exitCode).toBe(0);
-      const converged = await nodeSnapshot(reference);
-
-      const sweep: Sweep = { part, failures: 0, stepsFailed: new Set(), pagesToConverge: -1 };
-      for (let pages = 0; pages <= 64 && sweep.pagesToConverge < 0; pages++) {
-        // The folder's mode as the applier makes it on an empty root, so that the trees compare.
-        const { node, disk } = await nodeWithSmallDisk({ part, mode: parseInt(converged.tree[part]!.split(' ')[1]!, 8), old: bundles.old });
-        const filler = await fillTmpfs(disk, pages * PAGE);
+      const s = await setup();
+      const mode = s.converged.tree[part]!;
+      const figures = { estimateKiB: 0, writtenKiB: 0, refused: 0 };
+      // No space, one page short of the estimate, then exactly the estimate.
+      const probe = await nodeWithSmallDisk({ part, mode, old: s.old });
+      const need = await needOn(probe.node, s.new, part);
+      expect(need % PAGE).toBe(0);
+      for (const leave of [0, need - PAGE, need]) {
+        const { node, disk } = leave === 0 ? probe : await nodeWithSmallDisk({ part, mode, old: s.old });
+        const filler = await fillTmpfs(disk, leave);
         const before = await treeOf(node, part);
-        const r = await apply(node, bundles.new);
-        const after = await treeOf(node, part);
-        if (r.exitCode === 0) {
-          sweep.pagesToConverge = pages;
-          await rm(filler);
-          expect(await nodeSnapshot(node)).toEqual(converged);
-          break;
+        const calls = (await node.calls()).length;
+        const r = await apply(node, s.new);
+        if (leave < need) {
+          figures.refused++;
+          expect(r.exitCode, r.stderr).toBe(2);
+          expect(r.stderr).toMatch(new RegExp(`^error\\[DISK_SPACE\\]: preflight: not enough space on /${part} \\(for /${part}/`));
+          expect(r.stderr).toMatch(/\nhint: free .* nothing was changed\n?$/);
+          expect(await treeOf(node, part)).toEqual(before);
+          expect((await node.calls()).slice(calls).filter((c) => /^snap (ack|install)|^systemctl (daemon-reload|restart)/.test(c))).toEqual([]);
+          continue;
         }
-        sweep.failures++;
-        // A clean error: exit 1, the step and the cause named, what to do, no stack trace.
-        expect(r.exitCode, `${pages} pages free: ${r.stderr}`).toBe(1);
-        // A step's error, or IO_FAILED when the state file cannot be written once every step is done.
-        const m =
-          /^error\[(?:STEP_FAILED\]: step ([a-z-]+) failed: .*ENOSPC.*|IO_FAILED\]: cannot write \/var\/lib\/airgap\/state\.json: .*ENOSPC.*)\nhint: \S.*$/.exec(
-            r.stderr,
-          );
-        expect(m, r.stderr).not.toBeNull();
-        sweep.stepsFailed.add(m![1] ?? 'state');
-        // Every path holds the old content or the whole new one; no temp file, no leftover scratch.
-        for (const p of new Set([...Object.keys(before), ...Object.keys(after)])) {
-          expect(p).not.toMatch(/\.tmp-|^var\/lib\/airgap\/tmp(\/|$)/);
-          // A side-loaded image tar the snap's containerd has not loaded yet is whole: it is the
-          // converged node's `*.tar.loaded` before containerd's restart renamed it.
-          const settled = converged.tree[p] ?? (p.endsWith('.tar') ? converged.tree[`${p}.loaded`] : undefined);
-          if (p !== STATE) expect([before[p], settled], `${p} after running out of space with ${pages} pages free`).toContain(after[p]);
-        }
-        // The state file is rewritten as the apply goes, so it holds neither; it is whole, though.
-        expect(JSON.parse(await readFile(path.join(node.root, STATE), 'utf8'))).toMatchObject({ stateVersion: 1 });
-
+        expect(r.exitCode, r.stderr).toBe(0);
+        figures.estimateKiB = need / 1024;
+        figures.writtenKiB = (leave - (await freeBytes(disk))) / 1024;
         await rm(filler);
-        const rerun = await apply(node, bundles.new);
-        expect(rerun.stderr).toBe('');
-        expect(rerun.exitCode).toBe(0);
-        expect(await nodeSnapshot(node)).toEqual(converged);
+        expect(await nodeSnapshot(node)).toEqual(s.converged);
       }
-      // It ran out of space at least once, and converged in the end.
-      expect(sweep.pagesToConverge).toBeGreaterThan(0);
-      await recordFigures(`applyDiskFull_${part}`, {
-        runsOutOfSpace: sweep.failures,
-        stepsFailed: [...sweep.stepsFailed].join(','),
-        freeKiBToConverge: (sweep.pagesToConverge * PAGE) / 1024,
-      });
+      // The estimate covers what was written, and is not wildly above it.
+      expect(figures.writtenKiB).toBeGreaterThan(0);
+      expect(figures.writtenKiB).toBeLessThanOrEqual(figures.estimateKiB);
+      await recordFigures(`applyDiskRefused_${part}`, figures);
     },
     600_000,
+  );
+
+  // Step boundaries after preflight passed: another writer takes the space there, leaving `leave` bytes.
+  // Points this run passes (the node is a member already: no cluster step; nothing to prune).
+  const POINTS = [
+    'before:snaps',
+    'before:containerd-hosts',
+    'claimed:/etc/containerd/hosts.d/ghcr.io/hosts.toml',
+    'before:proxy',
+    'claimed:/etc/systemd/system/snap.k8s.containerd.service.d/http-proxy.conf',
+    'before:images',
+    'after:images',
+    'after:restart',
+  ];
+  const LEAVE = [0, 2 * PAGE];
+  test.each(['var', 'etc'] as const)(
+    '/%s fills up after preflight (another writer): a clean error, no half-written file, and after freeing space a re-run converges',
+    async (part) => {
+      const s = await setup();
+      const mode = s.converged.tree[part]!;
+      const failed = new Set<string>();
+      let runs = 0;
+      let outOfSpace = 0;
+      for (const point of POINTS) {
+        for (const leave of LEAVE) {
+          runs++;
+          const { node, disk } = await nodeWithSmallDisk({ part, mode, old: s.old });
+          const before = await treeOf(node, part);
+          const resume = path.join(node.work, 'resume');
+          const child = node.spawnApplier(['apply', s.new.file, '--pub', s.new.pubFile], { AIRGAP_TEST_PAUSE_AT: point, AIRGAP_TEST_RESUME_FILE: resume });
+          let stderr = '';
+          await new Promise<void>((resolve, reject) => {
+            child.stderr?.on('data', (c: Buffer) => {
+              stderr += c.toString();
+              if (stderr.includes(`AIRGAP_TEST_PAUSED ${point}`)) resolve();
+            });
+            child.on('exit', () => reject(new Error(`applier exited before pausing at ${point}: ${stderr}`)));
+          });
+          const filler = await fillTmpfs(disk, leave);
+          await writeFile(resume, '');
+          const r = await child;
+          const err = String(r.stderr).replace(`AIRGAP_TEST_PAUSED ${point}\n`, '');
+          const after = await treeOf(node, part);
+          if (r.exitCode !== 0) {
+            outOfSpace++;
+            // A clean error: exit 1, the step and the cause named, what to do, no stack trace.
+            expect(r.exitCode, `${point}, ${leave} bytes left: ${err}`).toBe(1);
+            // A step's error, or IO_FAILED when the state file cannot be written once every step is done.
+            const m =
+              /^error\[(?:STEP_FAILED\]: step ([a-z-]+) failed: .*ENOSPC.*|IO_FAILED\]: cannot write \/var\/lib\/airgap\/state\.json: .*ENOSPC.*)\nhint: \S.*$/.exec(
+                err,
+              );
+            expect(m, err).not.toBeNull();
+            failed.add(m![1] ?? 'state');
+          }
+          // Every path holds the old content or the whole new one; no temp file, no leftover scratch.
+          for (const p of new Set([...Object.keys(before), ...Object.keys(after)])) {
+            expect(p).not.toMatch(/\.tmp-|^var\/lib\/airgap\/tmp(\/|$)/);
+            // A side-loaded image tar the snap's containerd has not loaded yet is whole: it is the
+            // converged node's `*.tar.loaded` before containerd's restart renamed it.
+            const settled = s.converged.tree[p] ?? (p.endsWith('.tar') ? s.converged.tree[`${p}.loaded`] : undefined);
+            if (p !== STATE) expect([before[p], settled], `${p} after running out of space at ${point}, ${leave} bytes left`).toContain(after[p]);
+          }
+          // The state file is rewritten as the apply goes, so it holds neither; it is whole, though.
+          expect(JSON.parse(await readFile(path.join(node.root, STATE), 'utf8'))).toMatchObject({ stateVersion: 1 });
+
+          await rm(filler);
+          if (r.exitCode !== 0) {
+            const rerun = await apply(node, s.new);
+            expect(rerun.stderr).toBe('');
+            expect(rerun.exitCode).toBe(0);
+          }
+          expect(await nodeSnapshot(node)).toEqual(s.converged);
+        }
+      }
+      // It ran out of space at least once, and every run converged in the end.
+      expect(outOfSpace).toBeGreaterThan(0);
+      await recordFigures(`applyDiskFull_${part}`, { runs, runsOutOfSpace: outOfSpace, stepsFailed: [...failed].join(',') });
+    },
+    1_800_000,
   );
 });

@@ -76,7 +76,7 @@ export async function imagesDiskUse(bundle: VerifiedBundle, images: readonly Bun
   for (const layer of unpack.values()) {
     const tar = await tarSize(bundle, layer);
     if (tar === undefined) estimatedLayers++;
-    unpackedBytes += Math.ceil((tar ?? layer.size * UNPACK_FACTOR) * SNAPSHOT_OVERHEAD);
+    unpackedBytes += Math.ceil(((tar ?? layer.size * UNPACK_FACTOR) * SNAPSHOT_OVERHEAD) / 4096) * 4096;
   }
   // Each blob is a file of its own in the content store: whole 4 KiB blocks.
   return { contentBytes: [...content.values()].reduce((n, s) => n + Math.ceil(s / 4096) * 4096, 0), unpackedBytes, estimatedLayers, tarBytes };
