@@ -168,7 +168,7 @@ export function diskProblems(rows: readonly DiskUse[]): { about: string; why: st
     .map((r) => ({
       about: `disk ${r.mount}`,
       why: `not enough space on ${r.mount} (for ${r.paths.join(', ')}): the apply writes about ${formatBytes(r.needBytes)} there, ${formatBytes(r.freeBytes)} is free`,
-      hint: `free ${formatBytes(r.needBytes - r.freeBytes)} or more on ${r.mount} (or give ${r.paths[0]} a larger file system); \`applier plan\` shows what goes where`,
+      hint: `free ${formatBytes(r.needBytes - r.freeBytes)} or more on ${r.mount} (or make that file system larger); \`applier plan\` shows what goes where`,
     }));
 }
 
