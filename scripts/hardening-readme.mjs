@@ -57,7 +57,7 @@ const rows = [
   [
     'Full disk',
     `build on a ${b.tmpfsBytes}-byte tmpfs; apply with /var and /etc as small file systems of their own: too small for the bundle (${rv.refused} and ${re.refused} runs), then filled by another writer after preflight at step boundaries (${av.runs} runs on /var, ${ae.runs} on /etc)`,
-    `build: exit ${b.exitCode}, ${b.filesLeft} files left; too small: refused up front with DISK_SPACE (exit 2) naming the file system, node unchanged; with the estimate free (/var ${rv.estimateKiB} KiB, ${rv.writtenKiB} KiB written; /etc ${re.estimateKiB} KiB, ${re.writtenKiB} written) it converges; filled after preflight: ${av.runsOutOfSpace} runs out of space on /var (in ${av.stepsFailed}), ${ae.runsOutOfSpace} on /etc (in ${ae.stepsFailed}), each a clean ENOSPC error, no half-written file, converged on re-run`,
+    `build: exit ${b.exitCode}, ${b.filesLeft} files left; too small: refused up front with DISK_SPACE (exit 2) naming the file system, node unchanged; with the estimate free (/var ${rv.estimateKiB} KiB, ${rv.writtenKiB} KiB written; /etc ${re.estimateKiB} KiB, ${re.writtenKiB} KiB written) it converges; filled after preflight: ${av.runsOutOfSpace} runs out of space on /var (in ${av.stepsFailed}), ${ae.runsOutOfSpace} on /etc (in ${ae.stepsFailed}), each a clean ENOSPC error, no half-written file, converged on re-run`,
   ],
   [
     'Bad specs',
