@@ -57,6 +57,11 @@ export interface FixtureImage {
    * manifests are not carried: a partial index, as the bundler keeps for multi-platform images.
    */
   absentPlatforms?: string[];
+  /**
+   * More carried platforms (e.g. `linux/arm64`) → the files of that platform's single layer: the
+   * image is an OCI index over the linux/amd64 manifest and one manifest each of these.
+   */
+  morePlatforms?: Record<string, Record<string, string>>;
 }
 
 export interface BundleFixtureOptions {
@@ -220,31 +225,36 @@ export async function ociLayout(images: readonly FixtureImage[]): Promise<{ imag
   };
   const out: BundleImage[] = [];
   const descriptors: unknown[] = [];
+  const mediaType = 'application/vnd.oci.image.manifest.v1+json';
+  const platformManifest = async (files: Record<string, string>, os: string, architecture: string) => {
+    const layer = put(await tarLayer(files));
+    const config = put(Buffer.from(JSON.stringify({ architecture, os, config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+      }),
+    );
+    return put(manifest);
+  };
   for (const image of images) {
-    const layer = put(await tarLayer(image.files));
-    const config = put(
-      Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/true'] }, rootfs: { type: 'layers', diff_ids: [layer.digest] } })),
-    );
-    const mediaType = 'application/vnd.oci.image.manifest.v1+json';
-    const manifest = put(
-      Buffer.from(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType,
-          config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-        }),
-      ),
-    );
+    const manifest = await platformManifest(image.files, 'linux', 'amd64');
     const platform = { architecture: 'amd64', os: 'linux' };
-    if (image.absentPlatforms?.length) {
-      const absent = image.absentPlatforms.map((p) => {
+    const more = [];
+    for (const [p, files] of Object.entries(image.morePlatforms ?? {})) {
+      const [os, architecture] = p.split('/') as [string, string];
+      more.push({ mediaType, ...(await platformManifest(files, os, architecture)), platform: { architecture, os } });
+    }
+    if (image.absentPlatforms?.length || more.length) {
+      const absent = (image.absentPlatforms ?? []).map((p) => {
         const [os, architecture] = p.split('/');
         return { mediaType, digest: `sha256:${sha256(Buffer.from(`absent ${image.ref} ${p}`))}`, size: 1000, platform: { architecture, os } };
       });
       const indexType = 'application/vnd.oci.image.index.v1+json';
       const index = put(
-        Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: [{ mediaType, ...manifest, platform }, ...absent] }, null, 2)),
+        Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: [{ mediaType, ...manifest, platform }, ...more, ...absent] }, null, 2)),
       );
       out.push({ ref: image.ref, digest: index.digest, mediaType: indexType });
       descriptors.push({ mediaType: indexType, ...index, annotations: { 'io.containerd.image.name': image.ref } });

@@ -1,4 +1,6 @@
 import { formatBytes, omittedFromNode, type BundleBase, type OmittedEntry } from '@airgap/core';
+import { blobClosure, imageDescriptors } from '../images/image-closure.ts';
+import { nodeArch } from '../node/arch.ts';
 import { isSocket } from '../node/path-exists.ts';
 import { readHistory } from '../state/history.ts';
 import { loadState } from '../state/state-store.ts';
@@ -11,7 +13,13 @@ import type { NodeFacts } from '../types.ts';
  * the base (state.json's last bundle, or an `ok` line of history.jsonl names its digest, or this
  * very delta's, applied before with --base), every
  * omitted snap is installed at the bundle's revision, and containerd's content store holds every
- * omitted image blob (`ctr images import` takes what the tar lacks from there; test/applier/delta.test.ts).
+ * omitted image blob of the node's platform (`ctr images import` takes what the tar lacks from
+ * there; test/applier/delta.test.ts). Other platforms' blobs are not needed, and containerd does not
+ * keep them: an import without --all-platforms labels only the children its platform filter lets
+ * through (containerd v1.6.20 import.go: FilterPlatforms under SetChildrenLabels), so the rest is
+ * unreferenced once the import's lease goes, and deleting a lease marks the store dirty
+ * (metadata/leases.go Delete), which schedules a collection at once (gc/scheduler/scheduler.go:
+ * deletion_threshold 0 and schedule_delay 0 by default). test/applier/delta-platforms.test.ts.
  */
 export type DeltaSeen =
   | { base: BundleBase; from: 'base-file' }
@@ -21,7 +29,7 @@ export type DeltaSeen =
       appliedBase: boolean;
       /** Omitted snap files whose snap is not installed at the bundle's revision. */
       snapsMissing: OmittedEntry[];
-      /** Omitted image blobs not in containerd's content store; undefined when containerd is not running (side-load: checked when it imports). */
+      /** Omitted image blobs of the node's platform not in containerd's content store; undefined when containerd is not running (side-load: checked when it imports). */
       blobsMissing: OmittedEntry[] | undefined;
     };
 
@@ -37,9 +45,11 @@ export async function readDelta(node: NodeFacts, installed: Record<string, numbe
     const s = snapFiles.get(e.path);
     return s !== undefined && installed[s.name] !== s.revision;
   });
-  const blobs = omitted.filter((e) => !snapFiles.has(e.path));
+  let blobs = omitted.filter((e) => !snapFiles.has(e.path));
   let blobsMissing: OmittedEntry[] | undefined;
   if (blobs.length > 0 && (await isSocket(node.containerdAddress))) {
+    const needed = new Set(await blobClosure(node.bundle, await imageDescriptors(node.bundle, m.images), nodeArch()));
+    blobs = blobs.filter((e) => needed.has(e.path));
     const have = await ctrContentDigests({ ctr: node.ctrPath, address: node.containerdAddress });
     blobsMissing = blobs.filter((e) => !have.has(`sha256:${e.sha256}`));
   } else blobsMissing = blobs.length > 0 ? undefined : [];

@@ -4,6 +4,8 @@ import { AirgapError, DIGEST_PATTERN, entrySizes, INDEX_TYPES, MANIFEST_TYPES, r
 export interface ImageVisitor {
   /** A child of an index the bundle does not carry (another platform, an attestation manifest). */
   absentChild?: (child: Descriptor) => void;
+  /** A carried child of an index: false leaves it, and all below it, unwalked (another platform's manifest). */
+  enter?: (child: Descriptor) => boolean;
   /** A config or layer blob of a manifest, with its size in the bundle (once per manifest naming it). */
   blob?: (d: Descriptor, entry: string, size: number) => void;
   /** The root or a manifest below it, after everything below it: children come before their parents. */
@@ -45,8 +47,8 @@ export function imageGraph(bundle: VerifiedBundle): ImageGraph {
         if (INDEX_TYPES.has(d.mediaType)) {
           const index = await readDoc<{ manifests?: Descriptor[] }>(entry);
           for (const child of index.manifests ?? []) {
-            if (sizes.has(blobPath(layout, child.digest))) await walk(child, false);
-            else visit.absentChild?.(child);
+            if (!sizes.has(blobPath(layout, child.digest))) visit.absentChild?.(child);
+            else if (visit.enter?.(child) !== false) await walk(child, false);
           }
         } else if (MANIFEST_TYPES.has(d.mediaType)) {
           const manifest = await readDoc<{ config?: Descriptor; layers?: Descriptor[] }>(entry);

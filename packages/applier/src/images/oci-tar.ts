@@ -9,15 +9,21 @@ import { blobClosure, imageDescriptors } from './image-closure.ts';
  * against its digest as it streams): oci-layout, index.json naming each image by its full ref in
  * `io.containerd.image.name`, and only the blobs those images need.
  */
-export async function ociTarStream(bundle: VerifiedBundle, images: readonly BundleImage[]): Promise<Readable> {
+export async function ociTarStream(
+  bundle: VerifiedBundle,
+  images: readonly BundleImage[],
+  o: { /** The node's, for `ctr images import`. */ arch?: string } = {},
+): Promise<Readable> {
   const layout = bundle.manifest.imageLayout!;
   const descriptors = await imageDescriptors(bundle, images);
-  const blobs = await blobClosure(bundle, descriptors);
-  const sizes = entrySizes(bundle.manifest);
   // Blobs a delta leaves out with no --base: containerd's content store has them (preflight checked), and
   // `ctr images import` takes what the tar lacks from there (core/images/archive/importer.go ImportIndex
   // writes each tar blob to the store; client/import.go then walks the index in the store, not the tar).
   const fromNode = new Set(omittedFromNode(bundle).map((e) => e.path));
+  // Such a delta's import carries only the node's platform, as preflight checked only that: containerd
+  // drops what its platform filter passes over (delta/delta-coverage.ts), and may lack it already.
+  const blobs = await blobClosure(bundle, descriptors, fromNode.size > 0 ? o.arch : undefined);
+  const sizes = entrySizes(bundle.manifest);
   const pack = tar.pack();
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   const add = (name: string, data: string) =>

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AirgapError, tempPathFor, type BundleImage } from '@airgap/core';
 import { ociTarStream } from '../images/oci-tar.ts';
+import { nodeArch } from '../node/arch.ts';
 import { nodePath } from '../node/node-path.ts';
 import { isSocket, pathExists } from '../node/path-exists.ts';
 import { ownedBy, removeOwned, removeStaleTemps } from '../state/owned-files.ts';
@@ -77,7 +78,7 @@ export const images = defineStep({
       // Recorded first, like a claimed file: a run stopped after the import still knows they are its own.
       for (const image of toImport) await ctx.record.imageImported(image.ref, image.digest);
       // One stream holding only the missing images and the blobs they need.
-      await ctrImport(ctrOptions(ctx.node), await ociTarStream(ctx.node.bundle, toImport));
+      await ctrImport(ctrOptions(ctx.node), await ociTarStream(ctx.node.bundle, toImport, { arch: nodeArch() }));
       ctx.progress(`  imported ${toImport.map((i) => i.ref).join(', ')}`);
     }
     const toPin = changes.flatMap((c) => (c.kind === 'import' || c.kind === 'pin' ? [c.ref] : []));
