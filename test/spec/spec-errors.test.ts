@@ -161,7 +161,7 @@ describe('spec validation errors name file:line:column, the field and what is al
     expect(`${first.file}:${first.line}:${first.column}: ${first.path ? `${first.path}: ` : ''}${first.message}`).toContain(expected);
   });
 
-  it('images: platforms [all], attestations defaulting to keep, refs as strings or {ref, platforms}', () => {
+  it('images: platforms [all], attestations defaulting to keep, evidence to true, refs as strings or {ref, platforms}', () => {
     const r = validateSpecText(
       HEAD + K8S + 'images:\n  platforms: [all]\n  refs: [docker.io/a/b:1, {ref: docker.io/c/d:2, platforms: [linux/amd64]}]\n',
       'airgap.yaml',
@@ -170,6 +170,7 @@ describe('spec validation errors name file:line:column, the field and what is al
     expect(r.value?.images).toEqual({
       platforms: ['all'],
       attestations: 'keep',
+      evidence: true,
       k8sFeatures: true,
       refs: ['docker.io/a/b:1', { ref: 'docker.io/c/d:2', platforms: ['linux/amd64'] }],
     });
