@@ -1,4 +1,4 @@
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import schema from '../../../../schemas/airgap.schema.json' with { type: 'json' };
 import { describeSchemaError as describe, pointerToPath } from '../util/schema-errors.ts';
@@ -8,9 +8,19 @@ import type { SourceIssue, Spec } from './types.ts';
 /** Anchors and aliases are legal YAML, but a few hundred are enough for any real spec; more is a bomb. */
 const MAX_ALIASES = 100;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
-ajv.addKeyword('x-hint');
-const validate = ajv.compile<Spec>(schema);
+let validator: ValidateFunction<Spec> | undefined;
+
+/**
+ * Compiled on first use, not at import: `@airgap/core` is loaded by every command, and the
+ * applier's (verify, apply, push) never read a spec; the compile costs ~170 ms of start-up
+ * (docs/performance.md, "Where the time goes").
+ */
+function specValidator(): ValidateFunction<Spec> {
+  if (validator) return validator;
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
+  ajv.addKeyword('x-hint');
+  return (validator = ajv.compile<Spec>(schema));
+}
 
 export interface SpecValidation {
   value: Spec | undefined;
@@ -53,6 +63,7 @@ export function validateSpecText(text: string, file: string): SpecValidation {
     return { value: undefined, errors: [at(1, 1, '', 'the document must be a mapping with apiVersion, kind, metadata and k8s')], issueAt };
   }
 
+  const validate = specValidator();
   if (validate(data)) return { value: data, errors: [], issueAt };
 
   const seen = new Set<string>();
