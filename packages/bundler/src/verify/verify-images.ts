@@ -3,6 +3,7 @@ import {
   AirgapError,
   authFiles,
   createRegistryClient,
+  describeRule,
   eachLimit,
   lookupCredentials,
   matchVerifyRule,
@@ -56,7 +57,7 @@ export async function verifyImages(o: VerifyImagesOptions): Promise<Map<string, 
       const ok = r.verified;
       out.set(image.ref, { rule: rule.match, mode: rule.mode, ok, ...(r.by ? { by: r.by } : {}), ...(r.reason && !ok ? { reason: r.reason } : {}) });
       if (ok) return;
-      const line = `${image.ref} (${image.digest}) matches images.verify rule ${rule.match} (key ${rule.key.fingerprint} from ${rule.key.source}): ${r.reason ?? 'not verified'}`;
+      const line = `${image.ref} (${image.digest}) matches images.verify rule ${rule.match} (${describeRule(rule)} from ${rule.key ? rule.key.source : rule.trustedRoot.source}): ${r.reason ?? 'not verified'}`;
       if (rule.mode === 'warn') o.onWarning?.(line);
       else failures.push(line);
     });
@@ -65,7 +66,7 @@ export async function verifyImages(o: VerifyImagesOptions): Promise<Map<string, 
   }
   if (failures.length > 0) {
     throw new AirgapError('IMAGE_UNVERIFIED', `${failures.length} image(s) have no valid signature:\n${failures.sort().join('\n')}`, {
-      hint: 'sign them with the rule key (`cosign sign --key cosign.key IMAGE@DIGEST`), fix images.verify[].key, or set mode: warn for that rule',
+      hint: 'sign them with the rule key (`cosign sign --key cosign.key IMAGE@DIGEST`) or identity, fix images.verify[].key / identity / trustedRoot, or set mode: warn for that rule',
     });
   }
   return out;

@@ -85,7 +85,7 @@ export interface BundleImageVerified {
   mode: 'enforce' | 'warn';
   /** A signature verified; false only under mode warn (enforce fails the build instead). */
   ok: boolean;
-  /** `key sha256:<hex of the SPKI DER>`: the key whose signature verified. */
+  /** `key sha256:<hex of the SPKI DER>`: the key whose signature verified; or `identity <issuer> <subject>` (keyless rule). */
   by?: string;
   /** Why nothing verified (ok false). */
   reason?: string;

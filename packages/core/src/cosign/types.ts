@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 
 /** `enforce` (default): a rule that fails stops the build. `warn`: it is printed and the build goes on. */
 export type VerifyMode = 'enforce' | 'warn';
@@ -12,16 +12,44 @@ export interface CosignPublicKey {
   source: string;
 }
 
-/** One `images.verify` rule with its files read. */
-export interface VerifyRule {
+/** One `images.verify` rule with its files read: by a key, or by a Sigstore identity (keyless). */
+export type VerifyRule = KeyVerifyRule | IdentityVerifyRule;
+
+interface RuleBase {
   /**
    * Glob on the image reference: `*` is any run of characters but `/`, `**` any run at all. A
    * pattern without a tag or digest also matches the name with any tag or digest.
    * @example 'ghcr.io/canonical/*'
    */
   match: string;
-  key: CosignPublicKey;
   mode: VerifyMode;
+}
+
+export interface KeyVerifyRule extends RuleBase {
+  key: CosignPublicKey;
+  identity?: undefined;
+}
+
+/** Keyless: the signature's Fulcio certificate must chain to `trustedRoot` and name this issuer and subject. */
+export interface IdentityVerifyRule extends RuleBase {
+  key?: undefined;
+  identity: SigstoreIdentity;
+  trustedRoot: TrustedRoot;
+}
+
+export interface SigstoreIdentity {
+  /** The OIDC issuer in the certificate's Fulcio extension. @example 'https://token.actions.githubusercontent.com' */
+  issuer: string;
+  /** The SAN (email or URI), exactly. */
+  subject?: string;
+  /** Or a regular expression the SAN must match as a whole. */
+  subjectRegExp?: string;
+}
+
+/** Sigstore's trusted_root.json (protobuf-specs TrustedRoot), the Fulcio part of it. */
+export interface TrustedRoot {
+  source: string;
+  authorities: { uri: string; certificates: X509Certificate[]; start?: Date; end?: Date }[];
 }
 
 export interface VerifyInput {
@@ -38,7 +66,7 @@ export interface VerifyInput {
 
 export interface VerifyResult {
   verified: boolean;
-  /** `key sha256:<hex>` when verified. */
+  /** `key sha256:<hex>` or `identity <issuer> <subject>` when verified. */
   by?: string;
   /** Why not, naming what was found. */
   reason?: string;

@@ -50,7 +50,10 @@ async function checkReferencedFiles(result: SpecValidation, dir: string): Promis
   spec.workloads?.manifests.forEach((m, i) => {
     if (!/[*?[\]{}!]/.test(m)) refs.push({ path: ['workloads', 'manifests', i], value: m, kind: 'file' });
   });
-  spec.images?.verify?.forEach((r, i) => refs.push({ path: ['images', 'verify', i, 'key'], value: r.key, kind: 'file' }));
+  spec.images?.verify?.forEach((r, i) => {
+    if (r.key !== undefined) refs.push({ path: ['images', 'verify', i, 'key'], value: r.key, kind: 'file' });
+    if (r.trustedRoot !== undefined) refs.push({ path: ['images', 'verify', i, 'trustedRoot'], value: r.trustedRoot, kind: 'file' });
+  });
   const bootstrap = spec.cluster?.bootstrap?.config;
   if (bootstrap) refs.push({ path: ['cluster', 'bootstrap', 'config'], value: bootstrap, kind: 'file' });
 

@@ -45,12 +45,19 @@ export type ClusterAddress = { fromInterface: string } | { cidr: string };
  */
 /**
  * One `images.verify` rule: images whose reference matches `match` must have a cosign signature
- * (`sha256-<digest>.sig`) by `key`. Paths are relative to the spec's folder.
+ * (`sha256-<digest>.sig`) by `key`, or (keyless) by a Fulcio certificate of `trustedRoot` naming
+ * `identity`. Paths are relative to the spec's folder.
  * @example { match: 'ghcr.io/canonical/*', key: 'keys/canonical-cosign.pub', mode: 'enforce' }
+ * @example { match: 'ghcr.io/org/*', identity: { issuer: 'https://accounts.example.com', subject: 'ci@example.com' }, trustedRoot: 'trusted_root.json' }
  */
 export interface SpecVerifyRule {
   match: string;
-  key: string;
+  /** A cosign.pub; or identity + trustedRoot. */
+  key?: string;
+  /** The signer's OIDC issuer and SAN (`subject` exactly, or `subjectRegExp` as a whole). */
+  identity?: { issuer: string; subject?: string; subjectRegExp?: string };
+  /** A Sigstore trusted_root.json holding the Fulcio CAs. */
+  trustedRoot?: string;
   /** Default `enforce`: a failure stops the build; `warn` prints it and goes on. */
   mode?: 'enforce' | 'warn';
 }
