@@ -95,6 +95,7 @@ describe('applier apply', () => {
       'prune',
       'restart',
       'cluster',
+      'workloads',
     ]);
     expect(byId.preflight?.status).toBe('ok');
     expect(byId['default-route']).toMatchObject({ status: 'skip', why: 'the bundle sets no network.defaultRoute' });
@@ -102,6 +103,7 @@ describe('applier apply', () => {
     expect(byId['containerd-hosts']?.changes).toHaveLength(3);
     expect(byId.proxy?.status).toBe('skip');
     expect(byId.cluster?.status).toBe('skip');
+    expect(byId.workloads?.status).toBe('skip');
 
     const dry = await node.applier(['apply', b.file, '--pub', b.pubFile, '--dry-run']);
     expect(dry.exitCode).toBe(0);
