@@ -61,6 +61,8 @@ export interface VerifyInput {
   signatureManifest: unknown;
   /** One blob of the same repository by digest (the payload layers; checked against the digest here). */
   readBlob: (digest: string) => Promise<Buffer>;
+  /** Sigstore bundles found as referrers of the image (cosign v3), each read on demand. */
+  sigstoreBundles?: { digest: string; read: () => Promise<Buffer> }[];
   rule: VerifyRule;
 }
 
