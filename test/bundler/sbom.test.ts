@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BundleManifest, BundleSource } from '@airgap/core';
+import { loadSpec, type BundleManifest, type BundleSource } from '@airgap/core';
+import { planBundle } from '../../packages/bundler/src/plan-bundle.ts';
 import { buildSbom, SBOM_PATH } from '../../packages/bundler/src/sbom/build-sbom.ts';
 import { filesOfSources } from '../../packages/bundler/src/sbom/sbom-files.ts';
 import { makeBundle } from '../support/bundle-fixture.ts';
@@ -243,6 +244,26 @@ describe('SBOM of bundles without the entry, and of the applier executables', ()
     // Of the partial index only the carried platform is listed.
     expect(props(nginx, 'airgap:oci:platform')).toEqual(['linux/amd64']);
     expect(nginx.components).toHaveLength(1);
+  });
+
+  it('is planned only for a bundle to be written: the plan of `bundler lock` (writesBundle false) has none', async () => {
+    const at = await site();
+    const plan = (writesBundle: boolean) =>
+      planBundle({
+        loaded,
+        frozen: false,
+        cacheDir: path.join(at, 'cache'),
+        createdAt: 0,
+        signer: '',
+        writesBundle,
+        pullImages: () => Promise.reject(new Error('the site has no images')),
+      });
+    const loaded = await loadSpec(path.join(at, 'airgap.yaml'));
+    const paths = async (writes: boolean) => (await plan(writes)).sources.map((s) => s.path);
+    expect(await paths(true)).toContain(SBOM_PATH);
+    const locked = await paths(false);
+    expect(locked).not.toContain(SBOM_PATH);
+    expect(locked).toEqual((await paths(true)).filter((p) => p !== SBOM_PATH));
   });
 
   it('lists each standalone applier executable by SHA-256, and the same plan gives the same bytes', async () => {

@@ -51,10 +51,12 @@ export interface PlanBundleOptions {
   /** Extra payload (the standalone applier executables). */
   extraSources?: BundleSource[];
   /**
-   * Leave each snap's SHA3-384 for writeBundle to check as it copies the snap (one read of every
-   * snap per build). Default true; `bundler lock`, which writes no bundle, sets false.
+   * Whether a bundle is written from this plan. Default true: each snap's SHA3-384 is left for
+   * writeBundle to check as it copies the snap (one read of every snap per build), and the SBOM
+   * entry is made. `bundler lock` and `bundler images` write no bundle and set false: the snaps are
+   * checked now, and no SBOM is built only to be thrown away (the plan's sources then lack it).
    */
-  deferDigestCheck?: boolean;
+  writesBundle?: boolean;
   /** `--helm PATH`: the helm that renders workloads.charts (else PATH, else the k8s snap's bin/helm). */
   helm?: string;
 }
@@ -72,6 +74,7 @@ export interface BundlePlan {
 
 export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
   const { spec } = o.loaded;
+  const writesBundle = o.writesBundle ?? true;
   const lockFile = lockPathFor(o.loaded.file);
   const previousLock = await readLock(lockFile);
   if (o.frozen) {
@@ -90,7 +93,7 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
     lock: previousLock,
     frozen: o.frozen,
     cacheDir: o.cacheDir,
-    deferDigestCheck: o.deferDigestCheck ?? true,
+    deferDigestCheck: writesBundle,
   });
   const k8s = snaps.find((s) => s.role === 'k8s')!;
   // Before the image pulls: a bootstrap config the node would refuse fails the build at once.
@@ -184,7 +187,7 @@ export async function planBundle(o: PlanBundleOptions): Promise<BundlePlan> {
   };
   const { images: workloadImages, warnings, helm } = workloads;
   // From the plan, before anything is written: the SBOM is an entry the manifest lists and signs.
-  sources.push(await sbomSource({ manifest, sources }));
+  if (writesBundle) sources.push(await sbomSource({ manifest, sources }));
   return { manifest, sources, lock, lockFile, previousLock, workloads: { images: workloadImages, warnings, ...(helm ? { helm } : {}) } };
 }
 

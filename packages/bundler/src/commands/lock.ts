@@ -23,8 +23,8 @@ export async function lock(o: LockOptions): Promise<{ lockFile: string; lock: Lo
     createdAt: 0,
     // No key is needed to lock: the manifest planned here is thrown away.
     signer: '',
-    // No bundle is written to check the snaps as they are copied: check them now.
-    deferDigestCheck: false,
+    // No bundle is written: the snaps are checked now, and no SBOM is made.
+    writesBundle: false,
     // Locking needs digests, not layers: manifests are fetched, no blob is downloaded.
     pullImages: o.pullImages ?? imagesStage({ resolveOnly: true }),
     ...(o.helm ? { helm: o.helm } : {}),

@@ -44,7 +44,7 @@ export async function imagesReport(o: ImagesOptions): Promise<ImagesReport> {
     cacheDir,
     createdAt: 0,
     signer: '',
-    deferDigestCheck: false,
+    writesBundle: false,
     ...(o.helm ? { helm: o.helm } : {}),
     // Each image on its own: one that does not resolve is reported, the others still are.
     pullImages: async (refs, p) => {
