@@ -3,21 +3,12 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, test } from 'vitest';
 import { makeBundle } from '../support/bundle-fixture.ts';
-import { containerdForTest } from '../support/containerd.ts';
+import { containerdForTest, ctr, ctrImages } from '../support/containerd.ts';
 import { appImage, deltaPair, sixImages } from '../bundle/delta-fixture.ts';
 import { hashTree, makeNode, type TestNode } from './node-env.ts';
 
-const ctr = (address: string, ...args: string[]) => execa('ctr', ['--address', address, '--namespace', 'k8s.io', ...args]);
-
 /** Name → target digest, from the real `ctr images ls`. */
-async function images(address: string): Promise<Record<string, string>> {
-  const rows = String((await ctr(address, 'images', 'ls')).stdout)
-    .split('\n')
-    .slice(1)
-    .filter(Boolean)
-    .map((l) => l.trim().split(/\s+/));
-  return Object.fromEntries(rows.map((cols) => [cols[0]!, cols[2]!]));
-}
+const images = (address: string) => ctrImages(address, 'digest');
 
 /** Each image's blobs are all in containerd's content store: `ctr images check` says complete. */
 async function complete(address: string, refs: string[]): Promise<void> {

@@ -1,9 +1,8 @@
-import { execa } from 'execa';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { makeBundle, makeKeys, type FixtureImage } from '../support/bundle-fixture.ts';
-import { containerdForTest as startContainerd } from '../support/containerd.ts';
+import { containerdForTest as startContainerd, ctr, ctrImages } from '../support/containerd.ts';
 import { makeNode } from './node-env.ts';
 
 const IMAGES: FixtureImage[] = [
@@ -11,16 +10,7 @@ const IMAGES: FixtureImage[] = [
   { ref: 'ghcr.io/canonical/k8s-snap/pause:3.10', files: { 'pause.txt': 'pause\n' } },
 ];
 
-async function k8sImages(address: string): Promise<Record<string, string>> {
-  const r = await execa('ctr', ['--address', address, '--namespace', 'k8s.io', 'images', 'ls']);
-  return Object.fromEntries(
-    String(r.stdout)
-      .split('\n')
-      .slice(1)
-      .map((l) => l.split(/\s+/))
-      .map(([ref, , digest]) => [ref!, digest!]),
-  );
-}
+const k8sImages = (address: string) => ctrImages(address, 'digest');
 
 describe('images into a real containerd', () => {
   test('imports missing images into k8s.io by streaming an OCI tar to ctr; present ones are skipped', async () => {
@@ -62,7 +52,7 @@ describe('images into a real containerd', () => {
     expect(tars).toEqual(b.manifest.images.map((i) => `airgap-${i.digest.slice(7)}.tar`).sort());
     // What the snap does when containerd starts: import each tar.
     const containerd = await startContainerd();
-    for (const t of tars) await execa('ctr', ['--address', containerd.address, '--namespace', 'k8s.io', 'images', 'import', path.join(dir, t)]);
+    for (const t of tars) await ctr(containerd.address, 'images', 'import', path.join(dir, t));
     expect(await k8sImages(containerd.address)).toEqual(Object.fromEntries(b.manifest.images.map((i) => [i.ref, i.digest])));
   });
 });

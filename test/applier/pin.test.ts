@@ -1,9 +1,8 @@
-import { execa } from 'execa';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { makeBundle, makeKeys, type FixtureImage } from '../support/bundle-fixture.ts';
-import { containerdForTest as startContainerd } from '../support/containerd.ts';
+import { containerdForTest as startContainerd, ctr, ctrImages } from '../support/containerd.ts';
 import { makeNode } from './node-env.ts';
 
 const IMAGES: FixtureImage[] = [
@@ -11,16 +10,7 @@ const IMAGES: FixtureImage[] = [
   { ref: 'ghcr.io/canonical/k8s-snap/pause:3.10', files: { 'pause.txt': 'pause\n' } },
 ];
 
-/** Name → LABELS column of the real `ctr images ls` (REF TYPE DIGEST SIZE PLATFORMS LABELS). */
-async function labels(address: string): Promise<Record<string, string>> {
-  const r = await execa('ctr', ['--address', address, '--namespace', 'k8s.io', 'images', 'ls']);
-  const rows = String(r.stdout)
-    .split('\n')
-    .slice(1)
-    .filter(Boolean)
-    .map((l) => l.trim().split(/\s+/));
-  return Object.fromEntries(rows.map((cols) => [cols[0]!, cols[cols.length - 1]!]));
-}
+const labels = (address: string) => ctrImages(address, 'labels');
 
 describe('imported images are pinned', () => {
   test.each([
@@ -50,7 +40,7 @@ describe('imported images are pinned', () => {
     const containerd = await startContainerd();
     const dir = path.join(node.root, 'var/snap/k8s/common/images');
     // What the snap does when its containerd starts: import each tar, unlabelled.
-    for (const t of await readdir(dir)) await execa('ctr', ['--address', containerd.address, '--namespace', 'k8s.io', 'images', 'import', path.join(dir, t)]);
+    for (const t of await readdir(dir)) await ctr(containerd.address, 'images', 'import', path.join(dir, t));
     expect(Object.values(await labels(containerd.address))).toEqual(['-', '-']);
     const r = await node.applier(['apply', b.file, '--pub', b.pubFile, '--ctr', 'ctr', '--containerd-address', containerd.address]);
     expect(r.exitCode).toBe(0);

@@ -3,7 +3,7 @@ import { readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { makeBundle, makeKeys, type FixtureImage } from '../support/bundle-fixture.ts';
-import { containerdForTest as startContainerd } from '../support/containerd.ts';
+import { containerdForTest as startContainerd, ctr, ctrImages } from '../support/containerd.ts';
 import { makeNode } from './node-env.ts';
 
 const HELLO: FixtureImage = { ref: 'docker.io/library/hello:1.0', files: { 'hello.txt': 'hello\n' } };
@@ -11,17 +11,8 @@ const WEB: FixtureImage = { ref: 'docker.io/library/web:1.0', files: { 'web.txt'
 const PAUSE: FixtureImage = { ref: 'ghcr.io/canonical/k8s-snap/pause:3.10', files: { 'pause.txt': 'pause\n' } };
 const FOREIGN: FixtureImage = { ref: 'docker.io/library/foreign:1.0', files: { 'foreign.txt': 'not airgap\n' } };
 
-const ctr = (address: string, ...args: string[]) => execa('ctr', ['--address', address, '--namespace', 'k8s.io', ...args]);
-
 /** Name → LABELS column, from the real `ctr images ls`. */
-async function images(address: string): Promise<Record<string, string>> {
-  const rows = String((await ctr(address, 'images', 'ls')).stdout)
-    .split('\n')
-    .slice(1)
-    .filter(Boolean)
-    .map((l) => l.trim().split(/\s+/));
-  return Object.fromEntries(rows.map((cols) => [cols[0]!, cols[cols.length - 1]!]));
-}
+const images = (address: string) => ctrImages(address, 'labels');
 
 describe('prune with a real containerd', () => {
   test('an image of the old bundle a container uses stays, an unused one goes, a foreign one is never touched; --no-prune keeps them; plan lists what would go', async () => {

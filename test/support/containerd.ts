@@ -57,3 +57,19 @@ export async function containerdForTest(): Promise<TestContainerd> {
   onTestFinished(() => c.stop());
   return c;
 }
+
+/** The real `ctr` against a test containerd, in the k8s.io namespace the applier imports into. */
+export const ctr = (address: string, ...args: string[]) => execa('ctr', ['--address', address, '--namespace', 'k8s.io', ...args]);
+
+/**
+ * Ref → one column of the real `ctr images ls` (REF TYPE DIGEST SIZE PLATFORMS LABELS): the target
+ * digest, or the labels (`-` for none). SIZE is two words ("1.2 KiB"), so LABELS is read as the last.
+ */
+export async function ctrImages(address: string, column: 'digest' | 'labels'): Promise<Record<string, string>> {
+  const rows = String((await ctr(address, 'images', 'ls')).stdout)
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => l.trim().split(/\s+/));
+  return Object.fromEntries(rows.map((cols) => [cols[0]!, (column === 'digest' ? cols[2] : cols.at(-1))!]));
+}
