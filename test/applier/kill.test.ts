@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { recordFigures } from '../hardening/report.ts';
 import { seededRandom } from '../hardening/random.ts';
 import { makeBundle, makeKeys, type BundleFixtureOptions } from '../support/bundle-fixture.ts';
+import { pausedAt } from '../support/pause-at.ts';
 import { makeNode, nodeSnapshot as snapshot, type TestNode } from './node-env.ts';
 
 const OPTIONS: Omit<BundleFixtureOptions, 'dir'> = {
@@ -41,14 +42,7 @@ async function rerunConvergesLike(reference: TestNode, node: TestNode, b: { file
 /** Apply, paused at `point` (AIRGAP_TEST_PAUSE_AT), then SIGKILLed there. */
 async function killAt(node: TestNode, b: { file: string; pubFile: string }, point: string) {
   const child = node.spawnApplier(['apply', b.file, '--pub', b.pubFile], { AIRGAP_TEST_PAUSE_AT: point });
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr += c.toString();
-      if (stderr.includes(`AIRGAP_TEST_PAUSED ${point}`)) resolve();
-    });
-    child.on('exit', () => reject(new Error(`applier exited before pausing at ${point}: ${stderr}`)));
-  });
+  await pausedAt(child, point);
   child.kill('SIGKILL');
   return child;
 }

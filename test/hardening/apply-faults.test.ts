@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import type { DiskUse } from '../../packages/applier/src/disk-plan.ts';
 import { hashTree, makeNode, nodeSnapshot, type TestNode } from '../applier/node-env.ts';
 import { makeBundle, makeKeys, STANDARD_SNAPS, type BundleFixture, type BundleFixtureOptions } from '../support/bundle-fixture.ts';
+import { pausedAt, pausedLine } from '../support/pause-at.ts';
 import { testdir } from '../support/tmpdir.ts';
 import { FILLER, fillTmpfs, freeBytes, mountTmpfs } from '../support/tmpfs.ts';
 import { recordFigures } from './report.ts';
@@ -152,18 +153,11 @@ describe('apply on a small or full disk', () => {
           const before = await treeOf(node, part);
           const resume = path.join(node.work, 'resume');
           const child = node.spawnApplier(['apply', s.new.file, '--pub', s.new.pubFile], { AIRGAP_TEST_PAUSE_AT: point, AIRGAP_TEST_RESUME_FILE: resume });
-          let stderr = '';
-          await new Promise<void>((resolve, reject) => {
-            child.stderr?.on('data', (c: Buffer) => {
-              stderr += c.toString();
-              if (stderr.includes(`AIRGAP_TEST_PAUSED ${point}`)) resolve();
-            });
-            child.on('exit', () => reject(new Error(`applier exited before pausing at ${point}: ${stderr}`)));
-          });
+          await pausedAt(child, point);
           const filler = await fillTmpfs(disk, leave);
           await writeFile(resume, '');
           const r = await child;
-          const err = String(r.stderr).replace(`AIRGAP_TEST_PAUSED ${point}\n`, '');
+          const err = String(r.stderr).replace(pausedLine(point), '');
           const after = await treeOf(node, part);
           if (r.exitCode !== 0) {
             outOfSpace++;

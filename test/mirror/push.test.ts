@@ -8,6 +8,7 @@ import { renderHostsFiles } from '../../packages/bundler/src/containerd/render-h
 import type { PushEvent } from '../../packages/applier/src/push/push-events.ts';
 import { makeBundle, type BundleFixture } from '../support/bundle-fixture.ts';
 import { cli } from '../support/cli.ts';
+import { pausedAt } from '../support/pause-at.ts';
 import { startContainerd, type TestContainerd } from '../support/containerd.ts';
 import { startRegistry, type RegistryRequestLog, type TestRegistry } from '../support/registry.ts';
 import { testdir } from '../support/tmpdir.ts';
@@ -280,12 +281,7 @@ describe('applier push: the bundle into a private registry, pulled back by a rea
     const args = ['push', fixture.file, '--pub', fixture.pubFile, '--registry', reg.host, '--plain-http', '--json'];
     // Paused (test hook) right after its first upload, then killed: no cleanup, sessions left open.
     const child = execa(process.execPath, [applierTest, ...args], { reject: false, env: { AIRGAP_TEST_PAUSE_AT: 'push:uploaded' } });
-    await new Promise<void>((resolve, reject) => {
-      child.stderr?.on('data', (chunk: Buffer) => {
-        if (chunk.toString().includes('AIRGAP_TEST_PAUSED push:uploaded')) resolve();
-      });
-      void child.then(() => reject(new Error('push ended before the pause')));
-    });
+    await pausedAt(child, 'push:uploaded');
     child.kill('SIGKILL');
     expect((await child).signal).toBe('SIGKILL');
     // An upload the kill cut short may still be finishing inside the registry: read its log once it
