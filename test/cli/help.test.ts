@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.ts';
 
+/** What the applier commands that read the node take (status; plan and apply, which add the rest). */
+const NODE = ['--pub', '--root', '--json', '--join-token', '--address', '--k8s', '--ctr', '--containerd-address'];
+/** plan takes every option apply plans with; apply adds those of a run alone (below). */
+const PLAN = [...NODE, '--allow-downgrade', '--no-prune', '--workloads', '--no-workloads'];
+
 /** Every command of both CLIs and the options it takes (besides --help, --verbose, --version). */
 const COMMANDS: Record<'bundler' | 'applier', Record<string, string[]>> = {
   bundler: {
@@ -15,37 +20,9 @@ const COMMANDS: Record<'bundler' | 'applier', Record<string, string[]>> = {
   },
   applier: {
     verify: ['--pub', '--root'],
-    plan: [
-      '--pub',
-      '--root',
-      '--json',
-      '--join-token',
-      '--address',
-      '--k8s',
-      '--ctr',
-      '--containerd-address',
-      '--allow-downgrade',
-      '--no-prune',
-      '--workloads',
-      '--no-workloads',
-    ],
-    apply: [
-      '--pub',
-      '--root',
-      '--json',
-      '--join-token',
-      '--address',
-      '--k8s',
-      '--ctr',
-      '--containerd-address',
-      '--allow-downgrade',
-      '--no-prune',
-      '--workloads',
-      '--no-workloads',
-      '--dry-run',
-      '--wait-timeout',
-    ],
-    status: ['--pub', '--root', '--json', '--join-token', '--address', '--k8s', '--ctr', '--containerd-address'],
+    plan: PLAN,
+    apply: [...PLAN, '--dry-run', '--wait-timeout'],
+    status: NODE,
     history: ['--root', '--json'],
     serve: ['--pub', '--listen', '--tls-cert', '--tls-key', '--max-connections', '--json', '--quiet'],
     push: ['--registry', '--prefix', '--plain-http', '--ca', '--user', '--password-stdin', '--pub', '--chunk-size', '--strict', '--json'],
