@@ -10,6 +10,7 @@ import { defaultRoutes } from './tools/ip.ts';
 import { k8sMembership } from './tools/k8s.ts';
 import { loadState, type AirgapState } from './state/state-store.ts';
 import { snapRevision, snapVersion } from './tools/snap.ts';
+import { keepingImagesRead } from './steps/images.ts';
 import type { NodeFacts, StepPlan } from './types.ts';
 
 /** One reason the node cannot converge; `about` names what (shown as the target of a `refuse`). */
@@ -62,7 +63,8 @@ export async function readPreflight(node: NodeFacts): Promise<PreflightSeen> {
   return {
     uid: process.getuid?.(),
     arch: nodeArch(),
-    disk: await readDiskUse(node),
+    // The disk check reads containerd's images through the images step, which keeps that reading for its own.
+    disk: await keepingImagesRead(node, () => readDiskUse(node)),
     snapd,
     preInit: await readPreInit(node),
     defaultRoutes: (await defaultRoutes()).length,

@@ -9,7 +9,7 @@ import { nodePath } from '../node/node-path.ts';
 import { isSocket, pathExists } from '../node/path-exists.ts';
 import { ownedBy, removeOwned, removeStaleTemps } from '../state/owned-files.ts';
 import { bundleRelease, releaseBefore } from '../node/k8s-release.ts';
-import { ctrImages, ctrImport, ctrLabel, PINNED_LABEL, type CtrImage, type CtrOptions } from '../tools/ctr.ts';
+import { ctrImages, ctrImport, ctrLabelEach, PINNED_LABEL, type CtrImage, type CtrOptions } from '../tools/ctr.ts';
 import type { NodeFacts, StepContext } from '../types.ts';
 import { defineStep, unreachable } from './define-step.ts';
 
@@ -40,18 +40,49 @@ const ctrOptions = (node: NodeFacts): CtrOptions => ({ ctr: node.ctrPath, addres
 
 type Seen = { running: true; present: Map<string, CtrImage> } | { running: false; sideLoaded: Set<string> };
 
+async function readSeen(node: NodeFacts): Promise<Seen> {
+  if (await isSocket(node.containerdAddress)) return { running: true, present: await ctrImages(ctrOptions(node)) };
+  const sideLoaded = new Set<string>();
+  for (const image of node.bundle.manifest.images) {
+    const file = nodePath(node.root, sideLoadPath(image));
+    if ((await pathExists(file)) || (await pathExists(`${file}.loaded`))) sideLoaded.add(image.ref);
+  }
+  return { running: false, sideLoaded };
+}
+
+/** Nodes whose preflight is reading now (keepingImagesRead), and what this step's read saw then. */
+const keeping = new WeakSet<NodeFacts>();
+const keptByPreflight = new WeakMap<NodeFacts, Seen>();
+
+/**
+ * Run preflight's reads of `node`, keeping what this step's read sees there (its disk check asks
+ * which images are missing) for this step's own read in the same run: one `ctr images ls`, not
+ * two. The step takes it only when no step before it changed, or would change, the node
+ * (`changed` is empty); it is taken once, so any later read asks containerd again.
+ */
+export async function keepingImagesRead<T>(node: NodeFacts, read: () => Promise<T>): Promise<T> {
+  keeping.add(node);
+  keptByPreflight.delete(node);
+  try {
+    return await read();
+  } finally {
+    keeping.delete(node);
+  }
+}
+
 export const images = defineStep({
   id: ID,
   describe: "images into containerd's k8s.io namespace (imported now, or side-loaded when containerd starts)",
   skip: ({ node, state }) => (node.bundle.manifest.images.length === 0 && ownedBy(state, ID).length === 0 ? 'the bundle has no images' : undefined),
-  async read({ node }): Promise<Seen> {
-    if (await isSocket(node.containerdAddress)) return { running: true, present: await ctrImages(ctrOptions(node)) };
-    const sideLoaded = new Set<string>();
-    for (const image of node.bundle.manifest.images) {
-      const file = nodePath(node.root, sideLoadPath(image));
-      if ((await pathExists(file)) || (await pathExists(`${file}.loaded`))) sideLoaded.add(image.ref);
+  async read({ node, changed }): Promise<Seen> {
+    if (keeping.has(node)) {
+      const seen = await readSeen(node);
+      keptByPreflight.set(node, seen);
+      return seen;
     }
-    return { running: false, sideLoaded };
+    const kept = keptByPreflight.get(node);
+    keptByPreflight.delete(node);
+    return kept && changed.size === 0 ? kept : readSeen(node);
   },
   check({ node, state }, seen) {
     const changes: ImageChange[] = [];
@@ -82,7 +113,7 @@ export const images = defineStep({
       ctx.progress(`  imported ${toImport.map((i) => i.ref).join(', ')}`);
     }
     const toPin = changes.flatMap((c) => (c.kind === 'import' || c.kind === 'pin' ? [c.ref] : []));
-    for (const ref of toPin) await ctrLabel(ctrOptions(ctx.node), ref, PINNED_LABEL, 'pinned');
+    await ctrLabelEach(ctrOptions(ctx.node), toPin, PINNED_LABEL, 'pinned');
     if (toPin.length > 0) ctx.progress(pinNote(ctx.node, toPin.length));
     for (const c of changes) {
       switch (c.kind) {

@@ -19,7 +19,11 @@ export type PruneChange =
   /** A side-load copy (`*.tar.loaded`) whose image is in containerd now. */
   | { kind: 'remove-copy'; abs: string; why: string };
 
-type Seen = { running: false } | { running: true; present: Map<string, CtrImage>; used: string[]; loaded: Set<string> };
+type Seen =
+  | { running: false }
+  /** Nothing to ask containerd: every image the applier imported is in this bundle, and no side-load copy was loaded. */
+  | { running: true; idle: true }
+  | { running: true; idle: false; present: Map<string, CtrImage>; used: string[]; loaded: Set<string> };
 
 const ctrOptions = (node: NodeFacts): CtrOptions => ({ ctr: node.ctrPath, address: node.containerdAddress });
 
@@ -40,10 +44,14 @@ export const prune = defineStep({
     const o = ctrOptions(node);
     const loaded = new Set<string>();
     for (const abs of ownedBy(state, 'images')) if (await pathExists(nodePath(node.root, `${abs}.loaded`))) loaded.add(abs);
-    return { running: true, present: await ctrImages(o), used: await ctrContainerImages(o), loaded };
+    // check() could find nothing: spare the two ctr calls (each a process; the run right after an import is the usual case).
+    const wanted = new Set(node.bundle.manifest.images.map((i) => i.ref));
+    if (loaded.size === 0 && Object.keys(state.images ?? {}).every((ref) => wanted.has(ref))) return { running: true, idle: true };
+    const [present, used] = await Promise.all([ctrImages(o), ctrContainerImages(o)]);
+    return { running: true, idle: false, present, used, loaded };
   },
   check({ node, state }, seen): PruneChange[] {
-    if (!seen.running) return [];
+    if (!seen.running || seen.idle) return [];
     const changes: PruneChange[] = [];
     const wanted = new Set(node.bundle.manifest.images.map((i) => i.ref));
     const inUse = usedDigests(seen.used, seen.present);
