@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { generateValidators } from './gen-validators.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
@@ -71,6 +72,7 @@ const topLevelAwaitToVoid = (entry) => ({
 });
 
 async function buildScript() {
+  await generateValidators(); // packages/core/src/generated/*.mjs, as build.mjs makes them
   const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'));
   const entry = path.join(root, 'packages/applier/src/cli.ts');
   const outfile = path.join(dist, 'applier.sea.cjs');

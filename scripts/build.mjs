@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { generateValidators } from './gen-validators.mjs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 let commit = process.env.AIRGAP_COMMIT ?? 'unknown';
@@ -13,6 +14,9 @@ try {
 } catch {
   // Not a git checkout (e.g. an exported tree): keep the fallback.
 }
+
+// The JSON-schema validators, as code (packages/core/src/generated/): nothing compiles a schema at run time.
+await generateValidators();
 
 // applier-test: the applier with the checkpoint hook the kill tests use (test/support/applier-test-entry.ts).
 const ENTRIES = { bundler: 'packages/bundler/src/cli.ts', applier: 'packages/applier/src/cli.ts', 'applier-test': 'test/support/applier-test-entry.ts' };

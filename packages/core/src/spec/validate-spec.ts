@@ -1,26 +1,20 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
-import schema from '../../../../schemas/airgap.schema.json' with { type: 'json' };
+import { spec } from '../generated/spec-validator.mjs';
 import { describeSchemaError as describe, pointerToPath } from '../util/schema-errors.ts';
+import { verifyRuleIssues } from './check-verify-rules.ts';
 import { formatPath, locate } from './locate.ts';
 import type { SourceIssue, Spec } from './types.ts';
 
 /** Anchors and aliases are legal YAML, but a few hundred are enough for any real spec; more is a bomb. */
 const MAX_ALIASES = 100;
 
-let validator: ValidateFunction<Spec> | undefined;
-
 /**
- * Compiled on first use, not at import: `@airgap/core` is loaded by every command, and the
- * applier's (verify, apply, push) never read a spec; the compile costs ~170 ms of start-up
- * (docs/performance.md, "Where the time goes").
+ * schemas/airgap.schema.json with `allErrors`, `verbose` and `useDefaults`, precompiled at build
+ * time (scripts/gen-validators.mjs): compiling it here cost ~170 ms of every process that read a
+ * spec (docs/performance.md, "Where the time goes").
  */
-function specValidator(): ValidateFunction<Spec> {
-  if (validator) return validator;
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
-  ajv.addKeyword('x-hint');
-  return (validator = ajv.compile<Spec>(schema));
-}
+const validate = spec as ValidateFunction<Spec>;
 
 export interface SpecValidation {
   value: Spec | undefined;
@@ -63,8 +57,11 @@ export function validateSpecText(text: string, file: string): SpecValidation {
     return { value: undefined, errors: [at(1, 1, '', 'the document must be a mapping with apiVersion, kind, metadata and k8s')], issueAt };
   }
 
-  const validate = specValidator();
-  if (validate(data)) return { value: data, errors: [], issueAt };
+  if (validate(data)) {
+    // Rules between fields the schema cannot state (check-verify-rules.ts), at the field's position like a schema error.
+    const rules = verifyRuleIssues(data, issueAt);
+    return { value: rules.length > 0 ? undefined : data, errors: rules, issueAt };
+  }
 
   const seen = new Set<string>();
   const errors: SourceIssue[] = [];

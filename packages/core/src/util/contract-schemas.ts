@@ -1,28 +1,18 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import type { BundleManifest } from '../bundle/manifest.ts';
+import { lock, manifest } from '../generated/contract-validators.mjs';
 import type { Lock } from '../lock/types.ts';
-import specSchema from '../../../../schemas/airgap.schema.json' with { type: 'json' };
-import lockSchema from '../../../../schemas/lock.schema.json' with { type: 'json' };
-import manifestSchema from '../../../../schemas/bundle-manifest.schema.json' with { type: 'json' };
 
 /**
  * The lock and the bundle manifest, as their schemas in schemas/ define them. No defaults: both
- * are read as the bundler wrote them, never filled in. The manifest refers to the spec's schema
- * for its `spec` and to the lock's for its `lock`, so all three are loaded into one instance.
+ * are read as the bundler wrote them, never filled in. The validators are precompiled at build
+ * time (scripts/gen-validators.mjs, ajv's standalone code with `allErrors` and `verbose`): no
+ * process compiles a schema, and the errors are ajv's own objects, as schema-errors.ts reads them.
  */
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true });
-ajv.addKeyword('x-hint');
-ajv.addSchema(specSchema);
-ajv.addSchema(lockSchema);
-
-let lockValidator: ValidateFunction<Lock> | undefined;
-let manifestValidator: ValidateFunction<BundleManifest> | undefined;
-
-/** Compiled on first use: `applier status` without a bundle never pays for it. */
 export function lockValidate(): ValidateFunction<Lock> {
-  return (lockValidator ??= ajv.getSchema<Lock>(lockSchema.$id)!);
+  return lock as ValidateFunction<Lock>;
 }
 
 export function manifestValidate(): ValidateFunction<BundleManifest> {
-  return (manifestValidator ??= ajv.compile<BundleManifest>(manifestSchema));
+  return manifest as ValidateFunction<BundleManifest>;
 }
