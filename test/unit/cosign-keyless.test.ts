@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fulcioIssuer, loadTrustedRoot, resolveVerifyRules, verifyCosignSignatures, type IdentityVerifyRule, type TrustedRoot } from '@airgap/core';
 import { makeTestCa, type LeafOptions, type TestCa } from '../support/fulcio-ca.ts';
+import { makeTestRekor, type TestRekor } from '../support/test-rekor.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/cosign');
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -24,30 +25,55 @@ describe('keyless (identity) rules: the certificate in the .sig layer, checked a
   let ca: TestCa;
   let other: TestCa;
   let root: TrustedRoot;
+  let rekor: TestRekor;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'airgap-keyless-'));
     ca = await makeTestCa(path.join(dir, 'ca'));
     other = await makeTestCa(path.join(dir, 'other'), 'untrusted');
-    await writeFile(path.join(dir, 'trusted_root.json'), ca.trustedRootJson);
+    rekor = makeTestRekor();
+    // The test CA's trusted root with a test Rekor key in its tlogs (its certificates carry no SCTs: the rules opt out of those).
+    await writeFile(path.join(dir, 'trusted_root.json'), rekor.addTo(ca.trustedRootJson));
     root = await loadTrustedRoot(path.join(dir, 'trusted_root.json'));
   }, 60_000);
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const rule = (identity: IdentityVerifyRule['identity']): IdentityVerifyRule => ({ match: 'ghcr.io/org/*', identity, trustedRoot: root, mode: 'enforce' });
+  const rule = (identity: IdentityVerifyRule['identity'], o: Partial<IdentityVerifyRule> = {}): IdentityVerifyRule => ({
+    match: 'ghcr.io/org/*',
+    identity,
+    trustedRoot: root,
+    insecureIgnoreSct: true,
+    mode: 'enforce',
+    ...o,
+  });
 
-  /** One keyless signature layer by a leaf of `from`, as cosign writes it; `annotations` added or overriding. */
-  async function signed(from: TestCa, leaf: LeafOptions, o: { digest?: string; annotations?: Record<string, string> } = {}) {
+  /**
+   * One keyless signature layer by a leaf of `from`, as cosign writes it, with a Rekor bundle
+   * annotation of the test log (at `integratedTime`, default now; `rekor: false` for none);
+   * `annotations` added or overriding (the Rekor entry is made for the final signature).
+   */
+  async function signed(
+    from: TestCa,
+    leaf: LeafOptions,
+    o: { digest?: string; annotations?: Record<string, string>; rekor?: false; integratedTime?: number } = {},
+  ) {
     const l = await from.leaf(leaf);
     const payload = payloadFor(o.digest ?? DIGEST);
-    const annotations = {
+    const annotations: Record<string, string> = {
       'dev.cosignproject.cosign/signature': sign('sha256', payload, l.privateKey).toString('base64'),
       'dev.sigstore.cosign/certificate': l.certPem,
       'dev.sigstore.cosign/chain': from.certPem,
       ...o.annotations,
     };
+    if (o.rekor !== false && annotations['dev.sigstore.cosign/bundle'] === undefined)
+      annotations['dev.sigstore.cosign/bundle'] = rekor.bundleAnnotation({
+        payload,
+        signature: annotations['dev.cosignproject.cosign/signature']!,
+        certPem: l.certPem,
+        ...(o.integratedTime !== undefined ? { integratedTime: o.integratedTime } : {}),
+      });
     return {
       imageDigest: DIGEST,
       imageRef: REF,
@@ -77,7 +103,7 @@ describe('keyless (identity) rules: the certificate in the .sig layer, checked a
 
   const good: LeafOptions = { issuer: ISSUER, san: 'email:ci@example.com' };
   it.each([
-    ['the matching identity', good, { issuer: ISSUER, subject: 'ci@example.com' }, `verified identity ${ISSUER} ci@example.com`],
+    ['the matching identity', good, { issuer: ISSUER, subject: 'ci@example.com' }, `verified identity ${ISSUER} ci@example.com (no SCT check)`],
     [
       'a URI SAN by regular expression',
       { issuer: ISSUER, san: 'URI:https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1' },
@@ -106,21 +132,60 @@ describe('keyless (identity) rules: the certificate in the .sig layer, checked a
     expect(r.reason).toContain('does not chain to a CA of the trusted root');
   });
 
-  it('uses the Rekor bundle integratedTime as the signing time when the layer has one, else now', async () => {
+  it('checks the Rekor bundle: its SET with the trusted root tlogs key, the certificate at its verified integratedTime', async () => {
     // The leaf is valid from yesterday for ten days: fine now, not at an integratedTime twenty days on.
-    const at = (t: number) => JSON.stringify({ SignedEntryTimestamp: '', Payload: { body: '', integratedTime: Math.floor(t / 1000), logIndex: 1, logID: '' } });
     const id = { issuer: ISSUER, subject: 'ci@example.com' };
-    const later = await verifyCosignSignatures({
-      ...(await signed(ca, good, { annotations: { 'dev.sigstore.cosign/bundle': at(Date.now() + 20 * 86_400_000) } })),
-      rule: rule(id),
-    });
+    const t = (ms: number) => Math.floor((Date.now() + ms) / 1000);
+    const later = await verifyCosignSignatures({ ...(await signed(ca, good, { integratedTime: t(20 * 86_400_000) })), rule: rule(id) });
     expect(later.verified).toBe(false);
     expect(later.reason).toMatch(/the certificate \(email:ci@example.com\) is valid .* not at 20/);
-    const inside = await verifyCosignSignatures({
-      ...(await signed(ca, good, { annotations: { 'dev.sigstore.cosign/bundle': at(Date.now() + 86_400_000) } })),
-      rule: rule(id),
+    const inside = await verifyCosignSignatures({ ...(await signed(ca, good, { integratedTime: t(86_400_000) })), rule: rule(id) });
+    expect(inside).toMatchObject({ verified: true, by: `identity ${ISSUER} ci@example.com (no SCT check)` });
+
+    // The same entry with its integratedTime moved: the SET no longer verifies.
+    const s = await signed(ca, good);
+    const layer = s.signatureManifest.layers[0]!;
+    const rb = JSON.parse(layer.annotations['dev.sigstore.cosign/bundle']!) as { Payload: { integratedTime: number } };
+    rb.Payload.integratedTime += 60;
+    layer.annotations['dev.sigstore.cosign/bundle'] = JSON.stringify(rb);
+    const moved = await verifyCosignSignatures({ ...s, rule: rule(id) });
+    expect(moved.reason).toContain("signature 1: the transparency log entry's signed entry timestamp (SET) does not verify with a tlogs key of");
+
+    // A Rekor entry of another log (a key the trusted root does not hold).
+    const stranger = makeTestRekor();
+    const s2 = await signed(ca, good, { rekor: false });
+    const l2 = s2.signatureManifest.layers[0]!;
+    l2.annotations['dev.sigstore.cosign/bundle'] = stranger.bundleAnnotation({
+      payload: payloadFor(DIGEST),
+      signature: l2.annotations['dev.cosignproject.cosign/signature']!,
+      certPem: l2.annotations['dev.sigstore.cosign/certificate']!,
     });
-    expect(inside).toMatchObject({ verified: true, by: `identity ${ISSUER} ci@example.com` });
+    expect((await verifyCosignSignatures({ ...s2, rule: rule(id) })).reason).toContain('(SET) does not verify');
+
+    // An entry for another signature (the body is the log's record of what was signed).
+    const s3 = await signed(ca, good);
+    const other = await signed(ca, good);
+    s3.signatureManifest.layers[0]!.annotations['dev.sigstore.cosign/bundle'] = other.signatureManifest.layers[0]!.annotations['dev.sigstore.cosign/bundle']!;
+    expect((await verifyCosignSignatures({ ...s3, rule: rule(id) })).reason).toContain('the transparency log entry is for another signature');
+  });
+
+  it('without a Rekor bundle or SCTs the rule must opt out, and by says so', async () => {
+    const id = { issuer: ISSUER, subject: 'ci@example.com' };
+    const bare = await signed(ca, good, { rekor: false });
+    expect((await verifyCosignSignatures({ ...bare, rule: rule(id) })).reason).toContain(
+      'no dev.sigstore.cosign/bundle annotation: the signature has no Rekor entry (the rule may accept that with insecureIgnoreTlog: true)',
+    );
+    expect((await verifyCosignSignatures({ ...bare, rule: rule(id, { insecureIgnoreTlog: true, insecureIgnoreSct: false }) })).reason).toContain(
+      "without the Rekor entry the certificate's SCTs are not checked here",
+    );
+    expect(await verifyCosignSignatures({ ...bare, rule: rule(id, { insecureIgnoreTlog: true }) })).toMatchObject({
+      verified: true,
+      by: `identity ${ISSUER} ci@example.com (no transparency log check, no SCT check)`,
+    });
+    // SCTs are required by default: the test CA's certificates have none.
+    expect((await verifyCosignSignatures({ ...(await signed(ca, good)), rule: rule(id, { insecureIgnoreSct: false }) })).reason).toContain(
+      "the certificate's SCTs do not verify with a ctlogs key",
+    );
   });
 
   it('refuses a signature the certificate key did not make, and a key signature with no certificate', async () => {
@@ -132,7 +197,7 @@ describe('keyless (identity) rules: the certificate in the .sig layer, checked a
     const bad = await verifyCosignSignatures({ ...s, rule: rule({ issuer: ISSUER, subject: 'ci@example.com' }) });
     expect(bad.reason).toContain("does not verify with the certificate's key");
     const plain = await signed(ca, good);
-    delete (plain.signatureManifest.layers[0]!.annotations as Record<string, string>)['dev.sigstore.cosign/certificate'];
+    delete plain.signatureManifest.layers[0]!.annotations['dev.sigstore.cosign/certificate'];
     const none = await verifyCosignSignatures({ ...plain, rule: rule({ issuer: ISSUER, subject: 'ci@example.com' }) });
     expect(none.reason).toContain('no dev.sigstore.cosign/certificate annotation');
   });
@@ -151,6 +216,20 @@ describe('keyless (identity) rules: the certificate in the .sig layer, checked a
       dir,
     );
     expect(r).toMatchObject({ identity: { issuer: ISSUER, subject: 'ci@example.com' }, mode: 'enforce' });
+    expect(r).not.toHaveProperty('insecureIgnoreTlog');
+    const [o] = await resolveVerifyRules(
+      [
+        {
+          match: 'ghcr.io/org/*',
+          identity: { issuer: ISSUER, subject: 'ci@example.com' },
+          trustedRoot: 'trusted_root.json',
+          insecureIgnoreTlog: true,
+          insecureIgnoreSct: true,
+        },
+      ],
+      dir,
+    );
+    expect(o).toMatchObject({ insecureIgnoreTlog: true, insecureIgnoreSct: true });
     await expect(resolveVerifyRules([{ match: 'x/*', identity: { issuer: ISSUER, subject: 'a' } }], dir)).rejects.toMatchObject({ code: 'SPEC_INVALID' });
   });
 });

@@ -15,3 +15,11 @@ export { canonicalRepository, readPayloadClaims, SIGNATURE_ANNOTATION, SIMPLE_SI
 export { cosignSignatureTag, describeRule, verifyCosignSignatures } from './verify-signatures.ts';
 export { BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, checkKeylessCertificate, fulcioIssuer, loadTrustedRoot } from './keyless.ts';
 export { resolveVerifyRules } from './resolve-rules.ts';
+export {
+  IN_TOTO_PAYLOAD_TYPE,
+  legacyLayerBundle,
+  SIGSTORE_BUNDLE_V03,
+  verifyImageBundle,
+  verifySigstoreBundle,
+  type BundleOutcome,
+} from './sigstore-bundle.ts';

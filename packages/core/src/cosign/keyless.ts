@@ -57,7 +57,7 @@ export async function loadTrustedRoot(file: string): Promise<TrustedRoot> {
     const end = date(c.validFor?.end);
     return { uri: typeof c.uri === 'string' ? c.uri : `certificateAuthorities[${i}]`, certificates, ...(start ? { start } : {}), ...(end ? { end } : {}) };
   });
-  return { source: file, authorities };
+  return { source: file, authorities, document: doc };
 }
 
 export type KeylessOutcome = { ok: true; key: KeyObject; by: string } | { ok: false; reason: string };

@@ -20,6 +20,8 @@ export async function resolveVerifyRules(rules: readonly SpecVerifyRule[], baseD
         match: r.match,
         identity: { issuer, ...(subject !== undefined ? { subject } : { subjectRegExp: subjectRegExp! }) },
         trustedRoot: await loadTrustedRoot(path.resolve(baseDir, r.trustedRoot)),
+        ...(r.insecureIgnoreTlog ? { insecureIgnoreTlog: true } : {}),
+        ...(r.insecureIgnoreSct ? { insecureIgnoreSct: true } : {}),
         mode,
       };
     }),

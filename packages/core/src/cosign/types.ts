@@ -35,6 +35,10 @@ export interface IdentityVerifyRule extends RuleBase {
   key?: undefined;
   identity: SigstoreIdentity;
   trustedRoot: TrustedRoot;
+  /** Accept a signature without a verified transparency log entry (cosign's `--insecure-ignore-tlog`); one that is there is still checked. */
+  insecureIgnoreTlog?: boolean;
+  /** Accept a certificate without SCTs (cosign's `--insecure-ignore-sct`); SCTs that are there are still checked. */
+  insecureIgnoreSct?: boolean;
 }
 
 export interface SigstoreIdentity {
@@ -46,10 +50,12 @@ export interface SigstoreIdentity {
   subjectRegExp?: string;
 }
 
-/** Sigstore's trusted_root.json (protobuf-specs TrustedRoot), the Fulcio part of it. */
+/** Sigstore's trusted_root.json (protobuf-specs TrustedRoot): the Fulcio part read, and the whole document for @sigstore/verify. */
 export interface TrustedRoot {
   source: string;
   authorities: { uri: string; certificates: X509Certificate[]; start?: Date; end?: Date }[];
+  /** The parsed JSON (tlogs, ctlogs and timestamp authorities too). */
+  document: unknown;
 }
 
 export interface VerifyInput {

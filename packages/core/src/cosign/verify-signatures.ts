@@ -1,5 +1,6 @@
 import { createHash, verify, type KeyObject } from 'node:crypto';
-import { checkKeylessCertificate } from './keyless.ts';
+import { BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, checkKeylessCertificate } from './keyless.ts';
+import { legacyLayerBundle, optOuts, verifyImageBundle, verifySigstoreBundle } from './sigstore-bundle.ts';
 import { canonicalRepository, readPayloadClaims, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_TYPE } from './simple-signing.ts';
 import type { VerifyInput, VerifyResult, VerifyRule } from './types.ts';
 
@@ -12,29 +13,56 @@ export function cosignSignatureTag(digest: string): string {
 }
 
 /**
- * Does a signature in the image's `.sig` manifest verify with the rule's key, over a payload that
- * names this digest and this repository? Each layer is one signature (cosign appends a layer per
- * `cosign sign`); one that verifies is enough. The signature is checked before the payload is
- * read, so nothing unsigned is believed. A Rekor bundle annotation is not needed for a key. For an
- * identity rule the key is the layer's Fulcio certificate's, once it passes `checkKeylessCertificate`
- * (keyless.ts: chain to the trusted root, issuer, subject; no transparency log check).
+ * Does a signature of the image verify with the rule: a layer of its `.sig` manifest (cosign's
+ * legacy layout), or a Sigstore bundle among its referrers (cosign v3, sigstore-bundle.ts)? Each
+ * `.sig` layer is one signature (cosign appends a layer per `cosign sign`); one that verifies is
+ * enough. The signature is checked before the payload is read, so nothing unsigned is believed. A
+ * Rekor entry is not checked for a key. For an identity rule the layer's Fulcio certificate must pass
+ * `checkKeylessCertificate` (keyless.ts) and, with its Rekor bundle annotation, the checks of a
+ * Sigstore bundle: SET against the trusted root's tlogs, SCTs against its ctlogs, the chain at the
+ * verified integratedTime (unless the rule opts out with insecureIgnoreTlog / insecureIgnoreSct).
  */
 export async function verifyCosignSignatures(input: VerifyInput): Promise<VerifyResult> {
   const tag = cosignSignatureTag(input.imageDigest);
   const by = describeRule(input.rule);
-  if (input.signatureManifest === undefined) return { verified: false, reason: `no signature: the repository has no tag ${tag}`, signatures: 0 };
-  const layers = layersOf(input.signatureManifest);
-  if (!layers) return { verified: false, reason: `${tag} is not an image manifest with layers`, signatures: 0 };
-  const signed = layers.filter((l) => l.mediaType === SIMPLE_SIGNING_TYPE);
-  if (signed.length === 0) return { verified: false, reason: `${tag} has ${layers.length} layer(s), none of type ${SIMPLE_SIGNING_TYPE}`, signatures: 0 };
-
+  const bundles = input.sigstoreBundles ?? [];
   const reasons: string[] = [];
-  for (const [i, layer] of signed.entries()) {
-    const r = await checkLayer(input, layer);
-    if (r.ok) return { verified: true, by: r.by, signatures: signed.length };
-    reasons.push(`signature ${i + 1}: ${r.reason}`);
+  let legacy = 0;
+  if (input.signatureManifest === undefined) reasons.push(`no signature: the repository has no tag ${tag}`);
+  else {
+    const layers = layersOf(input.signatureManifest);
+    const signed = (layers ?? []).filter((l) => l.mediaType === SIMPLE_SIGNING_TYPE);
+    legacy = signed.length;
+    if (!layers) reasons.push(`${tag} is not an image manifest with layers`);
+    else if (signed.length === 0) reasons.push(`${tag} has ${layers.length} layer(s), none of type ${SIMPLE_SIGNING_TYPE}`);
+    const why: string[] = [];
+    for (const [i, layer] of signed.entries()) {
+      const r = await checkLayer(input, layer);
+      if (r.ok) return { verified: true, by: r.by, signatures: signed.length + bundles.length };
+      why.push(`signature ${i + 1}: ${r.reason}`);
+    }
+    if (signed.length > 0) reasons.push(`${signed.length} signature(s) in ${tag}, none valid for ${by}: ${why.join('; ')}`);
   }
-  return { verified: false, reason: `${signed.length} signature(s) in ${tag}, none valid for ${by}: ${reasons.join('; ')}`, signatures: signed.length };
+  const total = legacy + bundles.length;
+  if (bundles.length > 0) {
+    const why: string[] = [];
+    for (const b of bundles) {
+      let bytes: Buffer;
+      try {
+        bytes = await b.read();
+      } catch (err) {
+        why.push(`${b.digest}: cannot read it: ${(err as Error).message}`);
+        continue;
+      }
+      const r = await verifyImageBundle(bytes, input);
+      if (r.ok) return { verified: true, by: r.by, signatures: total };
+      why.push(`${b.digest}: ${r.reason}`);
+    }
+    reasons.push(`${bundles.length} Sigstore bundle(s) among the referrers, none valid for ${by}: ${why.join('; ')}`);
+  } else if (input.sigstoreBundles !== undefined) reasons.push('no Sigstore bundle among the referrers');
+  if (total === 0 && input.signatureManifest === undefined && input.sigstoreBundles === undefined)
+    return { verified: false, reason: reasons[0], signatures: 0 };
+  return { verified: false, reason: reasons.join('; '), signatures: total };
 }
 
 interface Layer {
@@ -78,7 +106,29 @@ async function layerProblem(input: VerifyInput, layer: Layer): Promise<string | 
     return `cannot read payload ${layer.digest}: ${(err as Error).message}`;
   }
   if (payload.length > MAX_PAYLOAD_BYTES) return `the payload is ${payload.length} bytes`;
-  if (`sha256:${createHash('sha256').update(payload).digest('hex')}` !== layer.digest) return `the payload does not hash to ${layer.digest}`;
+  const sha = createHash('sha256').update(payload).digest();
+  if (`sha256:${sha.toString('hex')}` !== layer.digest) return `the payload does not hash to ${layer.digest}`;
+  if (input.rule.identity) {
+    const rekor = layer.annotations?.[BUNDLE_ANNOTATION];
+    if (typeof rekor === 'string' && rekor !== '') {
+      const chain = layer.annotations?.[CHAIN_ANNOTATION];
+      const doc = legacyLayerBundle({
+        rekorBundle: rekor,
+        certificatePem: layer.annotations![CERTIFICATE_ANNOTATION] as string,
+        ...(typeof chain === 'string' ? { chainPem: chain } : {}),
+        signature: sig,
+        payloadSha256: sha,
+      });
+      if (typeof doc === 'string') return doc;
+      const r = await verifySigstoreBundle(doc, input.rule, payload);
+      if (!r.ok) return r.reason;
+      by = r.by;
+    } else if (!input.rule.insecureIgnoreTlog) {
+      return `no ${BUNDLE_ANNOTATION} annotation: the signature has no Rekor entry (the rule may accept that with insecureIgnoreTlog: true)`;
+    } else if (!input.rule.insecureIgnoreSct) {
+      return `no ${BUNDLE_ANNOTATION} annotation: without the Rekor entry the certificate's SCTs are not checked here (the rule may accept that with insecureIgnoreSct: true)`;
+    } else by = `${by}${optOuts(input.rule)}`;
+  }
   // ASN.1 DER ECDSA over SHA-256 of the payload bytes, base64 (sigstore/sigstore pkg/signature/ecdsa.go).
   const raw = Buffer.from(sig, 'base64');
   let good = false;

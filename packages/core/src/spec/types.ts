@@ -56,8 +56,12 @@ export interface SpecVerifyRule {
   key?: string;
   /** The signer's OIDC issuer and SAN (`subject` exactly, or `subjectRegExp` as a whole). */
   identity?: { issuer: string; subject?: string; subjectRegExp?: string };
-  /** A Sigstore trusted_root.json holding the Fulcio CAs. */
+  /** A Sigstore trusted_root.json holding the Fulcio CAs, Rekor (tlogs) and CT log (ctlogs) keys. */
   trustedRoot?: string;
+  /** Keyless: accept signatures without a verified Rekor entry (cosign's --insecure-ignore-tlog). */
+  insecureIgnoreTlog?: boolean;
+  /** Keyless: accept certificates without SCTs (cosign's --insecure-ignore-sct). */
+  insecureIgnoreSct?: boolean;
   /** Default `enforce`: a failure stops the build; `warn` prints it and goes on. */
   mode?: 'enforce' | 'warn';
 }
