@@ -5,7 +5,7 @@ import { eachLimit } from '../util/each-limit.ts';
 import { asIoError } from '../util/io-error.ts';
 import { openBundleOutput, type BundleOutput } from './bundle-output.ts';
 import type { BundleSource } from './bundle-source.ts';
-import { copyEntry, writeAll } from './copy-entry.ts';
+import { chunkPool, copyEntry, writeAll } from './copy-entry.ts';
 import { assertEntryPath } from './entry-path.ts';
 import { signManifest } from './keys.ts';
 import { manifestMtime } from './read-bundle.ts';
@@ -79,12 +79,14 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
   try {
     out = await openBundleOutput({ out: options.out, size: end + 2 * BLOCK, split: options.split });
     const sink = out;
-    await eachLimit(payload, COPIES_AT_ONCE, async (source, i, signal) => {
+    const pool = chunkPool();
+    await eachLimit(copyOrder(payload, entries), COPIES_AT_ONCE, async (i, _, signal) => {
+      const source = payload[i]!;
       const entry = entries[i]!;
       const offset = dataOffsets[i]!;
       await writeAll(sink, encodeHeader({ name: entry.path, size: entry.size, mode: entry.mode, mtime }), offset - BLOCK);
       if ('data' in source) await writeAll(sink, source.data, offset);
-      else entry.sha256 = await copyEntry(sink, offset, { file: source.file, size: entry.size, sha256: source.sha256, expect: source.expect, signal });
+      else entry.sha256 = await copyEntry(sink, offset, { file: source.file, size: entry.size, sha256: source.sha256, expect: source.expect, signal, pool });
       const padding = paddedSize(entry.size) - entry.size;
       if (padding > 0) await writeAll(sink, Buffer.alloc(padding), offset + entry.size);
     });
@@ -99,6 +101,23 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
     throw asIoError(err, 'write bundle', options.out);
   }
   return { path: files[0]!, files, manifest, size: end + 2 * BLOCK };
+}
+
+/**
+ * The order entries are copied in (their places in the file are fixed already): first the ones
+ * with a digest to compute on a worker (a snap's SHA3-384, ~4x slower than SHA-256), largest
+ * first, then the rest in file order. The tar puts `images/` before `snaps/`, so in file order the
+ * largest snap's SHA3-384, the longest single job of a build, started only once every image was
+ * copied; started first, it runs on one core for the whole build while the other copies the rest.
+ */
+export function copyOrder(sources: readonly BundleSource[], entries: readonly ManifestEntry[]): number[] {
+  const slow = (i: number) => {
+    const s = sources[i]!;
+    return 'file' in s && s.expect !== undefined && s.expect.known === undefined;
+  };
+  const indices = entries.map((_, i) => i);
+  const first = indices.filter(slow).sort((a, b) => entries[b]!.size - entries[a]!.size || a - b);
+  return [...first, ...indices.filter((i) => !slow(i))];
 }
 
 /** A payload entry as far as it is known before the copy: size, and the SHA-256 when given. */
