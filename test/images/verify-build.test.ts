@@ -87,6 +87,36 @@ describe('bundler build checks cosign signatures of the images a rule matches', 
     expect(shown.images[0]?.verified?.by).toBe(`key ${fingerprint()}`);
   });
 
+  it('asks the registry for the evidence once: verify reads what the pull found (and, with --frozen, what the lock pins)', async () => {
+    const dir = await spec([ref('good')]);
+    const before = (await reg.requests()).length;
+    await builtBundle(dir);
+    const hex = images.good.digest.slice(7);
+    const asked = (await reg.requests()).slice(before);
+    const count = (uri: string) => asked.filter((r) => r.uri === uri).length;
+    // The registry log of docker-registry: each evidence look-up once, not once by the pull and again by verify.
+    // (the HEAD of a tag, then the GET by the digest it named, which the cache answers the second time).
+    expect(count(`/v2/apps/good/manifests/sha256-${hex}.sig`)).toBe(1);
+    // distribution 2.8 has no referrers route and logs no line for it; its fallback tag is read once.
+    expect(count(`/v2/apps/good/manifests/sha256-${hex}`)).toBe(1);
+
+    // Frozen, warm cache: the lock pins the evidence and the cache holds it, so no tag or referrers list is asked for.
+    const lock = await cli('bundler', ['lock', 'airgap.yaml', '--cache-dir', 'cache'], { cwd: dir });
+    expect(lock.exitCode).toBe(0);
+    const mark = (await reg.requests()).length;
+    const frozen = await cli(
+      'bundler',
+      ['build', 'airgap.yaml', '-o', 'bundle2.tar', '--key', 'keys/site.key', '--no-applier', '--cache-dir', 'cache', '--frozen'],
+      { cwd: dir },
+    );
+    expect(frozen.stderr).not.toMatch(/warning|error/);
+    expect(frozen.exitCode).toBe(0);
+    const again = (await reg.requests()).slice(mark);
+    expect(again.filter((r) => r.uri.includes('/referrers/') || r.uri.includes(`sha256-${hex}`))).toEqual([]);
+    const b = await verifyBundle(path.join(dir, 'bundle2.tar'), { keys: [await loadPublicKey(path.join(dir, 'keys/site.pub'))] });
+    expect(b.manifest.images.find((i) => i.ref === ref('good'))!.verified).toMatchObject({ ok: true, by: `key ${fingerprint()}` });
+  });
+
   it('fails with exit 1 and no bundle when the only signature is by another key', async () => {
     const dir = await spec([ref('good'), ref('foreign')]);
     const r = await build(dir);

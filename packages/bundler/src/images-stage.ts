@@ -38,12 +38,13 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
         evidencePins.set(ref, locked.evidence ?? []);
       }
     }
+    const evidence = spec.images?.evidence ?? true;
     const r = await pullImages({
       refs,
       platforms: spec.images?.platforms ?? ['linux/amd64'],
       platformsFor: perImagePlatforms(spec),
       attestations: (spec.images?.attestations ?? 'keep') === 'keep',
-      evidence: spec.images?.evidence ?? true,
+      evidence,
       evidencePins,
       ...(spec.sources?.registries ? { registries: spec.sources.registries } : {}),
       specDir: o.loaded.dir,
@@ -57,7 +58,12 @@ export function imagesStage(options: ImagesStageOptions = {}): PullImages {
       ? new Map<string, BundleImageVerified>()
       : await verifyImages({
           rules: spec.images?.verify ?? [],
-          images: r.images,
+          // The evidence the pull found (or the lock pinned), so verify does not ask the registry again.
+          images: r.images.map((i) => ({
+            ref: i.ref,
+            digest: i.digest,
+            ...(evidence ? { found: { evidence: i.evidence ?? [], manifests: i.manifests } } : {}),
+          })),
           ...(spec.sources?.registries ? { registries: spec.sources.registries } : {}),
           specDir: o.loaded.dir,
           cacheDir: o.cacheDir,

@@ -17,15 +17,15 @@ import {
   type VerifyRule,
 } from '@airgap/core';
 import { openBlobCache, type BlobCache } from '../oci/blob-cache.ts';
-import { findEvidence } from '../oci/evidence.ts';
+import { findEvidence, type FoundEvidence } from '../oci/evidence.ts';
 import { pullBlob } from '../oci/pull-blob.ts';
 import { endpointFor } from '../oci/registry-endpoints.ts';
 
 export interface VerifyImagesOptions {
   /** `images.verify` as the spec has it. */
   rules: readonly SpecVerifyRule[];
-  /** Each pulled image: its spec reference and the digest it resolved to. */
-  images: readonly { ref: string; digest: string }[];
+  /** Each pulled image: its spec reference, the digest it resolved to, and the evidence the pull found for it. */
+  images: readonly VerifyImage[];
   registries?: Readonly<Record<string, RegistrySource>>;
   /** Key paths (and CA paths of sources.registries) are relative to it. */
   specDir: string;
@@ -33,6 +33,17 @@ export interface VerifyImagesOptions {
   authFiles?: readonly string[];
   /** Told about each failure under a `warn` rule. */
   onWarning?: (message: string) => void;
+}
+
+export interface VerifyImage {
+  ref: string;
+  digest: string;
+  /**
+   * What the pull found beside it (`withEvidence`: the registry's listing, or the lock's under
+   * --frozen), so the registry is not asked twice; undefined when the pull did not look
+   * (`images.evidence: false`), and then the verify step looks itself.
+   */
+  found?: Pick<FoundEvidence, 'evidence' | 'manifests'>;
 }
 
 /**
@@ -75,11 +86,22 @@ export async function verifyImages(o: VerifyImagesOptions): Promise<Map<string, 
 /** The artifactType cosign gives a signature it stores as an OCI 1.1 referrer (`cosign sign --registry-referrers-mode=oci-1-1`). */
 const COSIGN_SIG_ARTIFACT = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 
-async function verifyOne(o: { image: { ref: string; digest: string }; rule: VerifyRule; cache: BlobCache; client: RegistryClient }) {
+/** The artifactType of a Sigstore bundle stored as a referrer (cosign v3 `--new-bundle-format`; one layer, the bundle JSON). */
+const SIGSTORE_BUNDLE_ARTIFACT = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+
+async function verifyOne(o: { image: VerifyImage; rule: VerifyRule; cache: BlobCache; client: RegistryClient }) {
   const { repository } = parseReference(o.image.ref);
-  // The evidence finder the pull uses: cosign's `.sig` tag, and the referrers (API, else the fallback tag).
-  const found = await findEvidence({ client: o.client, cache: o.cache, repository, image: o.image.ref, subjects: [o.image.digest] });
-  const signatures = found.evidence.filter((e) => e.kind === 'cosign-sig' || (e.kind === 'referrer' && e.artifactType === COSIGN_SIG_ARTIFACT));
+  // What the pull found, else the evidence finder the pull uses: cosign's `.sig` tag, and the referrers (API, else the fallback tag).
+  const found = o.image.found ?? (await findEvidence({ client: o.client, cache: o.cache, repository, image: o.image.ref, subjects: [o.image.digest] }));
+  const own = found.evidence.filter((e) => e.subject === o.image.digest);
+  const signatures = own.filter((e) => e.kind === 'cosign-sig' || (e.kind === 'referrer' && e.artifactType === COSIGN_SIG_ARTIFACT));
+  const pull = async (d: { digest: string; size: number }) => {
+    await pullBlob({ client: o.client, cache: o.cache, repository, descriptor: { mediaType: 'application/octet-stream', ...d }, image: o.image.ref });
+    return readFile(o.cache.pathOf(d.digest));
+  };
+  const sigstoreBundles = own
+    .filter((e) => e.kind === 'referrer' && e.artifactType === SIGSTORE_BUNDLE_ARTIFACT)
+    .map((e) => ({ digest: e.digest, read: () => pull(bundleLayer(found.manifests.get(e.digest)!, e.digest)) }));
   // Every signature layer of the tag and of the referrers, as one `.sig` manifest would list them.
   const layers = signatures.flatMap((e) => layersOf(JSON.parse(found.manifests.get(e.digest)!.toString('utf8'))));
   const signatureManifest = signatures.length > 0 ? { layers } : undefined;
@@ -89,14 +111,23 @@ async function verifyOne(o: { image: { ref: string; digest: string }; rule: Veri
     imageRef: o.image.ref,
     signatureManifest,
     rule: o.rule,
+    ...(sigstoreBundles.length > 0 ? { sigstoreBundles } : {}),
     async readBlob(digest) {
       const size = sizes.get(digest);
       if (size === undefined) throw new Error(`${digest} is not a signature layer of ${o.image.ref}`);
-      await pullBlob({ client: o.client, cache: o.cache, repository, descriptor: { mediaType: 'application/octet-stream', digest, size }, image: o.image.ref });
-      return readFile(o.cache.pathOf(digest));
+      return pull({ digest, size });
     },
   });
-  return signatureManifest ? r : { ...r, reason: `${r.reason ?? 'no signature'}, nor a referrer of type ${COSIGN_SIG_ARTIFACT}` };
+  return signatureManifest || sigstoreBundles.length > 0 || r.verified
+    ? r
+    : { ...r, reason: `${r.reason ?? 'no signature'}, nor a referrer of type ${COSIGN_SIG_ARTIFACT} or ${SIGSTORE_BUNDLE_ARTIFACT}` };
+}
+
+/** The one layer of a Sigstore bundle referrer: the bundle JSON (sigstore/cosign pkg/oci/remote, the v0.3 bundle as a referrer). */
+function bundleLayer(bytes: Buffer, digest: string): { digest: string; size: number } {
+  const [layer] = layersOf(JSON.parse(bytes.toString('utf8')));
+  if (!layer || typeof layer.digest !== 'string' || typeof layer.size !== 'number') throw new Error(`Sigstore bundle referrer ${digest} has no layer`);
+  return { digest: layer.digest, size: layer.size };
 }
 
 function layersOf(doc: unknown): { digest?: unknown; size?: unknown }[] {
