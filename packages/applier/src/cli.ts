@@ -190,11 +190,17 @@ program
 program
   .command('verify-images')
   .description(
-    "check the mirror's copy of each image's cosign signature (what `applier push` put there) with the given keys, under the bundle's images.verify rules; exit 1 when an enforce rule fails",
+    "check the mirror's copy of each image's cosign signatures (the .sig tag, signature and Sigstore bundle referrers: what `applier push` put there) with the given keys or identity, under the bundle's images.verify rules; exit 1 when an enforce rule fails",
   )
   .argument('<bundle.tar>', 'the bundle the images were pushed from')
   .option('--registry <host[:port]>', 'the mirror, without a scheme')
-  .option('--key <cosign.pub>', 'cosign public key (repeatable)', collect)
+  .option('--key <cosign.pub>', 'cosign public key (repeatable), for key rules', collect)
+  .option('--trusted-root <trusted_root.json>', 'Sigstore trusted root, for identity (keyless) rules')
+  .option('--identity-issuer <url>', "without images.verify rules in the bundle: the signer's OIDC issuer (with --trusted-root)")
+  .option('--identity-subject <san>', "with --identity-issuer: the certificate's SAN, exactly")
+  .option('--identity-subject-regexp <re>', 'with --identity-issuer: a regular expression the SAN must match as a whole')
+  .option('--insecure-ignore-tlog', 'accept keyless signatures without a verified Rekor entry')
+  .option('--insecure-ignore-sct', 'accept Fulcio certificates without SCTs')
   .option('--prefix <path/>', 'the --prefix the images were pushed under')
   .option('--plain-http', 'talk HTTP, not HTTPS')
   .option('--ca <file>', "CA certificate (PEM) of the registry's certificate")
