@@ -151,6 +151,28 @@ const cases: [string, string, string][] = [
       '\n',
     'airgap.yaml:1:1: YAML: Excessive alias count',
   ],
+  [
+    'verify rule with neither key nor identity',
+    HEAD + K8S + 'images:\n  verify:\n    - {match: "ghcr.io/org/*", mode: warn}\n',
+    'airgap.yaml:8:7: images.verify[0]: rule ghcr.io/org/* names no signer: give key (a cosign.pub) or identity {issuer, subject} with trustedRoot',
+  ],
+  [
+    'verify rule with key and identity',
+    HEAD +
+      K8S +
+      'images:\n  verify:\n    - match: "ghcr.io/org/*"\n      key: cosign.pub\n      identity: {issuer: "https://i.example", subject: a@example.com}\n',
+    'airgap.yaml:10:17: images.verify[0].identity: give key or identity, not both',
+  ],
+  [
+    'keyless verify rule without trustedRoot',
+    HEAD + K8S + 'images:\n  verify:\n    - {match: "ghcr.io/org/*", identity: {issuer: "https://i.example", subject: a@example.com}}\n',
+    'airgap.yaml:8:42: images.verify[0].identity: an identity rule needs trustedRoot',
+  ],
+  [
+    'keyless verify rule without subject',
+    HEAD + K8S + 'images:\n  verify:\n    - {match: "ghcr.io/org/*", identity: {issuer: "https://i.example"}, trustedRoot: root.json}\n',
+    'airgap.yaml:8:42: images.verify[0].identity: give subject (the SAN exactly) or subjectRegExp',
+  ],
 ];
 
 describe('spec validation errors name file:line:column, the field and what is allowed', () => {
