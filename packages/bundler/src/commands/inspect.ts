@@ -105,8 +105,9 @@ export function formatInspect(r: InspectResult): string {
 
 /** How an images.verify result reads under its image. */
 function formatVerified(v: BundleImageVerified): string {
+  // by names the key or identity and, in brackets, what an identity rule opted out of (no transparency log check, no SCT check).
   return v.ok
-    ? `verified: cosign signature by ${v.by ?? 'unknown'}${v.by?.startsWith('identity ') ? ', no transparency log check' : ''} (rule ${v.rule})`
+    ? `verified: cosign signature by ${v.by ?? 'unknown'} (rule ${v.rule})`
     : `NOT verified (rule ${v.rule}, mode ${v.mode}): ${v.reason ?? 'no reason recorded'}`;
 }
 
