@@ -5,8 +5,8 @@ import { isAirgapError } from '@airgap/core';
 import { pullImages } from '../../packages/bundler/src/oci/pull-images.ts';
 import { recordFigures } from './report.ts';
 import { startFaultProxy, type FaultProxy, type FaultRule } from '../support/fault-proxy.ts';
-import { makeImage, type MadeImage } from '../support/oci-images.ts';
-import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
+import type { MadeImage } from '../support/oci-images.ts';
+import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { testdir } from '../support/tmpdir.ts';
 import { mountTmpfs } from '../support/tmpfs.ts';
 
@@ -19,9 +19,7 @@ describe('pulls through a fault-injecting proxy in front of a real registry', ()
   let image: MadeImage;
   beforeAll(async () => {
     reg = await startRegistry();
-    const layout = await testdir();
-    image = await makeImage({ layoutDir: layout, tag: 'f', platforms: ['linux/amd64'], layerSizes: [200_000, 150_000] });
-    await pushLayout(reg, layout, 'f', 'library/faulty:1');
+    ({ 'library/faulty:1': image } = await pushTestImages(reg, { 'library/faulty:1': { platforms: ['linux/amd64'], layerSizes: [200_000, 150_000] } }));
     proxy = await startFaultProxy(reg.url);
   }, 60_000);
   const outcomes: Record<string, string> = {};

@@ -4,10 +4,8 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, type CliResult } from '../support/cli.ts';
-import { makeImage } from '../support/oci-images.ts';
-import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { site } from '../support/site-fixture.ts';
-import { testdir } from '../support/tmpdir.ts';
 import { recordFigures } from './report.ts';
 
 /** Every file under dir, recursively. */
@@ -25,9 +23,7 @@ describe('secrets never leak into bundles, locks, caches, logs or errors', () =>
   let reg: TestRegistry;
   beforeAll(async () => {
     reg = await startRegistry({ tls: true, auth: true });
-    const layout = await testdir();
-    await makeImage({ layoutDir: layout, tag: 's', platforms: ['linux/amd64'], layerSizes: [20_000] });
-    await pushLayout(reg, layout, 's', 'private/app:1');
+    await pushTestImages(reg, { 'private/app:1': { platforms: ['linux/amd64'], layerSizes: [20_000] } });
   }, 60_000);
   afterAll(async () => reg?.stop());
 

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { isAirgapError } from '@airgap/core';
 import { pullImages, type PullImagesOptions } from '../../packages/bundler/src/oci/pull-images.ts';
-import { makeImage, tarLayer, type MadeImage } from '../support/oci-images.ts';
-import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { tarLayer, type MadeImage } from '../support/oci-images.ts';
+import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -17,19 +17,11 @@ describe('pull from a plain-HTTP registry', () => {
   let single: MadeImage;
   beforeAll(async () => {
     reg = await startRegistry();
-    const layout = await testdir();
     const base = await tarLayer({ 'etc/os-release': 'ID=test\n' });
-    multi = await makeImage({
-      layoutDir: layout,
-      tag: 'multi',
-      platforms: ['linux/amd64', 'linux/arm64'],
-      layerSizes: [300_000, 5_000],
-      sharedLayers: [base],
-      gzip: true,
-    });
-    single = await makeImage({ layoutDir: layout, tag: 'single', platforms: ['linux/amd64'], sharedLayers: [base] });
-    await pushLayout(reg, layout, 'multi', 'library/app:1.0');
-    await pushLayout(reg, layout, 'single', 'tools/single:2');
+    ({ 'library/app:1.0': multi, 'tools/single:2': single } = await pushTestImages(reg, {
+      'library/app:1.0': { platforms: ['linux/amd64', 'linux/arm64'], layerSizes: [300_000, 5_000], sharedLayers: [base], gzip: true },
+      'tools/single:2': { platforms: ['linux/amd64'], sharedLayers: [base] },
+    }));
   }, 60_000);
   afterAll(async () => reg?.stop());
 
@@ -96,14 +88,10 @@ describe('pull from a plain-HTTP registry', () => {
   });
 
   it('pulls by the pinned digest when the tag has moved', async () => {
-    const layout = await testdir();
-    const moved = await makeImage({ layoutDir: layout, tag: 'x', platforms: ['linux/amd64'] });
-    await pushLayout(reg, layout, 'x', 'library/moving:1');
+    const { 'library/moving:1': moved } = await pushTestImages(reg, { 'library/moving:1': { platforms: ['linux/amd64'] } });
     const cacheDir = await testdir();
     const first = await pullImages(opts(cacheDir, { refs: [`${reg.host}/library/moving:1`] }));
-    const layout2 = await testdir();
-    const newer = await makeImage({ layoutDir: layout2, tag: 'x', platforms: ['linux/amd64'] });
-    await pushLayout(reg, layout2, 'x', 'library/moving:1');
+    const { 'library/moving:1': newer } = await pushTestImages(reg, { 'library/moving:1': { platforms: ['linux/amd64'] } });
     const pinned = await pullImages(
       opts(cacheDir, { refs: [`${reg.host}/library/moving:1`], pins: new Map([[`${reg.host}/library/moving:1`, first.images[0]!.digest]]) }),
     );
@@ -161,9 +149,7 @@ describe('pull from a TLS registry with htpasswd', () => {
   let image: MadeImage;
   beforeAll(async () => {
     reg = await startRegistry({ tls: true, auth: true });
-    const layout = await testdir();
-    image = await makeImage({ layoutDir: layout, tag: 't', platforms: ['linux/amd64', 'linux/arm64'] });
-    await pushLayout(reg, layout, 't', 'private/app:1');
+    ({ 'private/app:1': image } = await pushTestImages(reg, { 'private/app:1': { platforms: ['linux/amd64', 'linux/arm64'] } }));
   }, 60_000);
   afterAll(async () => reg?.stop());
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pullImages } from '../../packages/bundler/src/oci/pull-images.ts';
-import { makeImage, type MadeImage } from '../support/oci-images.ts';
-import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
+import type { MadeImage } from '../support/oci-images.ts';
+import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { startStaticServer, type StaticServer } from '../support/static-server.ts';
 import { testdir } from '../support/tmpdir.ts';
 
@@ -17,9 +17,7 @@ describe('blob downloads redirected to a storage host (as Docker Hub sends them 
     storage = await mkdtemp(path.join(tmpdir(), 'airgap-cdn-'));
     cdn = await startStaticServer(storage);
     reg = await startRegistry({ redirectBaseUrl: `${cdn.url}/`, storageDir: storage });
-    const layout = await testdir();
-    image = await makeImage({ layoutDir: layout, tag: 'r', platforms: ['linux/amd64'], layerSizes: [100_000] });
-    await pushLayout(reg, layout, 'r', 'library/redirected:1');
+    ({ 'library/redirected:1': image } = await pushTestImages(reg, { 'library/redirected:1': { platforms: ['linux/amd64'], layerSizes: [100_000] } }));
   }, 60_000);
   afterAll(async () => {
     await reg?.stop();

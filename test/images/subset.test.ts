@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BundleSource } from '@airgap/core';
 import { pullImages, type PullImagesOptions } from '../../packages/bundler/src/oci/pull-images.ts';
-import { makeImage, type MadeImage } from '../support/oci-images.ts';
-import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
+import type { MadeImage } from '../support/oci-images.ts';
+import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 const bytesOf = (sources: BundleSource[], digest: string) => {
@@ -18,18 +18,15 @@ describe('subset index: which children a bundle carries of a BuildKit index with
   let upstream: { schemaVersion: number; mediaType: string; annotations: Record<string, string>; manifests: { digest: string }[] };
   beforeAll(async () => {
     reg = await startRegistry();
-    const layout = await testdir();
-    att = await makeImage({
-      layoutDir: layout,
-      tag: 'att',
-      platforms: ['linux/amd64', 'linux/arm64'],
-      attestations: true,
-      zstd: true,
-      indexAnnotations: { 'org.opencontainers.image.source': 'https://example.com/att' },
-    });
-    single = await makeImage({ layoutDir: layout, tag: 'single', platforms: ['linux/arm64'] });
-    await pushLayout(reg, layout, 'att', 'library/att:1');
-    await pushLayout(reg, layout, 'single', 'library/single:1');
+    ({ 'library/att:1': att, 'library/single:1': single } = await pushTestImages(reg, {
+      'library/att:1': {
+        platforms: ['linux/amd64', 'linux/arm64'],
+        attestations: true,
+        zstd: true,
+        indexAnnotations: { 'org.opencontainers.image.source': 'https://example.com/att' },
+      },
+      'library/single:1': { platforms: ['linux/arm64'] },
+    }));
   }, 60_000);
   afterAll(async () => reg?.stop());
 

@@ -6,8 +6,7 @@ import { pushImages } from '../../packages/applier/src/push/push-images.ts';
 import { planPush } from '../../packages/applier/src/push/push-plan.ts';
 import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.ts';
 import { makeBundle } from '../support/bundle-fixture.ts';
-import { makeImage } from '../support/oci-images.ts';
-import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 // Backoff alone would wait under 2 ms: a gap of a second between the 429 and the next try is the
@@ -29,9 +28,7 @@ describe('one registry transport: Retry-After and upload sessions against a real
   let proxy: FaultProxy;
   beforeAll(async () => {
     reg = await startRegistry();
-    const layout = await testdir();
-    await makeImage({ layoutDir: layout, tag: 'r', platforms: ['linux/amd64'], layerSizes: [20_000] });
-    await pushLayout(reg, layout, 'r', 'library/retry:1');
+    await pushTestImages(reg, { 'library/retry:1': { platforms: ['linux/amd64'], layerSizes: [20_000] } });
     proxy = await startFaultProxy(reg.url);
   }, 60_000);
   afterAll(async () => {
