@@ -1,6 +1,8 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { isAirgapError } from '@airgap/core';
+import { ctrLabelEach, K8S_NAMESPACE } from '../../packages/applier/src/tools/ctr.ts';
 import { makeBundle, makeKeys, type FixtureImage } from '../support/bundle-fixture.ts';
 import { containerdForTest as startContainerd, ctrImages } from '../support/containerd.ts';
 import { makeNode, type TestNode } from './node-env.ts';
@@ -78,5 +80,23 @@ describe('ctr calls of an apply (real containerd)', () => {
     const calls = await ctr.calls();
     expect(calls.slice(0, 3)).toEqual(['images ls', 'images ls', 'images import -']);
     expect(await ctrImages(containerd.address, 'digest')).toEqual(Object.fromEntries(b.manifest.images.map((i) => [i.ref, i.digest])));
+  });
+
+  test('ctrLabelEach: a ref containerd lacks fails with TOOL_FAILED naming it, after the calls already running are done', async () => {
+    const containerd = await startContainerd();
+    const node = await makeNode();
+    const b = await makeBundle({ dir: node.work, snaps: [], images: IMAGES });
+    expect((await node.applier(['apply', b.file, '--pub', b.pubFile, '--ctr', 'ctr', '--containerd-address', containerd.address])).exitCode).toBe(0);
+    const o = { ctr: 'ctr', address: containerd.address };
+    // Last in the queue: every call before it has started when it fails, and each is waited for.
+    const refs = [...IMAGES.map((i) => i.ref), 'registry.example.test/missing:v1'];
+    const err = await ctrLabelEach(o, refs, 'example.test/mark', 'yes').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isAirgapError(err, 'TOOL_FAILED')).toBe(true);
+    expect((err as Error).message).toContain(`--namespace ${K8S_NAMESPACE} images label registry.example.test/missing:v1`);
+    const labels = await ctrImages(containerd.address, 'labels');
+    for (const i of IMAGES) expect(labels[i.ref]).toBe('example.test/mark=yes,io.cri-containerd.pinned=pinned');
   });
 });

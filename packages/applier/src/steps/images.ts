@@ -105,15 +105,29 @@ export const images = defineStep({
   async apply(ctx, changes) {
     const byRef = new Map(ctx.node.bundle.manifest.images.map((i) => [i.ref, i]));
     const toImport = changes.flatMap((c) => (c.kind === 'import' ? [byRef.get(c.ref)!] : []));
+    const toPin = changes.flatMap((c) => (c.kind === 'import' || c.kind === 'pin' ? [c.ref] : []));
+    let pinning: Promise<void> | undefined;
+    const pin = () => {
+      if (!pinning) {
+        pinning = ctrLabelEach(ctrOptions(ctx.node), toPin, PINNED_LABEL, 'pinned');
+        // Handled here too: a label that fails while ctr still unpacks must not be an unhandled rejection; it is thrown below.
+        pinning.catch(() => undefined);
+      }
+      return pinning;
+    };
     if (toImport.length > 0) {
       // Recorded first, like a claimed file: a run stopped after the import still knows they are its own.
       for (const image of toImport) await ctx.record.imageImported(image.ref, image.digest);
-      // One stream holding only the missing images and the blobs they need.
-      await ctrImport(ctrOptions(ctx.node), await ociTarStream(ctx.node.bundle, toImport, { arch: nodeArch() }));
+      // One stream holding only the missing images and the blobs they need. The labels go on
+      // while ctr unpacks (the names exist by then), not one process after another at the end.
+      const importing = ctrImport(ctrOptions(ctx.node), await ociTarStream(ctx.node.bundle, toImport, { arch: nodeArch() }), { onNamed: () => void pin() });
+      await importing.catch(async (err: unknown) => {
+        await pinning?.catch(() => undefined);
+        throw err;
+      });
       ctx.progress(`  imported ${toImport.map((i) => i.ref).join(', ')}`);
     }
-    const toPin = changes.flatMap((c) => (c.kind === 'import' || c.kind === 'pin' ? [c.ref] : []));
-    await ctrLabelEach(ctrOptions(ctx.node), toPin, PINNED_LABEL, 'pinned');
+    await pin();
     if (toPin.length > 0) ctx.progress(pinNote(ctx.node, toPin.length));
     for (const c of changes) {
       switch (c.kind) {

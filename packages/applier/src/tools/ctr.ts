@@ -105,10 +105,36 @@ export async function ctrRemoveImage(o: CtrOptions, ref: string): Promise<void> 
   await runTool(o.ctr, [...base(o), 'images', 'rm', ref], { timeout: QUICK });
 }
 
+/**
+ * What ctr prints once every image of the tar has its name, before it unpacks the first one
+ * (containerd v1.6.20 cmd/ctr/commands/images/import.go: `client.Import` creates the names, then
+ * `fmt.Printf("unpacking %s (%s)...", ...)` per image).
+ */
+const UNPACKING = 'unpacking ';
+
+export interface CtrImportOptions {
+  /**
+   * Called once, as soon as ctr says it unpacks: the images are named then, so labels can go on
+   * while the layers unpack. Never called when ctr does not get that far.
+   */
+  onNamed?: () => void;
+}
+
 /** `ctr images import -`, fed an OCI-layout tar on stdin. */
-export async function ctrImport(o: CtrOptions, tar: Readable): Promise<void> {
+export async function ctrImport(o: CtrOptions, tar: Readable, opts: CtrImportOptions = {}): Promise<void> {
   const args = [...base(o), 'images', 'import', '-'];
   const sub = execa(o.ctr, args, { stdin: 'pipe', timeout: SLOW, stripFinalNewline: true });
+  const { onNamed } = opts;
+  if (onNamed) {
+    let head = '';
+    const watch = (chunk: Buffer) => {
+      head += chunk.toString('utf8');
+      if (!head.includes(UNPACKING)) return void (head = head.slice(-UNPACKING.length));
+      sub.stdout.off('data', watch);
+      onNamed();
+    };
+    sub.stdout.on('data', watch);
+  }
   const [ran, fed] = await Promise.allSettled([sub, pipeline(tar, sub.stdin)]);
   // The tar could not be built (e.g. a blob failed its digest): that error, not ctr's, is the cause.
   if (fed.status === 'rejected' && (isAirgapError(fed.reason) || ran.status === 'fulfilled')) throw fed.reason;
