@@ -11,8 +11,20 @@ export interface TestRekor {
   logId: string;
   /** Add this log to a trusted_root.json's tlogs. */
   addTo(trustedRootJson: string): string;
+  /** Log an entry body (a Rekor kind's JSON): its base64 body and SET, as a bundle's v0.1 tlogEntries[] item. */
+  logEntry(body: object, o?: { integratedTime?: number; logIndex?: number }): TlogEntryJson;
   /** cosign's `dev.sigstore.cosign/bundle` annotation for a hashedrekord entry of this signature. */
   bundleAnnotation(o: { payload: Buffer; signature: string; certPem: string; integratedTime?: number; logIndex?: number }): string;
+}
+
+/** A transparency log entry as protobuf-specs JSON (a bundle's verificationMaterial.tlogEntries[]). */
+export interface TlogEntryJson {
+  logIndex: string;
+  logId: { keyId: string };
+  kindVersion: { kind: string; version: string };
+  integratedTime: string;
+  inclusionPromise: { signedEntryTimestamp: string };
+  canonicalizedBody: string;
 }
 
 export function makeTestRekor(): TestRekor {
@@ -33,6 +45,20 @@ export function makeTestRekor(): TestRekor {
         },
       ];
       return JSON.stringify(root);
+    },
+    logEntry(bodyDoc, o = {}) {
+      const body = Buffer.from(JSON.stringify(bodyDoc)).toString('base64');
+      const integratedTime = o.integratedTime ?? Math.floor(Date.now() / 1000);
+      const logIndex = o.logIndex ?? 1;
+      const doc = bodyDoc as { kind?: string; apiVersion?: string };
+      return {
+        logIndex: String(logIndex),
+        logId: { keyId: Buffer.from(logId, 'hex').toString('base64') },
+        kindVersion: { kind: doc.kind ?? '', version: doc.apiVersion ?? '' },
+        integratedTime: String(integratedTime),
+        inclusionPromise: { signedEntryTimestamp: signEntry(privateKey, { body, integratedTime, logID: logId, logIndex }) },
+        canonicalizedBody: body,
+      };
     },
     bundleAnnotation(o) {
       const body = Buffer.from(

@@ -1,7 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  cosignPublicKeyFrom,
   loadCosignPublicKey,
   loadTrustedRoot,
   verifyCosignSignatures,
@@ -11,6 +14,9 @@ import {
   type KeyVerifyRule,
   type TrustedRoot,
 } from '@airgap/core';
+import { cosignV3Bundle } from '../support/cosign-v3-bundle.ts';
+import { makeTestCa, type TestCa } from '../support/fulcio-ca.ts';
+import { makeTestRekor, type TestRekor } from '../support/test-rekor.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/cosign');
 /** The parts of a bundle JSON the tests alter. */
@@ -182,5 +188,82 @@ describe('Sigstore bundles (cosign v3 referrers, @sigstore/verify)', () => {
         `no signature: the repository has no tag ${other.replace(':', '-')}.sig; 2 Sigstore bundle(s) among the referrers, none valid for identity https://github.com/login/oauth cody@soyland.com: ` +
         `sha256:b1: signed for ${COSIGN_DIGEST}, the image is ${other}; sha256:b2: cannot read it: HTTP 404`,
     });
+  });
+});
+
+describe("bundles made here in cosign v3's layout (sign --new-bundle-format): DSSE in-toto sign/v1 statement over the image digest", () => {
+  const DIGEST = `sha256:${'ab'.repeat(32)}`;
+  const REF = 'registry.example.com/apps/web:1';
+  let dir: string;
+  let ca: TestCa;
+  let rekor: TestRekor;
+  let root: TrustedRoot;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'airgap-bundle-'));
+    ca = await makeTestCa(path.join(dir, 'ca'));
+    rekor = makeTestRekor();
+    await writeFile(path.join(dir, 'trusted_root.json'), rekor.addTo(ca.trustedRootJson));
+    root = await loadTrustedRoot(path.join(dir, 'trusted_root.json'));
+  }, 60_000);
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a key-signed bundle (no log entry) verifies for its digest with the key, not for another digest nor with another key', async () => {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const key = cosignPublicKeyFrom(pair.publicKey.export({ type: 'spki', format: 'pem' }), 'test');
+    const other = cosignPublicKeyFrom(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }), 'other');
+    const bytes = cosignV3Bundle({ digest: DIGEST, privateKey: pair.privateKey });
+    const rule = (k: typeof key): KeyVerifyRule => ({ match: '**', key: k, mode: 'enforce' });
+    expect(await verifyImageBundle(bytes, { imageDigest: DIGEST, imageRef: REF, rule: rule(key) })).toMatchObject({ ok: true, by: `key ${key.fingerprint}` });
+    const another = `sha256:${'ef'.repeat(32)}`;
+    expect(await verifyImageBundle(bytes, { imageDigest: another, imageRef: REF, rule: rule(key) })).toEqual({
+      ok: false,
+      reason: `signed for ${DIGEST}, the image is ${another}`,
+    });
+    expect(await verifyImageBundle(bytes, { imageDigest: DIGEST, imageRef: REF, rule: rule(other) })).toEqual({
+      ok: false,
+      reason: `the signature does not verify with key ${other.fingerprint}`,
+    });
+    // The statement rewritten to name another digest, the signature kept: refused by the signature.
+    const doc = JSON.parse(bytes.toString()) as { dsseEnvelope: { payload: string } };
+    doc.dsseEnvelope.payload = Buffer.from(Buffer.from(doc.dsseEnvelope.payload, 'base64').toString().replace('ab'.repeat(32), 'ef'.repeat(32))).toString(
+      'base64',
+    );
+    expect(await verifyImageBundle(Buffer.from(JSON.stringify(doc)), { imageDigest: another, imageRef: REF, rule: rule(key) })).toEqual({
+      ok: false,
+      reason: `the signature does not verify with key ${key.fingerprint}`,
+    });
+    // A subject name of another repository.
+    const named = cosignV3Bundle({ digest: DIGEST, privateKey: pair.privateKey, name: 'registry.example.com/apps/other' });
+    expect(await verifyImageBundle(named, { imageDigest: DIGEST, imageRef: REF, rule: rule(key) })).toEqual({
+      ok: false,
+      reason: `signed for registry.example.com/apps/other@${DIGEST}, the image is registry.example.com/apps/web`,
+    });
+  });
+
+  it('a keyless bundle logged in the trusted Rekor verifies (SCTs opted out: the test CA has none); an unknown log, no opt-out or another identity is refused', async () => {
+    const leaf = await ca.leaf({ issuer: 'https://accounts.example.com', san: 'email:ci@example.com' });
+    const bytes = cosignV3Bundle({ digest: DIGEST, privateKey: leaf.privateKey, keyless: { certPem: leaf.certPem, rekor } });
+    const rule = (o: Partial<IdentityVerifyRule> = {}): IdentityVerifyRule => ({
+      ...identityRule(root, { issuer: 'https://accounts.example.com', subject: 'ci@example.com' }),
+      insecureIgnoreSct: true,
+      ...o,
+    });
+    const input = { imageDigest: DIGEST, imageRef: REF };
+    const ok = await verifyImageBundle(bytes, { ...input, rule: rule() });
+    expect(ok).toMatchObject({ ok: true, by: 'identity https://accounts.example.com ci@example.com (no SCT check)' });
+    expect(await verifyImageBundle(bytes, { ...input, rule: rule({ insecureIgnoreSct: false }) })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("the certificate's SCTs do not verify with a ctlogs key"),
+    });
+    const elsewhere = cosignV3Bundle({ digest: DIGEST, privateKey: leaf.privateKey, keyless: { certPem: leaf.certPem, rekor: makeTestRekor() } });
+    expect(await verifyImageBundle(elsewhere, { ...input, rule: rule() })).toEqual({
+      ok: false,
+      reason: `the transparency log entry's signed entry timestamp (SET) does not verify with a tlogs key of ${root.source}`,
+    });
+    expect(await verifyImageBundle(bytes, { ...input, rule: rule({ identity: { issuer: 'https://accounts.example.com', subjectRegExp: 'ops@.*' } }) })).toEqual(
+      { ok: false, reason: 'the certificate is for subject ci@example.com, the rule wants /ops@.*/' },
+    );
   });
 });
