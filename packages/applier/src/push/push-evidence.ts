@@ -1,7 +1,7 @@
 import { AirgapError, headerValue, OCI_INDEX, readEntry, type BundleEvidence, type RegistryClient, type VerifiedBundle } from '@airgap/core';
 import { blobPath, imageGraph } from '../images/image-graph.ts';
 import { pushBlob } from './blob-push.ts';
-import { manifestDigest } from './manifest-push.ts';
+import { manifestDigest, putManifest } from './manifest-push.ts';
 import type { PushListener } from './push-events.ts';
 import { pushTarget } from './push-target.ts';
 import { unexpected } from './registry-reply.ts';
@@ -48,7 +48,20 @@ export async function pushEvidence(o: PushEvidenceOptions): Promise<EvidenceSumm
       const key = `${repository}\0${e.tag ?? e.digest}`;
       if (done.has(key)) continue;
       done.add(key);
-      await pushBlobsOf(o, graph, e, repository, image.ref);
+      const children = await pushBlobsOf(o, graph, e, repository, image.ref);
+      // An index referrer's manifests go first: a registry refuses an index whose children it lacks.
+      for (const c of children) {
+        const there = (await manifestDigest(mo, c.digest)) === c.digest;
+        if (!there && (await putManifest({ ...mo, bundle: o.bundle }, c.digest, c)) !== 'pushed')
+          throw new AirgapError(
+            'REGISTRY_FAILED',
+            `${image.ref}: ${o.client.endpoint.registry} refused manifest ${c.digest} of the referrer index ${e.digest}`,
+            {
+              hint: 'the registry wants what that manifest lists; re-run `applier push`, and check the registry log',
+            },
+          );
+        o.onEvent({ type: 'manifest', image: image.ref, digest: c.digest, reference: c.digest, action: there ? 'present' : 'pushed' });
+      }
       const reference = e.tag ?? e.digest;
       const present = (await manifestDigest(mo, reference)) === e.digest;
       const api = present ? false : await putEvidenceManifest(o, repository, image.ref, e, reference);
@@ -73,17 +86,29 @@ export async function pushEvidence(o: PushEvidenceOptions): Promise<EvidenceSumm
   return s;
 }
 
-async function pushBlobsOf(o: PushEvidenceOptions, graph: ReturnType<typeof imageGraph>, e: BundleEvidence, repository: string, image: string): Promise<void> {
+/** The evidence's blobs into the mirror; returns the manifests below it (an index referrer's children), children first. */
+async function pushBlobsOf(
+  o: PushEvidenceOptions,
+  graph: ReturnType<typeof imageGraph>,
+  e: BundleEvidence,
+  repository: string,
+  image: string,
+): Promise<{ digest: string; mediaType: string; entry: string }[]> {
   const blobs: { digest: string; size: number; entry: string }[] = [];
+  const children: { digest: string; mediaType: string; entry: string }[] = [];
   await graph.walk({ mediaType: e.mediaType, digest: e.digest, size: e.size }, image, {
     blob: (b, entry, size) => {
       if (!blobs.some((x) => x.digest === b.digest)) blobs.push({ digest: b.digest, size, entry });
+    },
+    node: (d, entry, isRoot) => {
+      if (!isRoot) children.push({ digest: d.digest, mediaType: d.mediaType, entry });
     },
   });
   for (const blob of blobs) {
     const r = await pushBlob({ client: o.client, bundle: o.bundle, blob, repository, image, chunkSize: o.chunkSize, elsewhere: [] });
     o.onEvent({ type: 'blob', image, digest: blob.digest, size: blob.size, action: r.action });
   }
+  return children;
 }
 
 /** PUT the carried bytes; true when the registry says it indexed the subject (`OCI-Subject`). */

@@ -71,11 +71,12 @@ export async function findEvidence(o: FindEvidenceOptions): Promise<FoundEvidenc
     const listed = await referrersOf(o, subject);
     if (listed.fallback) found.add(listed.fallback, { kind: 'referrers-tag', subject, tag: referrersTag(subject) });
     for (const d of listed.descriptors) {
-      // A referrer that is itself an index (rare: a multi-part artifact) is not carried; the tag would list it dangling.
-      if (!MANIFEST_TYPES.has(d.mediaType) || !DIGEST_PATTERN.test(d.digest)) continue;
+      // A manifest, or an index (a multi-part artifact: an attestations bundle) carried with its child manifests.
+      if ((!MANIFEST_TYPES.has(d.mediaType) && d.mediaType !== OCI_INDEX) || !DIGEST_PATTERN.test(d.digest)) continue;
       const m = await get(o, d.digest);
       const artifactType = typeof d.artifactType === 'string' ? d.artifactType : artifactTypeOf(m.bytes);
       found.add(m, { kind: 'referrer', subject, ...(artifactType ? { artifactType } : {}) });
+      await withChildren(o, found, m);
     }
   }
   return found.result();
@@ -85,10 +86,14 @@ export async function findEvidence(o: FindEvidenceOptions): Promise<FoundEvidenc
 function collector(image: string) {
   const out: FoundEvidence = { evidence: [], manifests: new Map(), blobs: [] };
   const blobs = new Map<string, Descriptor>();
+  /** A manifest carried, with its blobs; alone (without an evidence entry) for a child of an index referrer. */
+  const child = (m: FetchedManifest): void => {
+    out.manifests.set(m.digest, m.bytes);
+    if (MANIFEST_TYPES.has(m.mediaType)) for (const d of manifestBlobs(m, image)) blobs.set(d.digest, d);
+  };
   return {
     add(m: FetchedManifest, e: Pick<BundleEvidence, 'kind' | 'subject' | 'tag' | 'artifactType'>): void {
-      out.manifests.set(m.digest, m.bytes);
-      if (MANIFEST_TYPES.has(m.mediaType)) for (const d of manifestBlobs(m, image)) blobs.set(d.digest, d);
+      child(m);
       out.evidence.push({
         kind: e.kind,
         subject: e.subject,
@@ -99,8 +104,28 @@ function collector(image: string) {
         ...(e.artifactType ? { artifactType: e.artifactType } : {}),
       });
     },
+    child,
     result: (): FoundEvidence => ({ ...out, blobs: [...blobs.values()] }),
   };
+}
+
+/**
+ * An index referrer's child manifests (and through `child`, their blobs): carried so `applier
+ * push` can put them before the index (a registry refuses an index whose children it lacks) and
+ * `serve` can answer them by digest. One level, as for images; a nested index is refused.
+ */
+async function withChildren(o: FindEvidenceOptions, found: ReturnType<typeof collector>, m: FetchedManifest): Promise<void> {
+  if (m.mediaType !== OCI_INDEX) return;
+  for (const d of indexDescriptors(m.bytes, `${o.image}: referrer ${m.digest}`)) {
+    if (!MANIFEST_TYPES.has(d.mediaType) || !DIGEST_PATTERN.test(d.digest))
+      throw new AirgapError('REGISTRY_FAILED', `${o.image}: referrer index ${m.digest} lists ${d.digest} of type ${d.mediaType}`, {
+        hint: 'airgap carries index referrers one level deep, of sha256 manifests; set images.evidence: false to leave the evidence behind',
+      });
+    const child = await get(o, d.digest);
+    if (child.bytes.length !== d.size)
+      throw new AirgapError('SIZE_MISMATCH', `${o.image}: manifest ${d.digest} is ${child.bytes.length} bytes, referrer index ${m.digest} says ${d.size}`);
+    found.child(child);
+  }
 }
 
 /**
@@ -142,6 +167,7 @@ async function lockedEvidence(o: FindEvidenceOptions, locked: readonly LockedEvi
     const m = await get(o, l.digest);
     const artifactType = l.kind === 'referrer' ? artifactTypeOf(m.bytes) : undefined;
     found.add(m, { kind: l.kind, subject: l.subject, ...(l.tag ? { tag: l.tag } : {}), ...(artifactType ? { artifactType } : {}) });
+    if (l.kind === 'referrer') await withChildren(o, found, m);
   }
   return found.result();
 }
