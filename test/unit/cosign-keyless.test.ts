@@ -191,7 +191,7 @@ describe('keyless (identity) rules: the certificate in the .sig layer, checked a
   it('refuses a signature the certificate key did not make, and a key signature with no certificate', async () => {
     const s = await signed(ca, good, {
       annotations: {
-        'dev.cosignproject.cosign/signature': (await signed(ca, good)).signatureManifest.layers[0]!.annotations['dev.cosignproject.cosign/signature'],
+        'dev.cosignproject.cosign/signature': (await signed(ca, good)).signatureManifest.layers[0]!.annotations['dev.cosignproject.cosign/signature']!,
       },
     });
     const bad = await verifyCosignSignatures({ ...s, rule: rule({ issuer: ISSUER, subject: 'ci@example.com' }) });
