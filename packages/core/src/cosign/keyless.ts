@@ -4,14 +4,15 @@ import { AirgapError } from '../errors.ts';
 import type { IdentityVerifyRule, TrustedRoot } from './types.ts';
 
 /**
- * Keyless (Sigstore identity) checks without a transparency log. `cosign sign` in keyless mode puts
- * the Fulcio leaf certificate (PEM) and its chain in the `.sig` layer annotations below
- * (sigstore/cosign pkg/oci/static/options.go, pkg/cosign/verify.go reads them back), and the Rekor
- * entry in `dev.sigstore.cosign/bundle`. What is checked here: the leaf chains to a Fulcio CA of the
- * trusted root, every certificate on the way is valid at the signing time, the leaf is for code
- * signing, names the rule's issuer (Fulcio OID extension) and subject (SAN). What is NOT checked:
- * the Rekor inclusion proof and its signed entry timestamp (SET), and the certificate's SCTs; the
- * signing time is the Rekor bundle's integratedTime when the layer has one (unverified), else now.
+ * Keyless (Sigstore identity) certificate checks. `cosign sign` in keyless mode puts the Fulcio leaf
+ * certificate (PEM) and its chain in the `.sig` layer annotations below (sigstore/cosign
+ * pkg/oci/static/options.go, pkg/cosign/verify.go reads them back), and the Rekor entry in
+ * `dev.sigstore.cosign/bundle`. Checked here, first, with node:crypto: the leaf chains to a Fulcio CA
+ * of the trusted root, every certificate on the way is valid at the signing time (the Rekor entry's
+ * integratedTime, else now), the leaf is for code signing, names the rule's issuer (Fulcio OID
+ * extension) and subject (SAN). The Rekor entry (its SET against the trusted root's tlogs, its body
+ * against the signature), the SCTs (against ctlogs) and the chain again at the verified time are then
+ * checked by sigstore-bundle.ts with @sigstore/verify (verify-signatures.ts).
  */
 export const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate';
 export const CHAIN_ANNOTATION = 'dev.sigstore.cosign/chain';

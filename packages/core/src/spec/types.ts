@@ -45,8 +45,9 @@ export type ClusterAddress = { fromInterface: string } | { cidr: string };
  */
 /**
  * One `images.verify` rule: images whose reference matches `match` must have a cosign signature
- * (`sha256-<digest>.sig`) by `key`, or (keyless) by a Fulcio certificate of `trustedRoot` naming
- * `identity`. Paths are relative to the spec's folder.
+ * (`sha256-<digest>.sig`, or a Sigstore bundle among the image's referrers as cosign v3 writes it)
+ * by `key`, or (keyless) by a Fulcio certificate of `trustedRoot` naming `identity`, logged in its
+ * Rekor and with SCTs of its CT logs unless opted out. Paths are relative to the spec's folder.
  * @example { match: 'ghcr.io/canonical/*', key: 'keys/canonical-cosign.pub', mode: 'enforce' }
  * @example { match: 'ghcr.io/org/*', identity: { issuer: 'https://accounts.example.com', subject: 'ci@example.com' }, trustedRoot: 'trusted_root.json' }
  */
