@@ -5,12 +5,11 @@ import { execa } from 'execa';
 import { parse } from 'yaml';
 import { makeNode } from '../applier/node-env.ts';
 import { cli } from '../support/cli.ts';
-import { startContainerd, type TestContainerd } from '../support/containerd.ts';
-import { makeImage, tarLayer, type MadeImage } from '../support/oci-images.ts';
-import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { ctr, ctrImages, startContainerd, type TestContainerd } from '../support/containerd.ts';
+import { tarLayer, type MadeImage } from '../support/oci-images.ts';
+import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
 import { site } from '../support/site-fixture.ts';
 import { makeSnap } from '../support/snap-fixture.ts';
-import { testdir } from '../support/tmpdir.ts';
 
 /** The site fixture's spec with images from the test registry. */
 async function imageSite(reg: TestRegistry, refs: string[]): Promise<string> {
@@ -29,19 +28,11 @@ describe('bundler build with images, imported by a real containerd', () => {
   let tool: MadeImage;
   beforeAll(async () => {
     [reg, ctd] = await Promise.all([startRegistry(), startContainerd()]);
-    const layout = await testdir();
     const base = await tarLayer({ 'etc/os-release': 'ID=airgap-test\n', 'bin/base': 'shared' });
-    app = await makeImage({
-      layoutDir: layout,
-      tag: 'app',
-      platforms: ['linux/amd64', 'linux/arm64'],
-      sharedLayers: [base],
-      layerSizes: [100_000],
-      gzip: true,
-    });
-    tool = await makeImage({ layoutDir: layout, tag: 'tool', platforms: ['linux/amd64'], sharedLayers: [base], layerSizes: [50_000], gzip: true });
-    await pushLayout(reg, layout, 'app', 'library/app:1.0');
-    await pushLayout(reg, layout, 'tool', 'tools/tool:2');
+    ({ 'library/app:1.0': app, 'tools/tool:2': tool } = await pushTestImages(reg, {
+      'library/app:1.0': { platforms: ['linux/amd64', 'linux/arm64'], sharedLayers: [base], layerSizes: [100_000], gzip: true },
+      'tools/tool:2': { platforms: ['linux/amd64'], sharedLayers: [base], layerSizes: [50_000], gzip: true },
+    }));
   }, 120_000);
   afterAll(async () => {
     await ctd?.stop();
@@ -88,21 +79,13 @@ describe('bundler build with images, imported by a real containerd', () => {
     // A real `ctr images import` of the bundle's OCI layout, as a tar, into namespace k8s.io.
     await execa('tar', ['-xf', 'bundle.tar', 'images'], { cwd: dir });
     await execa('tar', ['-cf', path.join(dir, 'images.tar'), '-C', path.join(dir, 'images'), '.']);
-    const ctr = (...args: string[]) => execa('ctr', ['--address', ctd.address, '--namespace', 'k8s.io', ...args]);
-    await ctr('images', 'import', '--platform', 'linux/amd64', path.join(dir, 'images.tar'));
-    const { stdout: ls } = await ctr('images', 'ls');
-    const names = new Map(
-      ls
-        .split('\n')
-        .slice(1)
-        .map((l) => l.trim().split(/\s+/))
-        .map((c) => [c[0]!, c[2]!]),
-    );
+    await ctr(ctd.address, 'images', 'import', '--platform', 'linux/amd64', path.join(dir, 'images.tar'));
+    const names = new Map(Object.entries(await ctrImages(ctd.address, 'digest')));
     expect(names.get(appRef)).toBe(app.digest);
     expect(names.get(toolRef)).toBe(tool.digest);
     // By index digest too: the name CRI looks up for `image@sha256:…`.
     expect(names.get(`${reg.host}/library/app@${app.digest}`)).toBe(app.digest);
-    const { stdout: check } = await ctr('images', 'check', `name==${appRef}`);
+    const { stdout: check } = await ctr(ctd.address, 'images', 'check', `name==${appRef}`);
     expect(check).toMatch(/complete \(\d+\/\d+\)/);
 
     // A frozen rebuild with the warm cache pulls by the locked digests, all held: no request at all.
@@ -137,14 +120,7 @@ describe('bundler build with images, imported by a real containerd', () => {
     const first = await node.applier(args);
     expect(first.stderr).toBe('');
     expect(first.exitCode).toBe(0);
-    const { stdout: ls } = await execa('ctr', ['--address', ctd.address, '--namespace', 'k8s.io', 'images', 'ls']);
-    const names = new Map(
-      ls
-        .split('\n')
-        .slice(1)
-        .map((l) => l.trim().split(/\s+/))
-        .map((c) => [c[0]!, c[2]!]),
-    );
+    const names = new Map(Object.entries(await ctrImages(ctd.address, 'digest')));
     expect(names.get(appRef)).toBe(app.digest);
     expect(names.get(`${reg.host}/library/app@${app.digest}`)).toBe(app.digest);
     const second = await node.applier(args);

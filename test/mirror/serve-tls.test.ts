@@ -16,7 +16,7 @@ import { renderHostsFiles } from '../../packages/bundler/src/containerd/render-h
 import { makeBundle } from '../support/bundle-fixture.ts';
 import { makeCerts, type TestCerts } from '../support/certs.ts';
 import { cli } from '../support/cli.ts';
-import { startContainerd, type TestContainerd } from '../support/containerd.ts';
+import { ctr as ctrAt, ctrImages, startContainerd, type TestContainerd } from '../support/containerd.ts';
 import { makeImage } from '../support/oci-images.ts';
 import { pushLayout, startRegistry } from '../support/registry.ts';
 import { site } from '../support/site-fixture.ts';
@@ -152,18 +152,11 @@ describe('applier serve --tls-cert/--tls-key: a mirror a real containerd pulls f
       await writeFile(path.join(hostsDir, f.target), f.data);
     }
     expect(await readFile(path.join(hostsDir, 'docker.io/hosts.toml'), 'utf8')).toContain(`ca = "${hostsDir}/docker.io/ca-127.0.0.1_`);
-    const ctr = (...args: string[]) => execa('ctr', ['--address', ctd.address, '--namespace', 'k8s.io', ...args]);
+    const ctr = (...args: string[]) => ctrAt(ctd.address, ...args);
     const pinned = `docker.io/library/app@${app.digest}`;
     for (const ref of ['docker.io/library/app:1.0', 'docker.io/library/app:1.1', pinned, 'docker.io/tools/tool:2'])
       await ctr('images', 'pull', '--platform', 'linux/amd64', '--hosts-dir', hostsDir, ref);
-    const { stdout: ls } = await ctr('images', 'ls');
-    const names = new Map(
-      ls
-        .split('\n')
-        .slice(1)
-        .map((l) => l.trim().split(/\s+/))
-        .map((c) => [c[0]!, c[2]!]),
-    );
+    const names = new Map(Object.entries(await ctrImages(ctd.address, 'digest')));
     expect(names.get('docker.io/library/app:1.0')).toBe(app.digest);
     expect(names.get('docker.io/library/app:1.1')).toBe(app.digest);
     expect(names.get(pinned)).toBe(app.digest);
