@@ -5,6 +5,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.ts';
+import { cosignV3Bundle } from '../support/cosign-v3-bundle.ts';
 import { cosignKey, putBlob, putManifest, sha, simpleSigningPayload, type CosignKey } from '../support/cosign-evidence.ts';
 import { makeTestCa, type TestCa } from '../support/fulcio-ca.ts';
 import { makeImage, type MadeImage } from '../support/oci-images.ts';
@@ -17,7 +18,8 @@ const SIG_ARTIFACT = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 const BUNDLE_ARTIFACT = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const ISSUER = 'https://accounts.example.com';
 const SUBJECT = 'ci@example.com';
-type Name = 'referred' | 'keyless' | 'bundled';
+type Name = 'referred' | 'keyless' | 'bundled' | 'v3';
+const NAMES: readonly Name[] = ['referred', 'keyless', 'bundled', 'v3'];
 
 /**
  * A referrer of `image` in `repo` as an OCI 1.1 client writes it on a registry without the
@@ -70,7 +72,7 @@ describe('applier verify-images: referrer-only signatures, Sigstore bundles and 
   async function build(out: string, verify: string[] = []): Promise<string> {
     const dir = await site();
     const file = path.join(dir, 'airgap.yaml');
-    const images = ['images:', '  k8sFeatures: false', `  refs: [${(['referred', 'keyless', 'bundled'] as const).map(ref).join(', ')}]`];
+    const images = ['images:', '  k8sFeatures: false', `  refs: [${NAMES.map(ref).join(', ')}]`];
     if (verify.length > 0) images.push('  verify:', ...verify.map((r) => `    - ${r}`));
     const text = (await readFile(file, 'utf8'))
       .replace('images: {k8sFeatures: false}', images.join('\n'))
@@ -105,7 +107,7 @@ describe('applier verify-images: referrer-only signatures, Sigstore bundles and 
     await writeFile(path.join(work, 'other.pub'), cosignKey().publicPem);
     await writeFile(path.join(work, 'trusted_root.json'), ca.trustedRootJson);
     const layout = path.join(work, 'layout');
-    for (const [i, name] of (['referred', 'keyless', 'bundled'] as const).entries()) {
+    for (const [i, name] of NAMES.entries()) {
       images[name] = await makeImage({ layoutDir: layout, tag: name, platforms: ['linux/amd64'], layerSizes: [6_000 + i] });
       await pushLayout(source, layout, name, `apps/${name}:1`);
     }
@@ -153,6 +155,12 @@ describe('applier verify-images: referrer-only signatures, Sigstore bundles and 
     };
     await putReferrer(source, 'apps/bundled', images.bundled, BUNDLE_ARTIFACT, { mediaType: BUNDLE_ARTIFACT, data: Buffer.from(JSON.stringify(bundle)) });
 
+    // v3: cosign v3's Sigstore bundle as a referrer (`cosign sign --new-bundle-format --tlog-upload=false`), by the key.
+    await putReferrer(source, 'apps/v3', images.v3, BUNDLE_ARTIFACT, {
+      mediaType: BUNDLE_ARTIFACT,
+      data: cosignV3Bundle({ digest: images.v3.digest, privateKey: key.privateKey }),
+    });
+
     // No rules: the build checks nothing, and carries the evidence. With rules: key for referred, identity (warn: no Rekor entry at build) for keyless.
     plain = await build(path.join(work, 'plain'));
     ruled = await build(path.join(work, 'ruled'), [
@@ -197,9 +205,12 @@ describe('applier verify-images: referrer-only signatures, Sigstore bundles and 
     expect(line(strict.stdout, 'keyless')).toMatch(/^FAIL .*Rekor/);
   });
 
-  it('hands a Sigstore bundle referrer to the verifier (and says why it is refused)', async () => {
+  it('verifies a Sigstore bundle referrer (cosign v3) by the key, and says why a bad one is refused', async () => {
     const r = await verify(plain, ['--key', path.join(work, 'cosign.pub')]);
+    expect(line(r.stdout, 'v3')).toMatch(/^OK +.* signed by key sha256:/);
     expect(line(r.stdout, 'bundled')).toMatch(/^FAIL .*1 Sigstore bundle\(s\) among the referrers, none valid for key sha256:/);
+    const other = await verify(plain, ['--key', path.join(work, 'other.pub')]);
+    expect(line(other.stdout, 'v3')).toMatch(/^FAIL .*1 Sigstore bundle\(s\) among the referrers/);
   });
 
   it("follows the bundle's rules: a key rule takes --key, an identity rule its own identity with --trusted-root", async () => {
