@@ -1,6 +1,6 @@
 // What a CLI entry (packages/{applier,bundler}/src/cli.ts) imports at start-up: commander, the
-// errors and the version, nothing more. `@airgap/core` as a whole loads undici, ajv and yaml
-// when it is evaluated (about 0.3 s of a `--version`), so the entries import this file
+// errors and the version, nothing more. `@airgap/core` as a whole loads undici, yaml and the
+// precompiled schema validators when it is evaluated, so the entries import this file
 // statically and everything else with `await import()` inside the command actions; esbuild
 // turns those into lazily initialised modules of the one-file bundle (scripts/build.mjs).
 export { AirgapError } from '../errors.ts';
