@@ -5,6 +5,7 @@ import { cosignFingerprint, loadPublicKey, verifyBundle, type BundleManifest } f
 import { createPublicKey, sign } from 'node:crypto';
 import { cli } from '../support/cli.ts';
 import { request } from 'undici';
+import { cosignV3Bundle } from '../support/cosign-v3-bundle.ts';
 import { cosignKey, publishEvidence, putManifest, sha, simpleSigningPayload, type CosignKey } from '../support/cosign-evidence.ts';
 import { makeImage, type MadeImage } from '../support/oci-images.ts';
 import { pushLayout, startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -18,7 +19,7 @@ import { testdir } from '../support/tmpdir.ts';
  */
 describe('bundler build checks cosign signatures of the images a rule matches', () => {
   let reg: TestRegistry;
-  const images: Record<'good' | 'foreign' | 'unsigned' | 'referred', MadeImage> = {} as never;
+  const images: Record<'good' | 'foreign' | 'unsigned' | 'referred' | 'v3', MadeImage> = {} as never;
   let trusted: CosignKey;
   const ref = (name: keyof typeof images) => `${reg.host}/apps/${name}:1`;
 
@@ -26,7 +27,7 @@ describe('bundler build checks cosign signatures of the images a rule matches', 
     reg = await startRegistry();
     const layout = await testdir();
     trusted = cosignKey();
-    for (const [i, name] of (['good', 'foreign', 'unsigned', 'referred'] as const).entries()) {
+    for (const [i, name] of (['good', 'foreign', 'unsigned', 'referred', 'v3'] as const).entries()) {
       images[name] = await makeImage({ layoutDir: layout, tag: name, platforms: ['linux/amd64'], layerSizes: [4_000 + i] });
       await pushLayout(reg, layout, name, `apps/${name}:1`);
     }
@@ -34,6 +35,10 @@ describe('bundler build checks cosign signatures of the images a rule matches', 
     // Signed in the same layout, by a key the rule does not name.
     await publishEvidence({ base: reg.url, repo: 'apps/foreign', host: reg.host, digest: images.foreign.digest, key: cosignKey() });
     await signAsReferrer(reg, 'apps/referred', images.referred, trusted);
+    await signAsReferrer(reg, 'apps/v3', images.v3, trusted, {
+      artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      data: cosignV3Bundle({ digest: images.v3.digest, privateKey: trusted.privateKey }),
+    });
   }, 120_000);
   afterAll(async () => {
     await reg?.stop();
@@ -164,6 +169,11 @@ describe('bundler build checks cosign signatures of the images a rule matches', 
     const { manifest } = await builtBundle(await spec([ref('referred')]));
     expect(manifest.images.find((i) => i.ref === ref('referred'))!.verified).toMatchObject({ ok: true, by: `key ${fingerprint()}` });
   });
+
+  it('verifies a Sigstore bundle referrer (cosign v3 --new-bundle-format) the pull found', async () => {
+    const { manifest } = await builtBundle(await spec([ref('v3')]));
+    expect(manifest.images.find((i) => i.ref === ref('v3'))!.verified).toMatchObject({ ok: true, by: `key ${fingerprint()}` });
+  });
 });
 
 /**
@@ -172,7 +182,14 @@ describe('bundler build checks cosign signatures of the images a rule matches', 
  * layer (sigstore/cosign pkg/oci/remote/write.go, WriteSignaturesExperimentalOCI), plus the
  * referrers fallback tag a client writes where the registry has no referrers API.
  */
-async function signAsReferrer(reg: TestRegistry, repo: string, image: MadeImage, key: CosignKey): Promise<void> {
+async function signAsReferrer(
+  reg: TestRegistry,
+  repo: string,
+  image: MadeImage,
+  key: CosignKey,
+  /** Instead of the simple-signing layer: one layer of this artifactType (a Sigstore bundle, cosign v3). */
+  bundle?: { artifactType: string; data: Buffer },
+): Promise<void> {
   const payload = simpleSigningPayload(`${reg.host}/${repo}`, image.digest);
   // distribution wants an upload session (POST), then the bytes with their digest (PUT).
   const blob = async (data: Buffer) => {
@@ -185,7 +202,7 @@ async function signAsReferrer(reg: TestRegistry, repo: string, image: MadeImage,
     expect(done.statusCode).toBe(201);
     return { digest: sha(data), size: data.length };
   };
-  const artifactType = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+  const artifactType = bundle?.artifactType ?? 'application/vnd.dev.cosign.artifact.sig.v1+json';
   const head = await request(`${reg.url}/v2/${repo}/manifests/${image.digest}`, { method: 'HEAD', headers: { accept: image.mediaType } });
   await head.body.dump();
   const manifest = Buffer.from(
@@ -195,11 +212,13 @@ async function signAsReferrer(reg: TestRegistry, repo: string, image: MadeImage,
       artifactType,
       config: { mediaType: 'application/vnd.oci.empty.v1+json', ...(await blob(Buffer.from('{}'))) },
       layers: [
-        {
-          mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
-          ...(await blob(payload)),
-          annotations: { 'dev.cosignproject.cosign/signature': sign('sha256', payload, key.privateKey).toString('base64') },
-        },
+        bundle
+          ? { mediaType: bundle.artifactType, ...(await blob(bundle.data)) }
+          : {
+              mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+              ...(await blob(payload)),
+              annotations: { 'dev.cosignproject.cosign/signature': sign('sha256', payload, key.privateKey).toString('base64') },
+            },
       ],
       subject: { mediaType: image.mediaType, digest: image.digest, size: Number(head.headers['content-length']) },
     }),
