@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  certificateSctProblem,
   cosignPublicKeyFrom,
   loadCosignPublicKey,
   loadTrustedRoot,
@@ -113,6 +114,24 @@ describe('Sigstore bundles (cosign v3 referrers, @sigstore/verify)', () => {
       ok: false,
       reason: expect.stringContaining("the certificate's SCTs do not verify with a ctlogs key"),
     });
+  });
+
+  it("a real Fulcio certificate's SCT verifies with the public-good ctlogs key, on its own (the .sig path without a Rekor bundle), and not without it", async () => {
+    const root = await loadTrustedRoot(path.join(FIXTURES, 'cosign-trusted-root-pgi.json'));
+    const der = (
+      JSON.parse(await readFile(path.join(FIXTURES, 'cosign-oci-attestation.sigstore.json'), 'utf8')) as {
+        verificationMaterial: { certificate: { rawBytes: string } };
+      }
+    ).verificationMaterial.certificate.rawBytes;
+    const pem = `-----BEGIN CERTIFICATE-----\n${der.replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`;
+    expect(await certificateSctProblem(pem, undefined, root)).toBeUndefined();
+    const noCtlogs = { ...root, document: { ...(root.document as object), ctlogs: [] } };
+    expect(await certificateSctProblem(pem, undefined, noCtlogs)).toMatch(
+      /^the certificate's SCTs do not verify with a ctlogs key of .*cosign-trusted-root-pgi.json/,
+    );
+    // A trusted root without the Fulcio CA that issued it.
+    const noCa = { ...root, document: { ...(root.document as object), certificateAuthorities: [] } };
+    expect(await certificateSctProblem(pem, undefined, noCa)).toBe(`the certificate's issuer is not in ${root.source}`);
   });
 
   it('sigstore-js vectors: messageSignature bundles with a certificate and with a key verify over their artifact; a wrong key, artifact or identity is refused', async () => {

@@ -16,6 +16,7 @@ export { cosignSignatureTag, describeRule, verifyCosignSignatures } from './veri
 export { BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, checkKeylessCertificate, fulcioIssuer, loadTrustedRoot } from './keyless.ts';
 export { resolveVerifyRules } from './resolve-rules.ts';
 export {
+  certificateSctProblem,
   IN_TOTO_PAYLOAD_TYPE,
   legacyLayerBundle,
   SIGSTORE_BUNDLE_V03,

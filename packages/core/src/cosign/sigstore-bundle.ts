@@ -1,7 +1,7 @@
 import type { Bundle } from '@sigstore/bundle';
 import type { SignedEntity, Signer } from '@sigstore/verify';
 import { canonicalRepository } from './simple-signing.ts';
-import type { IdentityVerifyRule, VerifyInput, VerifyRule } from './types.ts';
+import type { IdentityVerifyRule, TrustedRoot, VerifyInput, VerifyRule } from './types.ts';
 
 /**
  * Sigstore bundles (protobuf-specs Bundle JSON, v0.1 to v0.3), checked with @sigstore/verify.
@@ -33,15 +33,20 @@ type Sigstore = {
   verify: typeof import('@sigstore/verify');
   bundle: typeof import('@sigstore/bundle');
   specs: typeof import('@sigstore/protobuf-specs');
+  core: typeof import('@sigstore/core');
+  sct: typeof import('@sigstore/verify/dist/key/sct.js');
 };
 let loading: Promise<Sigstore> | undefined;
 /** Loaded on first use, so that commands that verify nothing (`--version`, apply) do not load it. */
 function sigstore(): Promise<Sigstore> {
-  loading ??= Promise.all([import('@sigstore/verify'), import('@sigstore/bundle'), import('@sigstore/protobuf-specs')]).then(([verify, bundle, specs]) => ({
-    verify,
-    bundle,
-    specs,
-  }));
+  loading ??= Promise.all([
+    import('@sigstore/verify'),
+    import('@sigstore/bundle'),
+    import('@sigstore/protobuf-specs'),
+    import('@sigstore/core'),
+    // Not in the package's index: the SCT check alone, for a certificate without a bundle around it.
+    import('@sigstore/verify/dist/key/sct.js'),
+  ]).then(([verify, bundle, specs, core, sct]) => ({ verify, bundle, specs, core, sct }));
   return loading;
 }
 
@@ -280,4 +285,38 @@ export function legacyLayerBundle(o: {
     },
     messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: o.payloadSha256.toString('base64') }, signature: o.signature },
   };
+}
+
+/**
+ * The SCTs embedded in a Fulcio certificate, checked against the trusted root's ctlogs (RFC 6962
+ * precertificate signatures, as @sigstore/verify does inside a bundle): undefined when at least one
+ * verifies, else why not. For a `.sig` layer without a Rekor bundle, where no bundle is verified.
+ */
+export async function certificateSctProblem(certificatePem: string, chainPem: string | undefined, root: TrustedRoot): Promise<string | undefined> {
+  const { verify, specs, core, sct } = await sigstore();
+  let leaf: InstanceType<typeof core.X509Certificate>;
+  try {
+    leaf = core.X509Certificate.parse(certificatePem);
+  } catch {
+    return 'the certificate annotation is not a PEM certificate';
+  }
+  const material = verify.toTrustMaterial(specs.TrustedRoot.fromJSON(root.document));
+  const candidates = [
+    ...material.certificateAuthorities.flatMap((ca) => ca.certChain),
+    ...[...(chainPem ?? '').matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => core.X509Certificate.parse(m[0])),
+  ];
+  const issuer = candidates.find((c) => {
+    try {
+      return leaf.verify(c);
+    } catch {
+      return false;
+    }
+  });
+  if (!issuer) return `the certificate's issuer is not in ${root.source}`;
+  try {
+    const logs = sct.verifySCTs(leaf, issuer, material.ctlogs);
+    return logs.length > 0 ? undefined : `the certificate has no SCTs (the rule may accept that with insecureIgnoreSct: true)`;
+  } catch (err) {
+    return `the certificate's SCTs do not verify with a ctlogs key of ${root.source} (${(err as Error).message})`;
+  }
 }

@@ -1,6 +1,6 @@
 import { createHash, verify, type KeyObject } from 'node:crypto';
 import { BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, checkKeylessCertificate } from './keyless.ts';
-import { legacyLayerBundle, optOuts, verifyImageBundle, verifySigstoreBundle } from './sigstore-bundle.ts';
+import { certificateSctProblem, legacyLayerBundle, optOuts, verifyImageBundle, verifySigstoreBundle } from './sigstore-bundle.ts';
 import { canonicalRepository, readPayloadClaims, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_TYPE } from './simple-signing.ts';
 import type { VerifyInput, VerifyResult, VerifyRule } from './types.ts';
 
@@ -125,9 +125,18 @@ async function layerProblem(input: VerifyInput, layer: Layer): Promise<string | 
       by = r.by;
     } else if (!input.rule.insecureIgnoreTlog) {
       return `no ${BUNDLE_ANNOTATION} annotation: the signature has no Rekor entry (the rule may accept that with insecureIgnoreTlog: true)`;
-    } else if (!input.rule.insecureIgnoreSct) {
-      return `no ${BUNDLE_ANNOTATION} annotation: without the Rekor entry the certificate's SCTs are not checked here (the rule may accept that with insecureIgnoreSct: true)`;
-    } else by = `${by}${optOuts(input.rule)}`;
+    } else {
+      if (!input.rule.insecureIgnoreSct) {
+        const chain = layer.annotations?.[CHAIN_ANNOTATION];
+        const sct = await certificateSctProblem(
+          layer.annotations![CERTIFICATE_ANNOTATION] as string,
+          typeof chain === 'string' ? chain : undefined,
+          input.rule.trustedRoot,
+        );
+        if (sct !== undefined) return sct;
+      }
+      by = `${by}${optOuts(input.rule)}`;
+    }
   }
   // ASN.1 DER ECDSA over SHA-256 of the payload bytes, base64 (sigstore/sigstore pkg/signature/ecdsa.go).
   const raw = Buffer.from(sig, 'base64');
