@@ -36,20 +36,24 @@ describe('pulls through a fault-injecting proxy in front of a real registry', ()
     await reg?.stop();
   });
 
+  /** The test image, through the proxy, into cacheDir. */
+  const pullFaulty = (cacheDir: string) =>
+    pullImages({
+      refs: [`${proxy.host}/library/faulty:1`],
+      platforms: ['linux/amd64'],
+      registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } },
+      specDir: cacheDir,
+      cacheDir,
+      retry,
+    });
+
   const pull = async (rules: FaultRule[], timeoutMs?: string) => {
     proxy.setRules(rules);
     const cacheDir = await testdir();
     const before = process.env.AIRGAP_HTTP_TIMEOUT_MS;
     if (timeoutMs) process.env.AIRGAP_HTTP_TIMEOUT_MS = timeoutMs;
     try {
-      const result = await pullImages({
-        refs: [`${proxy.host}/library/faulty:1`],
-        platforms: ['linux/amd64'],
-        registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } },
-        specDir: cacheDir,
-        cacheDir,
-        retry,
-      }).catch((err: unknown) => err);
+      const result = await pullFaulty(cacheDir).catch((err: unknown) => err);
       const held = (await readdir(path.join(cacheDir, 'blobs', 'sha256')).catch(() => [] as string[])).sort();
       return { result, held };
     } finally {
@@ -121,14 +125,7 @@ describe('pulls through a fault-injecting proxy in front of a real registry', ()
     await writeFile(path.join(blobs, dead), 'half');
     await writeFile(path.join(blobs, live), 'half');
     proxy.setRules([]);
-    await pullImages({
-      refs: [`${proxy.host}/library/faulty:1`],
-      platforms: ['linux/amd64'],
-      registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } },
-      specDir: cacheDir,
-      cacheDir,
-      retry,
-    });
+    await pullFaulty(cacheDir);
     const names = await readdir(blobs);
     expect(names).not.toContain(dead);
     expect(names).toContain(live);
@@ -138,14 +135,7 @@ describe('pulls through a fault-injecting proxy in front of a real registry', ()
     const cacheDir = await testdir();
     await mountTmpfs(cacheDir, 256 * 1024); // the 200 KB and 150 KB layers cannot both fit
     proxy.setRules([]);
-    const err: unknown = await pullImages({
-      refs: [`${proxy.host}/library/faulty:1`],
-      platforms: ['linux/amd64'],
-      registries: { [proxy.host]: { endpoint: proxy.url, plainHttp: true } },
-      specDir: cacheDir,
-      cacheDir,
-      retry,
-    }).catch((e: unknown) => e);
+    const err: unknown = await pullFaulty(cacheDir).catch((e: unknown) => e);
     expect(isAirgapError(err, 'IO_FAILED')).toBe(true);
     expect((err as Error).message).toContain(`cannot write to the image cache ${path.join(cacheDir, 'blobs', 'sha256')}: no space left on the device (ENOSPC)`);
     expect((await readdir(path.join(cacheDir, 'blobs', 'sha256'))).filter((n) => n.includes('.tmp-'))).toEqual([]);
