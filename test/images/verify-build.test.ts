@@ -170,6 +170,18 @@ describe('bundler build checks cosign signatures of the images a rule matches', 
     expect(manifest.images.find((i) => i.ref === ref('referred'))!.verified).toMatchObject({ ok: true, by: `key ${fingerprint()}` });
   });
 
+  it('with images.evidence: false the verify step looks for the signatures itself, and the bundle carries none', async () => {
+    const dir = await spec([ref('good'), ref('referred')]);
+    const file = path.join(dir, 'airgap.yaml');
+    await writeFile(file, (await readFile(file, 'utf8')).replace('  k8sFeatures: false\n', '  k8sFeatures: false\n  evidence: false\n'));
+    const { manifest } = await builtBundle(dir);
+    for (const name of ['good', 'referred'] as const) {
+      const image = manifest.images.find((i) => i.ref === ref(name))!;
+      expect(image.verified, name).toMatchObject({ ok: true, by: `key ${fingerprint()}` });
+      expect(image.evidence, name).toBeUndefined();
+    }
+  });
+
   it('verifies a Sigstore bundle referrer (cosign v3 --new-bundle-format) the pull found', async () => {
     const { manifest } = await builtBundle(await spec([ref('v3')]));
     expect(manifest.images.find((i) => i.ref === ref('v3'))!.verified).toMatchObject({ ok: true, by: `key ${fingerprint()}` });
