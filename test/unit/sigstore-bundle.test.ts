@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -259,6 +259,26 @@ describe("bundles made here in cosign v3's layout (sign --new-bundle-format): DS
       ok: false,
       reason: `signed for registry.example.com/apps/other@${DIGEST}, the image is registry.example.com/apps/web`,
     });
+  });
+
+  it('verifyCosignSignatures: a .sig layer that fails and a bundle that verifies is verified, both counted', async () => {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const key = cosignPublicKeyFrom(pair.publicKey.export({ type: 'spki', format: 'pem' }), 'test');
+    const payload = Buffer.from('{}');
+    const digest = `sha256:${createHash('sha256').update(payload).digest('hex')}`;
+    const v = await verifyCosignSignatures({
+      imageDigest: DIGEST,
+      imageRef: REF,
+      signatureManifest: {
+        layers: [
+          { mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest, size: 2, annotations: { 'dev.cosignproject.cosign/signature': 'AAAA' } },
+        ],
+      },
+      readBlob: () => Promise.resolve(payload),
+      sigstoreBundles: [{ digest: 'sha256:b', read: () => Promise.resolve(cosignV3Bundle({ digest: DIGEST, privateKey: pair.privateKey })) }],
+      rule: { match: '**', key, mode: 'enforce' },
+    });
+    expect(v).toEqual({ verified: true, by: `key ${key.fingerprint}`, signatures: 2 });
   });
 
   it('a keyless bundle logged in the trusted Rekor verifies (SCTs opted out: the test CA has none); an unknown log, no opt-out or another identity is refused', async () => {
