@@ -1,10 +1,14 @@
 import { sign } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../support/cli.ts';
+import { loadPublicKey, verifyBundle } from '@airgap/core';
+import { bundleRegistry } from '../../packages/applier/src/serve/bundle-registry.ts';
+import { serveBundle } from '../../packages/applier/src/serve/serve.ts';
 import { cosignV3Bundle } from '../support/cosign-v3-bundle.ts';
 import { cosignKey, putBlob, putManifest, sha, simpleSigningPayload, type CosignKey } from '../support/cosign-evidence.ts';
 import { makeTestCa, type TestCa } from '../support/fulcio-ca.ts';
@@ -211,6 +215,34 @@ describe('applier verify-images: referrer-only signatures, Sigstore bundles and 
     expect(line(r.stdout, 'bundled')).toMatch(/^FAIL .*1 Sigstore bundle\(s\) among the referrers, none valid for key sha256:/);
     const other = await verify(plain, ['--key', path.join(work, 'other.pub')]);
     expect(line(other.stdout, 'v3')).toMatch(/^FAIL .*1 Sigstore bundle\(s\) among the referrers/);
+  });
+
+  it('reads the referrers through the referrers API where the registry has one (applier serve as the mirror)', async () => {
+    const bundle = await verifyBundle(plain, { keys: [await loadPublicKey(path.join(work, 'plain/site.pub'))] });
+    const server = await serveBundle({ registry: await bundleRegistry(bundle), host: '127.0.0.1', port: 0 });
+    try {
+      const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const r = await cli('applier', [
+        'verify-images',
+        plain,
+        '--pub',
+        path.join(work, 'plain/site.pub'),
+        '--registry',
+        host,
+        '--plain-http',
+        '--key',
+        path.join(work, 'cosign.pub'),
+        '--json',
+      ]);
+      const verdicts = JSON.parse(r.stdout) as { image: string; verified: boolean; signature: string }[];
+      for (const name of ['referred', 'v3'] as const) {
+        const v = verdicts.find((x) => x.image === ref(name))!;
+        expect(v.verified, name).toBe(true);
+        expect(v.signature, name).toContain(`referrers from ${host}/apps/${name} referrers API`);
+      }
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it("follows the bundle's rules: a key rule takes --key, an identity rule its own identity with --trusted-root", async () => {
