@@ -61,7 +61,12 @@ trustOptions(
     .description('check the signature and every digest; changes nothing')
     .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts'),
 ).action(async (bundle: string, _o: unknown, cmd: Command) => {
-  const [{ describeVerified }, { commonOptions, verifyFor }] = await Promise.all([import('@airgap/core'), import('./commands/options.ts')]);
+  // The module, not the '@airgap/core' barrel: a dynamic import of the barrel keeps every export of
+  // it in the bundle (esbuild cannot drop what a namespace might reach), the spec's validator too.
+  const [{ describeVerified }, { commonOptions, verifyFor }] = await Promise.all([
+    import('../../core/src/commands/verify-command.ts'),
+    import('./commands/options.ts'),
+  ]);
   out(describeVerified(await verifyFor(commonOptions(bundle, cmd.opts<NodeOptionValues>()))));
 });
 

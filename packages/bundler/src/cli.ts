@@ -181,7 +181,7 @@ program
   .argument('<bundle.tar>', 'the bundle: its file, its first part (NAME.000) or the folder of its parts')
   .option('--pub <KEY.pub>', 'trusted public key (repeatable)', collect)
   .action(async (bundle: string, o: { pub?: string[] }) => {
-    const { describeVerified, verifyCommand } = await import('@airgap/core');
+    const { describeVerified, verifyCommand } = await import('../../core/src/commands/verify-command.ts'); // not the barrel: see the applier's cli.ts
     out(describeVerified(await verifyCommand({ bundle, pubs: o.pub ?? [] })));
   });
 
@@ -210,7 +210,7 @@ program
     if (o.head !== true && o.out !== undefined) throw new AirgapError('USAGE', '-o is only for --head', { hint: 'bundler inspect --head OLD.tar -o old.head' });
     const { formatHead, formatInspect, inspect } = await import('./commands/inspect.ts');
     if (o.head === true) {
-      const { writeHead } = await import('@airgap/core');
+      const { writeHead } = await import('../../core/src/bundle/bundle-head.ts');
       if (o.out === undefined) throw new AirgapError('USAGE', '--head needs -o FILE', { hint: 'bundler inspect --head OLD.tar -o old.head' });
       const h = await writeHead({ bundle, out: o.out });
       out(o.json ? JSON.stringify({ head: h.out, size: h.size, name: h.manifest.name, digest: `sha256:${h.digest}` }) : formatHead(h));
