@@ -6,7 +6,8 @@ import { pullImages } from '../../packages/bundler/src/oci/pull-images.ts';
 import { recordFigures } from './report.ts';
 import { startFaultProxy, type FaultProxy, type FaultRule } from '../support/fault-proxy.ts';
 import type { MadeImage } from '../support/oci-images.ts';
-import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { pushTestImages } from '../support/push-test-images.ts';
 import { testdir } from '../support/tmpdir.ts';
 import { mountTmpfs } from '../support/tmpfs.ts';
 

@@ -4,7 +4,8 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, type CliResult } from '../support/cli.ts';
-import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { pushTestImages } from '../support/push-test-images.ts';
 import { site } from '../support/site-fixture.ts';
 import { recordFigures } from './report.ts';
 

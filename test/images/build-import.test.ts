@@ -7,7 +7,8 @@ import { makeNode } from '../applier/node-env.ts';
 import { cli } from '../support/cli.ts';
 import { ctr, ctrImages, startContainerd, type TestContainerd } from '../support/containerd.ts';
 import { tarLayer, type MadeImage } from '../support/oci-images.ts';
-import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { pushTestImages } from '../support/push-test-images.ts';
 import { site } from '../support/site-fixture.ts';
 import { makeSnap } from '../support/snap-fixture.ts';
 

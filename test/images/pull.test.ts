@@ -6,7 +6,8 @@ import { execa } from 'execa';
 import { isAirgapError } from '@airgap/core';
 import { pullImages, type PullImagesOptions } from '../../packages/bundler/src/oci/pull-images.ts';
 import { tarLayer, type MadeImage } from '../support/oci-images.ts';
-import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { pushTestImages } from '../support/push-test-images.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pullImages } from '../../packages/bundler/src/oci/pull-images.ts';
 import type { MadeImage } from '../support/oci-images.ts';
-import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { pushTestImages } from '../support/push-test-images.ts';
 import { startStaticServer, type StaticServer } from '../support/static-server.ts';
 import { testdir } from '../support/tmpdir.ts';
 

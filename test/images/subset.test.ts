@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BundleSource } from '@airgap/core';
 import { pullImages, type PullImagesOptions } from '../../packages/bundler/src/oci/pull-images.ts';
 import type { MadeImage } from '../support/oci-images.ts';
-import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { pushTestImages } from '../support/push-test-images.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 const bytesOf = (sources: BundleSource[], digest: string) => {

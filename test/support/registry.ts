@@ -8,8 +8,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
 import { makeCerts, type TestCerts } from './certs.ts';
-import { makeImage, type MadeImage, type MakeImageOptions } from './oci-images.ts';
-import { testdir } from './tmpdir.ts';
 
 export interface RegistryRequestLog {
   method: string;
@@ -132,22 +130,4 @@ export async function pushLayout(registry: TestRegistry, layoutDir: string, tag:
     `oci:${layoutDir}:${tag}`,
     `docker://${registry.host}/${dest}`,
   ]);
-}
-
-/**
- * Make each image (makeImage) in one OCI layout, a temp folder of the test, and push it to its
- * `repository:tag` in the registry (pushLayout); the made images, by that name.
- * `await pushTestImages(reg, { 'library/app:1.0': { platforms: ['linux/amd64'] } })`
- */
-export async function pushTestImages<K extends string>(
-  registry: TestRegistry,
-  images: Record<K, Omit<MakeImageOptions, 'layoutDir' | 'tag'>>,
-): Promise<Record<K, MadeImage>> {
-  const layout = await testdir();
-  const made = {} as Record<K, MadeImage>;
-  for (const [i, [dest, o]] of (Object.entries(images) as [K, Omit<MakeImageOptions, 'layoutDir' | 'tag'>][]).entries()) {
-    made[dest] = await makeImage({ ...o, layoutDir: layout, tag: `i${i}` });
-    await pushLayout(registry, layout, `i${i}`, dest);
-  }
-  return made;
 }

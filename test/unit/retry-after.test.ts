@@ -6,7 +6,8 @@ import { pushImages } from '../../packages/applier/src/push/push-images.ts';
 import { planPush } from '../../packages/applier/src/push/push-plan.ts';
 import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.ts';
 import { makeBundle } from '../support/bundle-fixture.ts';
-import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { pushTestImages } from '../support/push-test-images.ts';
 import { testdir } from '../support/tmpdir.ts';
 
 // Backoff alone would wait under 2 ms: a gap of a second between the 429 and the next try is the
