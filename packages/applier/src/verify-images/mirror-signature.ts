@@ -1,12 +1,16 @@
-import { AirgapError, cosignSignatureTag, headerValue, OCI_INDEX, OCI_MANIFEST, type RegistryClient } from '@airgap/core';
+import {
+  AirgapError,
+  COSIGN_SIG_ARTIFACT,
+  cosignSignatureTag,
+  headerValue,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  SIGSTORE_BUNDLE_V03,
+  type RegistryClient,
+} from '@airgap/core';
 
 /** A signature manifest or payload is small; anything bigger is not one (and is not read into memory). */
 const MAX_BYTES = 4 * 1024 * 1024;
-
-/** cosign's signature as an OCI 1.1 referrer (`cosign sign --registry-referrers-mode=oci-1-1`, sigstore/cosign pkg/oci/remote/write.go). */
-export const COSIGN_SIG_ARTIFACT = 'application/vnd.dev.cosign.artifact.sig.v1+json';
-/** A Sigstore bundle as a referrer (cosign v3 `--new-bundle-format`): one layer, the bundle JSON. */
-export const SIGSTORE_BUNDLE_ARTIFACT = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 
 export interface MirrorSignature {
   /**
@@ -55,7 +59,7 @@ export async function mirrorSignature(client: RegistryClient, repository: string
   const referrers = await listReferrers(client, { repository, digest, image }, get);
   const sigstoreBundles: MirrorSignature['sigstoreBundles'] = [];
   for (const d of referrers.descriptors) {
-    if (d.artifactType !== COSIGN_SIG_ARTIFACT && d.artifactType !== SIGSTORE_BUNDLE_ARTIFACT) continue;
+    if (d.artifactType !== COSIGN_SIG_ARTIFACT && d.artifactType !== SIGSTORE_BUNDLE_V03) continue;
     const m = await get(d.digest, OCI_MANIFEST);
     if (!m) continue; // listed but gone: nothing to verify there
     const own = layersOf(parse(m.bytes));

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import {
   AirgapError,
+  COSIGN_SIG_ARTIFACT,
   authFiles,
   createRegistryClient,
   describeRule,
@@ -9,6 +10,7 @@ import {
   matchVerifyRule,
   parseReference,
   resolveVerifyRules,
+  SIGSTORE_BUNDLE_V03,
   verifyCosignSignatures,
   type BundleImageVerified,
   type RegistryClient,
@@ -83,12 +85,6 @@ export async function verifyImages(o: VerifyImagesOptions): Promise<Map<string, 
   return out;
 }
 
-/** The artifactType cosign gives a signature it stores as an OCI 1.1 referrer (`cosign sign --registry-referrers-mode=oci-1-1`). */
-const COSIGN_SIG_ARTIFACT = 'application/vnd.dev.cosign.artifact.sig.v1+json';
-
-/** The artifactType of a Sigstore bundle stored as a referrer (cosign v3 `--new-bundle-format`; one layer, the bundle JSON). */
-const SIGSTORE_BUNDLE_ARTIFACT = 'application/vnd.dev.sigstore.bundle.v0.3+json';
-
 async function verifyOne(o: { image: VerifyImage; rule: VerifyRule; cache: BlobCache; client: RegistryClient }) {
   const { repository } = parseReference(o.image.ref);
   // What the pull found, else the evidence finder the pull uses: cosign's `.sig` tag, and the referrers (API, else the fallback tag).
@@ -100,7 +96,7 @@ async function verifyOne(o: { image: VerifyImage; rule: VerifyRule; cache: BlobC
     return readFile(o.cache.pathOf(d.digest));
   };
   const sigstoreBundles = own
-    .filter((e) => e.kind === 'referrer' && e.artifactType === SIGSTORE_BUNDLE_ARTIFACT)
+    .filter((e) => e.kind === 'referrer' && e.artifactType === SIGSTORE_BUNDLE_V03)
     .map((e) => ({ digest: e.digest, read: () => pull(bundleLayer(found.manifests.get(e.digest)!, e.digest)) }));
   // Every signature layer of the tag and of the referrers, as one `.sig` manifest would list them.
   const layers = signatures.flatMap((e) => layersOf(JSON.parse(found.manifests.get(e.digest)!.toString('utf8'))));
@@ -120,7 +116,7 @@ async function verifyOne(o: { image: VerifyImage; rule: VerifyRule; cache: BlobC
   });
   return signatureManifest || sigstoreBundles.length > 0 || r.verified
     ? r
-    : { ...r, reason: `${r.reason ?? 'no signature'}, nor a referrer of type ${COSIGN_SIG_ARTIFACT} or ${SIGSTORE_BUNDLE_ARTIFACT}` };
+    : { ...r, reason: `${r.reason ?? 'no signature'}, nor a referrer of type ${COSIGN_SIG_ARTIFACT} or ${SIGSTORE_BUNDLE_V03}` };
 }
 
 /** The one layer of a Sigstore bundle referrer: the bundle JSON (sigstore/cosign pkg/oci/remote, the v0.3 bundle as a referrer). */

@@ -12,7 +12,7 @@ export type {
 export { cosignFingerprint, cosignPublicKeyFrom, loadCosignPublicKey } from './public-key.ts';
 export { matchVerifyRule } from './match-rule.ts';
 export { canonicalRepository, readPayloadClaims, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_TYPE } from './simple-signing.ts';
-export { cosignSignatureTag, describeRule, verifyCosignSignatures } from './verify-signatures.ts';
+export { COSIGN_SIG_ARTIFACT, cosignSignatureTag, describeRule, verifyCosignSignatures } from './verify-signatures.ts';
 export { BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, checkKeylessCertificate, fulcioIssuer, loadTrustedRoot } from './keyless.ts';
 export { resolveVerifyRules } from './resolve-rules.ts';
 export {

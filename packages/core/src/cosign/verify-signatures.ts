@@ -7,6 +7,9 @@ import type { VerifyInput, VerifyResult, VerifyRule } from './types.ts';
 /** A payload is a few hundred bytes; a bigger "payload" layer is not one. */
 const MAX_PAYLOAD_BYTES = 256 * 1024;
 
+/** The artifactType cosign gives a signature it stores as an OCI 1.1 referrer (`cosign sign --registry-referrers-mode=oci-1-1`, sigstore/cosign pkg/oci/remote/write.go). */
+export const COSIGN_SIG_ARTIFACT = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+
 /** `sha256-<hex>.sig` for `sha256:<hex>`: where cosign stores an image's signatures (sigstore/cosign pkg/oci/remote/options.go, SignatureTagSuffix). */
 export function cosignSignatureTag(digest: string): string {
   return `${digest.replace(':', '-')}.sig`;
