@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execa, type ExecaError } from 'execa';
-import { AirgapError, isAirgapError, runTool } from '@airgap/core';
+import { AirgapError, eachLimit, isAirgapError, runTool } from '@airgap/core';
 import { QUICK, SLOW } from './exec-tool.ts';
 
 export interface CtrOptions {
@@ -77,17 +77,7 @@ export const LABEL_JOBS = 4;
  * and that first error is thrown. A ref left unlabelled is pinned by the next run (the images step's check).
  */
 export async function ctrLabelEach(o: CtrOptions, refs: readonly string[], label: string, value: string): Promise<void> {
-  const queue = [...refs];
-  let failed: { err: unknown } | undefined;
-  const worker = async () => {
-    for (let ref = queue.shift(); ref !== undefined && !failed; ref = queue.shift()) {
-      await ctrLabel(o, ref, label, value).catch((err: unknown) => {
-        failed ??= { err };
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(LABEL_JOBS, queue.length) }, worker));
-  if (failed) throw failed.err;
+  await eachLimit(refs, LABEL_JOBS, (ref) => ctrLabel(o, ref, label, value));
 }
 
 /** The IMAGE of every container in k8s.io (`ctr containers ls`: CONTAINER IMAGE RUNTIME): what containerd says is in use. */
