@@ -3,7 +3,8 @@ import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BundleSource, ManifestEntry } from '@airgap/core';
-import { chunkPool, copyEntry, type ChunkPool } from '../../packages/core/src/bundle/copy-entry.ts';
+import { copyEntry } from '../../packages/core/src/bundle/copy-entry.ts';
+import { chunkPool, type ChunkPool } from '../../packages/core/src/util/chunk-pool.ts';
 import { copyOrder } from '../../packages/core/src/bundle/write-bundle.ts';
 import { testdir } from '../support/tmpdir.ts';
 

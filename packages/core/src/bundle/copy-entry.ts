@@ -2,36 +2,13 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AirgapError } from '../errors.ts';
+import { CHUNK, chunkPool, type ChunkPool } from '../util/chunk-pool.ts';
 import { extraHasher } from '../util/extra-hasher.ts';
 import type { ExpectedDigest } from './bundle-source.ts';
-
-/** Small enough to stay in cache between SHA-256, the write and the worker's SHA3-384 (measured: 4 MiB chunks cost ~15% more CPU). */
-const CHUNK = 1024 * 1024;
 
 /** Where a bundle is written by position: one file's handle, or the parts of a split bundle. */
 export interface PositionalWriter {
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
-}
-
-/**
- * The chunk buffers of one bundle write, shared by every entry it copies: the same few megabytes
- * go round (read, hashed, written, hashed again on the worker, back here) whatever the number of
- * entries. A pool per entry made three fresh chunks for every image layer, garbage that raised the
- * peak RSS by ~20 MiB before a full GC took it back.
- */
-export interface ChunkPool {
-  /** A CHUNK-sized buffer that owns its whole ArrayBuffer (so it can be transferred to a worker). */
-  take(): Buffer;
-  give(buffer: Buffer): void;
-}
-
-export function chunkPool(): ChunkPool {
-  const free: Buffer[] = [];
-  return {
-    take: () => free.pop() ?? Buffer.allocUnsafeSlow(CHUNK),
-    // Only whole chunks: a subarray (a file's last, short chunk) comes back as its whole buffer.
-    give: (buffer) => void (buffer.byteLength === CHUNK && buffer.byteOffset === 0 && free.push(buffer)),
-  };
 }
 
 export interface CopyEntryOptions {

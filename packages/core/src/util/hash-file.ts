@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { CHUNK, chunkPool } from './chunk-pool.ts';
 import { extraHasher } from './extra-hasher.ts';
 
 export interface FileDigest {
   sha256: string;
   size: number;
 }
-
-const CHUNK = 1024 * 1024;
 
 /**
  * SHA-256 (hex) and size of a file, streamed; `extra` algorithms are computed from the same read
@@ -18,20 +17,20 @@ const CHUNK = 1024 * 1024;
 export async function hashFile(file: string, extra: readonly string[] = []): Promise<FileDigest & { extra: Record<string, Buffer> }> {
   const sha = createHash('sha256');
   const input = await open(file, 'r');
-  const free: Buffer[] = [];
+  const pool = chunkPool();
   let side: ReturnType<typeof extraHasher> | undefined;
   try {
-    if (extra.length > 0) side = extraHasher(extra, (await input.stat()).size, { recycle: (b) => void free.push(b) });
+    if (extra.length > 0) side = extraHasher(extra, (await input.stat()).size, { recycle: (b) => pool.give(b) });
     let size = 0;
     for (;;) {
-      const buf = free.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+      const buf = pool.take();
       const { bytesRead } = await input.read(buf, 0, CHUNK, null);
       if (bytesRead === 0) break;
       const chunk = bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead);
       sha.update(chunk);
       size += bytesRead;
       if (side) await side.update(chunk, { transfer: true });
-      else free.push(buf);
+      else pool.give(buf);
     }
     return { sha256: sha.digest('hex'), size, extra: side ? await side.digest() : {} };
   } finally {
